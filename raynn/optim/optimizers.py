@@ -1,0 +1,160 @@
+"""The optimizers of the seed's section 4.4 (Table 7.1), as ``torch.optim`` classes behind one registry.
+
+Each name fixes what makes it that method (``"sgd"`` has no momentum, ``"nesterov"`` has Nesterov's
+look-ahead) and may change the chapter's defaults where they differ from torch's (RMSprop's decay rate
+``beta = 0.9``, torch's ``alpha``). Hyperparameters keep torch's names; anything the torch constructor does
+not take, or that the name fixes, is a ``ValueError`` that lists what may be set.
+
+torch's ``weight_decay`` argument is not exposed: it adds ``lambda * theta`` to the gradient (an l2 term),
+which is neither the chapter's weight decay (4.6.2) nor its l_p penalty (4.6.1). Use
+:func:`raynn.optim.decoupled_weight_decay_` and :func:`raynn.optim.lp_penalty` instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import torch
+
+from raynn.nn._spec import valid_kwargs
+from raynn.registry import Registry
+
+__all__ = ["OPTIMIZERS", "OptimizerInfo", "build_optimizer", "hyperparameters"]
+
+#: Constructor arguments no config may set: the learning rate has its own argument, weight decay lives in
+#: raynn.optim.regularization, and the rest choose kernels or change the objective's sign.
+NOT_EXPOSED = frozenset(
+    {
+        "params",
+        "lr",
+        "weight_decay",
+        "decoupled_weight_decay",
+        "maximize",
+        "foreach",
+        "fused",
+        "differentiable",
+        "capturable",
+    }
+)
+
+
+def _frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class OptimizerInfo:
+    """One optimizer name.
+
+    Args:
+        cls: The ``torch.optim`` class.
+        defaults: Hyperparameter defaults that replace torch's (the chapter's values); a config may override.
+        fixed: Arguments that make the name mean what it says; a config may not set them.
+    """
+
+    cls: type[torch.optim.Optimizer]
+    defaults: Mapping[str, Any] = field(default_factory=_frozen)
+    fixed: Mapping[str, Any] = field(default_factory=_frozen)
+
+
+OPTIMIZERS: Registry[OptimizerInfo] = Registry("optimizer")
+
+OPTIMIZERS.add(
+    "sgd",
+    OptimizerInfo(torch.optim.SGD, fixed=_frozen({"momentum": 0.0, "dampening": 0.0, "nesterov": False})),
+    "mini-batch SGD: theta_k = theta_{k-1} - alpha_k g_k (4.4.1)",
+)
+# torch keeps v_k = rho v_{k-1} + g_k and steps theta_k = theta_{k-1} - alpha_k v_k; with a constant alpha
+# that is the chapter's Delta theta_k = rho Delta theta_{k-1} - alpha g_k (Delta theta_k = -alpha v_k).
+OPTIMIZERS.add(
+    "momentum",
+    OptimizerInfo(
+        torch.optim.SGD,
+        defaults=_frozen({"momentum": 0.9}),
+        fixed=_frozen({"dampening": 0.0, "nesterov": False}),
+    ),
+    "heavy-ball momentum, rho = `momentum` = 0.9 (4.4.3)",
+)
+# torch's Nesterov step is Sutskever et al.'s reparametrization of the chapter's look-ahead form: it tracks
+# theta_hat = theta + rho Delta theta, so the gradient is evaluated at the look-ahead point.
+OPTIMIZERS.add(
+    "nesterov",
+    OptimizerInfo(
+        torch.optim.SGD,
+        defaults=_frozen({"momentum": 0.9}),
+        fixed=_frozen({"dampening": 0.0, "nesterov": True}),
+    ),
+    "Nesterov accelerated gradient, rho = `momentum` = 0.9 (4.4.3)",
+)
+# torch adds eps outside the square root, sqrt(sum_k) + eps; the chapter writes sqrt(sum_k + eps).
+OPTIMIZERS.add(
+    "adagrad",
+    OptimizerInfo(torch.optim.Adagrad),
+    "AdaGrad: per-parameter rate alpha / sqrt(sum of squared gradients) (4.4.2)",
+)
+OPTIMIZERS.add(
+    "rmsprop",
+    OptimizerInfo(torch.optim.RMSprop, defaults=_frozen({"alpha": 0.9})),
+    "RMSprop: decay rate beta = `alpha` = 0.9 of the squared-gradient average (4.4.2)",
+)
+OPTIMIZERS.add(
+    "adadelta",
+    OptimizerInfo(torch.optim.Adadelta),
+    "AdaDelta: RMSprop with the step scaled by the RMS of past updates (Table 7.1)",
+)
+OPTIMIZERS.add(
+    "adam",
+    OptimizerInfo(torch.optim.Adam),
+    "Adam ~ momentum + RMSprop, `betas` = (0.9, 0.999) (Kingma & Ba, 2015)",
+)
+OPTIMIZERS.add(
+    "nadam",
+    OptimizerInfo(torch.optim.NAdam),
+    "Nadam ~ Nesterov + RMSprop (Dozat, 2016)",
+)
+
+
+def hyperparameters(name: str) -> list[str]:
+    """The hyperparameters (besides ``lr``) a config may set for optimizer ``name``, in torch's order."""
+    info = OPTIMIZERS.get(name)
+    return valid_kwargs(info.cls.__init__, hidden=NOT_EXPOSED | set(info.fixed))
+
+
+def build_optimizer(
+    params: Iterable[torch.Tensor] | Iterable[dict[str, Any]], name: str, lr: float, **hyper: Any
+) -> torch.optim.Optimizer:
+    """Build optimizer ``name`` (one of :data:`OPTIMIZERS`) over ``params``.
+
+    Args:
+        params: Parameters or parameter groups, as for any ``torch.optim`` class.
+        name: Registered optimizer name.
+        lr: Learning rate ``alpha > 0`` (the initial one when a schedule changes it).
+        **hyper: torch constructor arguments, see :func:`hyperparameters`. Lists become tuples
+            (``betas: [0.9, 0.999]`` in YAML).
+
+    Raises:
+        ValueError: Unknown name, unknown or fixed hyperparameter (all of them named), or ``lr <= 0``.
+    """
+    info = OPTIMIZERS.get(name)
+    valid = hyperparameters(name)
+    unknown = sorted(set(hyper) - set(valid))
+    if unknown:
+        notes = []
+        if "weight_decay" in unknown:
+            notes.append("weight decay is raynn.optim.decoupled_weight_decay_ (4.6.2) or lp_penalty (4.6.1)")
+        fixed = [k for k in unknown if k in info.fixed]
+        if fixed:
+            notes.append(f"{name!r} fixes {', '.join(f'{k}={info.fixed[k]!r}' for k in fixed)}")
+        raise ValueError(
+            f"unknown hyperparameter(s) {unknown} for optimizer {name!r}; "
+            f"valid: {', '.join(valid) or '(none)'}" + "".join(f"; {note}" for note in notes)
+        )
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"`lr > 0` must hold for optimizer {name!r}, but got {lr=!r}")
+    kwargs = {**info.defaults, **hyper, **info.fixed}
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+    return info.cls(params, lr=float(lr), **kwargs)
