@@ -1,0 +1,130 @@
+"""The backend-free protocol shared by every halving scheduler (seed §4.7.3).
+
+A scheduler is a state machine over trial ids: it never trains, never sleeps and never imports Ray. An adapter
+(for instance a Ray Tune ``TrialScheduler``) only translates its events into these calls:
+
+========================  =====================================================================
+Ray Tune event            call
+========================  =====================================================================
+``on_trial_add``          :meth:`HalvingScheduler.on_trial_add` (only while :meth:`has_room`)
+``on_trial_result``       :meth:`HalvingScheduler.on_result` -> :class:`Decision` for that trial
+``choose_trial_to_run``   :meth:`HalvingScheduler.choose_paused` first, else a pending trial
+after every call          :meth:`HalvingScheduler.pop_stops`: stop these paused trials
+``on_trial_complete``,    :meth:`HalvingScheduler.on_trial_remove`
+``on_trial_error``,
+``on_trial_remove``
+search algorithm is done  :meth:`HalvingScheduler.on_search_exhausted`
+========================  =====================================================================
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from enum import Enum
+from typing import Any
+
+__all__ = ["Decision", "HalvingScheduler", "Mode"]
+
+
+class Decision(Enum):
+    """What a trial does after reporting a result; the values are Ray Tune's strings."""
+
+    CONTINUE = "CONTINUE"
+    PAUSE = "PAUSE"
+    STOP = "STOP"
+
+
+class Mode(Enum):
+    """Direction of the metric: ``MIN`` (a loss) or ``MAX`` (an accuracy)."""
+
+    MIN = "min"
+    MAX = "max"
+
+    @classmethod
+    def parse(cls, mode: Mode | str) -> Mode:
+        """Accept a :class:`Mode` or the strings ``"min"`` / ``"max"`` (the edge: YAML, Ray's ``mode``)."""
+        if isinstance(mode, Mode):
+            return mode
+        if isinstance(mode, str) and mode.lower() in ("min", "max"):
+            return cls(mode.lower())
+        raise ValueError(f"`mode` must be one of 'min', 'max', but got {mode=!r}")
+
+
+class HalvingScheduler(ABC):
+    """A halving scheduler: trials pause at rung targets and only the best go on.
+
+    ``resource`` is the cumulative number of units a trial has trained (epochs, iterations); a paused trial
+    resumes from its checkpoint, so :attr:`budget_spent` charges each trial its furthest resource once.
+    Rankings follow :attr:`mode`; equal values are broken by arrival order (earlier trial wins).
+    """
+
+    mode: Mode
+
+    @abstractmethod
+    def has_room(self) -> bool:
+        """Whether the scheduler wants a new configuration now."""
+
+    @abstractmethod
+    def on_trial_add(self, trial_id: str) -> None:
+        """A new configuration enters rung 0; ``ValueError`` if :meth:`has_room` is False or the id exists."""
+
+    @abstractmethod
+    def on_result(self, trial_id: str, resource: int, value: float) -> Decision:
+        """A running trial reached ``resource`` units with metric ``value``.
+
+        Below :meth:`target`: ``CONTINUE``. At the target: ``PAUSE`` until its rung is decided, ``STOP`` when
+        the target is the last one or the trial is eliminated, ``CONTINUE`` when it is promoted at once.
+        """
+
+    @abstractmethod
+    def choose_paused(self) -> str | None:
+        """A paused, promoted trial to resume now (it is running from then on), or None."""
+
+    @abstractmethod
+    def pop_stops(self) -> list[str]:
+        """Paused trials eliminated since the last call; the adapter must stop them."""
+
+    @abstractmethod
+    def on_trial_remove(self, trial_id: str) -> None:
+        """The trial is gone (completed, errored, stopped by the user); no rung waits for it any more."""
+
+    @abstractmethod
+    def on_search_exhausted(self) -> None:
+        """No more configurations will come: decide with what there is, so no trial stays paused forever."""
+
+    @abstractmethod
+    def target(self, trial_id: str) -> int:
+        """The cumulative resource the trial should reach next."""
+
+    @abstractmethod
+    def rung_of(self, trial_id: str) -> int:
+        """The 0-based rung (round) the trial is in."""
+
+    @abstractmethod
+    def bracket_of(self, trial_id: str) -> int:
+        """The bracket instance the trial belongs to, numbered in the order brackets were opened."""
+
+    @property
+    @abstractmethod
+    def budget_spent(self) -> int:
+        """Sum over trials of the furthest resource each reported."""
+
+    @abstractmethod
+    def is_finished(self) -> bool:
+        """No configuration will be asked for and every trial is stopped or removed."""
+
+    @abstractmethod
+    def best(self) -> str | None:
+        """The best trial at the largest resource any trial reached (None before any rung result)."""
+
+    @abstractmethod
+    def plan(self) -> list[dict[str, Any]]:
+        """Rows ``{"bracket": b, "round": i, "n": n_i, "r": r_i}``; ``r_i``: cumulative, end of round i."""
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable snapshot of the whole state (a NaN metric is written as Python's ``NaN``)."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` into an object built with the same arguments."""
