@@ -423,6 +423,8 @@ def _strip_prefix(state: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    if path.is_dir():  # a raynn checkpoint directory
+        path = path / "checkpoint.pt"
     if not path.is_file():
         raise FileNotFoundError(f"pretrained checkpoint {str(path)!r} does not exist or is not a file")
     # weights_only: a checkpoint is data, never code to run.

@@ -1,0 +1,149 @@
+"""The linear scaling rule and gradual warmup for large mini-batches (seed 4.4.1, 4.4.2 (2)).
+
+When the batch grows m-fold, the learning rate grows m-fold (Goyal et al. 2017, "Accurate, Large Minibatch SGD").
+A run names a base learning rate at a reference batch size; with data parallelism the global batch is the
+per-worker batch times the number of workers, and the learning rate actually used is
+
+    linear: lr = base * global / reference
+    sqrt:   lr = base * sqrt(global / reference)      (Krizhevsky 2014, for adaptive optimizers)
+    none:   lr = base
+
+Large global batches are unstable at the start of training, so by default a run whose global batch exceeds the
+reference warms up linearly over 5 epochs (Goyal et al.), capped at half the run.
+
+Everything here is pure arithmetic on the checked config; nothing imports Ray.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from raynn import schedules
+
+__all__ = ["ScalingPlan", "ScaledSchedule", "scale_lr", "plan_scaling", "build_lr_schedule", "GOYAL_WARMUP_EPOCHS"]
+
+GOYAL_WARMUP_EPOCHS = 5
+
+
+def scale_lr(base_lr: float, global_batch: int, reference_batch: int, rule: str) -> float:
+    """The learning rate for ``global_batch`` given ``base_lr`` at ``reference_batch``."""
+    if base_lr <= 0:
+        raise ValueError(f"`base_lr > 0` must hold, but got {base_lr=}")
+    if global_batch < 1 or reference_batch < 1:
+        raise ValueError(f"batch sizes must be >= 1, but got ({global_batch=}, {reference_batch=})")
+    ratio = global_batch / reference_batch
+    if rule == "linear":
+        return base_lr * ratio
+    if rule == "sqrt":
+        return base_lr * math.sqrt(ratio)
+    if rule == "none":
+        return base_lr
+    raise ValueError(f"unknown scaling rule {rule!r}; valid names: linear, none, sqrt")
+
+
+@dataclass(frozen=True)
+class ScalingPlan:
+    """What the linear scaling rule chose for one run; printed at start so the user sees it."""
+
+    base_lr: float
+    reference_batch: int
+    batch_size: int
+    workers: int
+    rule: str
+    lr: float
+    warmup_epochs: float
+    warmup_iters: int
+    iters_per_epoch: int
+
+    @property
+    def global_batch(self) -> int:
+        return self.batch_size * self.workers
+
+    @property
+    def factor(self) -> float:
+        return self.lr / self.base_lr
+
+    def describe(self) -> str:
+        return (
+            f"global batch {self.global_batch} = {self.batch_size} x {self.workers} worker(s); "
+            f"lr {self.lr:.6g} = {self.base_lr:.6g} x {self.factor:.4g} ({self.rule} rule, reference batch "
+            f"{self.reference_batch}); warmup {self.warmup_epochs:g} epoch(s) = {self.warmup_iters} iterations"
+        )
+
+
+def plan_scaling(cfg: dict[str, Any], iters_per_epoch: int) -> ScalingPlan:
+    """Apply the scaling rule and choose the warmup for a checked config."""
+    if iters_per_epoch < 1:
+        raise ValueError(f"`iters_per_epoch >= 1` must hold, but got {iters_per_epoch=}")
+    train, scaling = cfg["train"], cfg["scaling"]
+    base = float(cfg["optimizer"]["lr"])
+    workers, batch, reference = train["workers"], train["batch_size"], scaling["reference_batch"]
+    lr = scale_lr(base, batch * workers, reference, scaling["rule"])
+    warmup = scaling["warmup_epochs"]
+    if warmup == "auto":
+        warmup = min(GOYAL_WARMUP_EPOCHS, train["epochs"] / 2) if batch * workers > reference else 0
+    warmup = float(warmup)
+    return ScalingPlan(
+        base_lr=base, reference_batch=reference, batch_size=batch, workers=workers, rule=scaling["rule"], lr=lr,
+        warmup_epochs=warmup, warmup_iters=round(warmup * iters_per_epoch), iters_per_epoch=iters_per_epoch,
+    )
+
+
+@dataclass(frozen=True)
+class ScaledSchedule:
+    """``lr(k) = factor * inner(k)``: the scaling rule applied to a whole schedule at the reference batch."""
+
+    inner: Callable[[int], float]
+    factor: float
+
+    def __call__(self, k: int) -> float:
+        return self.factor * self.inner(k)
+
+
+@dataclass(frozen=True)
+class Constant:
+    alpha0: float
+
+    def __call__(self, k: int) -> float:
+        if k < 0:
+            raise ValueError(f"`k >= 0` must hold, but got {k=}")
+        return self.alpha0
+
+
+_LR_KEYS = {"alpha0", "alpha_max"}
+
+
+def _fill_defaults(spec: dict[str, Any], base_lr: float, decay_iters: int, iters_per_epoch: int) -> dict[str, Any]:
+    """Parameters a config may leave out: the learning rate, the run length, the epoch length."""
+    spec = dict(spec)
+    name = spec["name"]
+    if name in ("triangular", "sgdr"):
+        spec.setdefault("alpha_max", base_lr)
+    elif name != "warmup":
+        spec.setdefault("alpha0", base_lr)
+    if name == "cosine":
+        spec.setdefault("max_iter", max(1, decay_iters))
+    if name == "sgdr":
+        spec.setdefault("iters_per_epoch", iters_per_epoch)
+    return spec
+
+
+def build_lr_schedule(cfg: dict[str, Any], iters_per_epoch: int) -> tuple[ScaledSchedule, ScalingPlan]:
+    """The per-iteration learning rate of a run: warmup (if any), then the configured schedule, all scaled.
+
+    The schedule's learning-rate parameters are at the reference batch (they default to ``optimizer.lr``);
+    the scaling rule multiplies the whole curve, so a searched batch size changes nothing else.
+    """
+    plan = plan_scaling(cfg, iters_per_epoch)
+    total = cfg["train"]["epochs"] * iters_per_epoch
+    spec = cfg.get("schedule")
+    after = _fill_defaults(spec, plan.base_lr, total - plan.warmup_iters, iters_per_epoch) if spec else None
+    if plan.warmup_iters > 0:
+        inner = schedules.build("warmup", alpha0=plan.base_lr, warmup_iters=plan.warmup_iters, after=after)
+    elif after is not None:
+        inner = schedules.build_spec(after)
+    else:
+        inner = Constant(plan.base_lr)
+    return ScaledSchedule(inner, plan.factor), plan

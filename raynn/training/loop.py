@@ -1,0 +1,243 @@
+"""The training loop: plain PyTorch, readable in one sitting, the same in one process and on N Ray workers.
+
+Where it runs is described by an :class:`Env` (rank, world size, device, how to wrap the model and the loader
+for data parallelism, where checkpoints go). :func:`raynn.training.local.local_env` runs it in this process;
+:mod:`raynn.training.distributed` hands it to Ray Train's ``TorchTrainer``. The loop itself never imports Ray.
+
+Per iteration k (counted from 0 over the whole run): set the learning rate alpha_k = schedule(k), forward,
+loss (+ lambda ||theta||_p), backward, clip, decoupled weight decay theta <- (1 - beta) theta, optimizer step.
+Per epoch: validate, report one progress line, and checkpoint (rank 0 alone writes).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from raynn.config import model_spec
+from raynn.data import build_augmentation, build_preprocessor, load_dataset, split_dataset
+from raynn.early_stopping import EarlyStopping
+from raynn.losses import SmoothedCrossEntropy, distillation_loss
+from raynn.nn import build_initializer, build_model
+from raynn.optim import build_clipper, build_optimizer, decoupled_weight_decay_, lp_penalty
+from raynn.scaling import build_lr_schedule
+from raynn.training.checkpoint import CHECKPOINT_FILE, load_checkpoint, load_teacher
+
+__all__ = ["Env", "TensorBatches", "run_training"]
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+@dataclass
+class Env:
+    """Where the loop runs. The defaults describe a single CPU process that keeps no checkpoints."""
+
+    rank: int = 0
+    world_size: int = 1
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    prepare_model: Callable[[nn.Module], nn.Module] = _identity
+    prepare_loader: Callable[[DataLoader], DataLoader] = _identity
+    report: Callable[[dict[str, Any], str | None], None] = lambda metrics, checkpoint_dir: None
+    latest_checkpoint: Callable[[], str | None] = lambda: None
+    log: Callable[[str], None] = print
+
+
+class TensorBatches(Dataset):
+    """In-memory tensors served a whole batch at a time (``__getitems__``), so loading costs one index op."""
+
+    def __init__(self, *tensors: torch.Tensor) -> None:
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
+        return tuple(t[i] for t in self.tensors)
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
+        idx = torch.as_tensor(indices)
+        return tuple(t[idx] for t in self.tensors)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if hasattr(model, "module") else model
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device, batch: int = 2048) -> tuple[float, float]:
+    """Mean cross-entropy (hard labels) and accuracy of ``model`` on (x, y)."""
+    model.eval()
+    loss, correct = 0.0, 0
+    for i in range(0, len(x), batch):
+        xb, yb = x[i : i + batch].to(device), y[i : i + batch].to(device)
+        logits = model(xb)
+        loss += F.cross_entropy(logits, yb, reduction="sum").item()
+        correct += (logits.argmax(1) == yb).sum().item()
+    model.train()
+    return loss / len(x), correct / len(x)
+
+
+def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, Any]]:
+    """Train the model a checked config describes; returns every epoch's metrics, resumed epochs included."""
+    env = env or Env()
+    tcfg = cfg["train"]
+    if tcfg["num_threads"]:
+        torch.set_num_threads(tcfg["num_threads"])
+    torch.manual_seed(cfg["seed"] + env.rank)
+    device = env.device
+
+    # Data: the same seeded split on every rank; statistics from the training split only.
+    dcfg = cfg["data"]
+    data = load_dataset(dcfg["name"], root=dcfg["root"], subset=dcfg["subset"], seed=cfg["seed"])
+    train, val = split_dataset(data, dcfg["val_fraction"], seed=cfg["seed"])
+    ckpt_path = env.latest_checkpoint()
+    state = load_checkpoint(ckpt_path) if ckpt_path else None
+    pre = build_preprocessor(dcfg["preprocess"])
+    if state is not None:
+        pre.load_state_dict(state["preprocess"])
+    else:
+        pre.fit(train.x)
+        if env.rank == 0 and hasattr(pre, "describe"):
+            env.log(f"raynn: preprocessing {pre.describe()}")
+    augment = build_augmentation(dcfg["augment"], seed=cfg["seed"] + env.rank)
+    # Without augmentation the transform is applied once; with it, per batch after the random image transform.
+    x_train = train.x if augment is not None else pre.transform(train.x)
+    x_val = pre.transform(val.x)
+    in_shape = tuple(pre.output_shape(tuple(train.x.shape[1:])))
+
+    tensors = [x_train, train.y]
+    dist = cfg["targets"]["distillation"]
+    if dist is not None:
+        teacher = load_teacher(dist["teacher"])
+        tensors.append(teacher.logits(train.x))
+    generator = torch.Generator().manual_seed(cfg["seed"])
+    loader = env.prepare_loader(
+        DataLoader(TensorBatches(*tensors), batch_size=tcfg["batch_size"], shuffle=True, generator=generator,
+                   collate_fn=_identity)
+    )
+
+    # Model, optimizer, schedule: the scaling rule needs the epoch length, known only now.
+    model = build_model(model_spec(cfg), in_shape, data.num_classes)
+    build_initializer(cfg["model"]["init"])(model, activation=cfg["model"]["activation"], bias=cfg["model"]["bias"],
+                                            generator=torch.Generator().manual_seed(cfg["seed"]))
+    model.to(device)
+    ocfg = cfg["optimizer"]
+    optimizer = build_optimizer(model.parameters(), ocfg["name"], ocfg["lr"], **ocfg["params"])
+    schedule, plan = build_lr_schedule(cfg, iters_per_epoch=len(loader))
+    clipper = build_clipper(ocfg["clip"]) if ocfg["clip"] else None
+    criterion = SmoothedCrossEntropy(cfg["targets"]["label_smoothing"])
+    es_cfg = tcfg["early_stopping"]
+    stopper = (
+        EarlyStopping(es_cfg["patience"], es_cfg["min_delta"], "min" if es_cfg["metric"] == "val_loss" else "max",
+                      warmup=es_cfg["warmup"])
+        if es_cfg else None
+    )
+
+    start_epoch, k, resumes, history = 0, 0, 0, []
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if clipper is not None and state.get("clipper") is not None:
+            clipper.load_state_dict(state["clipper"])
+        if stopper is not None and state.get("early_stopping") is not None:
+            stopper.load_state_dict(state["early_stopping"])
+        start_epoch, k, resumes = state["epoch"], state["step"], state["resumes"] + 1
+        history = list(state["history"])
+        generator.set_state(state["rng"]["loader"])
+        if augment is not None and env.rank == 0:
+            augment.load_state_dict(state["rng"]["augment"])
+        if env.rank == 0:
+            torch.set_rng_state(state["rng"]["torch"])
+        else:
+            torch.manual_seed(cfg["seed"] + env.rank + env.world_size * start_epoch)
+    model = env.prepare_model(model)
+    if env.rank == 0:
+        env.log(f"raynn: {plan.describe()}")
+        if state is not None:
+            env.log(f"raynn: resumed from {ckpt_path} at epoch {start_epoch}")
+
+    metrics: dict[str, Any] = history[-1] if history else {}
+    params = [p for p in model.parameters() if p.requires_grad]
+    penalty = ocfg["penalty"]
+    beta = ocfg["weight_decay"]
+    for epoch in range(start_epoch, tcfg["epochs"]):
+        if hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
+            loader.sampler.set_epoch(epoch)
+        model.train()
+        total = torch.zeros((), device=device)
+        seen = 0
+        t0 = time.perf_counter()
+        for batch in loader:
+            xb, yb = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
+            if augment is not None:
+                xb = pre.transform(augment(xb))
+            lr = schedule(k)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            logits = model(xb)
+            if dist is not None:
+                loss = distillation_loss(logits, batch[2].to(device), yb, dist["temperature"], dist["alpha"],
+                                         eps=cfg["targets"]["label_smoothing"])
+            else:
+                loss = criterion(logits, yb)
+            total += loss.detach() * len(yb)
+            if penalty is not None and penalty["lambda"] > 0:
+                loss = loss + lp_penalty(params, penalty["p"], penalty["lambda"])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if clipper is not None:
+                clipper(params)
+            if beta > 0:
+                decoupled_weight_decay_(params, beta)
+            optimizer.step()
+            seen += len(yb)
+            k += 1
+        train_loss = total.item() / max(seen, 1)  # .item() also waits for the device before timing
+        elapsed = time.perf_counter() - t0
+        val_loss, val_acc = evaluate(model, x_val, val.y, device)
+        metrics = {
+            "epoch": epoch + 1, "step": k, "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_acc,
+            "lr": schedule(k - 1), "samples_per_s": seen * env.world_size / elapsed, "resumes": resumes,
+            "global_batch": plan.global_batch,
+        }
+        stop = stopper.step(val_loss if es_cfg["metric"] == "val_loss" else val_acc) if stopper else False
+        metrics["early_stopped"] = bool(stop)
+        history.append(metrics)
+        if env.rank == 0:
+            env.log(
+                f"epoch {epoch + 1:>3}/{tcfg['epochs']}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}  "
+                f"val_acc {val_acc:.4f}  lr {metrics['lr']:.5g}  {metrics['samples_per_s']:.0f} samples/s"
+            )
+            state = {
+                "epoch": epoch + 1, "step": k, "resumes": resumes, "config": cfg, "in_shape": list(in_shape),
+                "num_classes": data.num_classes, "model": _unwrap(model).state_dict(),
+                "optimizer": optimizer.state_dict(), "preprocess": pre.state_dict(),
+                "clipper": clipper.state_dict() if clipper is not None and hasattr(clipper, "state_dict") else None,
+                "early_stopping": stopper.state_dict() if stopper else None,
+                "rng": {"torch": torch.get_rng_state(), "loader": generator.get_state(),
+                        "augment": augment.state_dict() if augment is not None else None}, "history": history,
+            }
+            with tempfile.TemporaryDirectory(prefix="raynn-ckpt-") as tmp:
+                torch.save(state, Path(tmp) / CHECKPOINT_FILE)
+                env.report(metrics, tmp)
+        else:
+            env.report(metrics, None)
+        if stop:
+            if env.rank == 0:
+                env.log(f"raynn: early stop at epoch {epoch + 1} (best {es_cfg['metric']} "
+                        f"{stopper.best:.4f} at epoch {stopper.best_epoch + 1})")
+            break
+    if not math.isfinite(metrics.get("train_loss", 0.0)):
+        env.log("raynn: warning: the training loss is not finite; lower the learning rate")
+    return history
