@@ -32,6 +32,30 @@ def _report(metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
     ray.train.report(metrics, checkpoint=checkpoint)
 
 
+def _sharded_loader(dataset: Any, batch_size: int, generator: Any) -> Any:
+    """Ray Train's data parallelism: ``prepare_data_loader`` gives each rank its DistributedSampler shard."""
+    import ray.train.torch
+    from torch.utils.data import DataLoader
+
+    from raynn.training.loop import _identity
+
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator, collate_fn=_identity)
+    return ray.train.torch.prepare_data_loader(loader)
+
+
+def _quiet_report_logs() -> None:
+    """raynn prints one progress line per epoch; Ray Train's two INFO lines per report would bury it."""
+    import logging
+
+    try:
+        from ray.train.v2._internal.execution import context, storage
+    except ImportError:  # a Ray without these private modules: leave its logging alone
+        return
+    for module in (context, storage):
+        logging.getLogger(module.__file__).setLevel(logging.WARNING)
+        logging.getLogger(module.__name__).setLevel(logging.WARNING)
+
+
 def worker_loop(cfg: dict[str, Any]) -> list[dict[str, Any]]:
     """What each Ray Train worker runs."""
     import ray.train
@@ -39,13 +63,15 @@ def worker_loop(cfg: dict[str, Any]) -> list[dict[str, Any]]:
 
     from raynn.training.loop import Env, run_training
 
+    _quiet_report_logs()
+
     ctx = ray.train.get_context()
     env = Env(
         rank=ctx.get_world_rank(),
         world_size=ctx.get_world_size(),
         device=ray.train.torch.get_device(),
         prepare_model=ray.train.torch.prepare_model,
-        prepare_loader=ray.train.torch.prepare_data_loader,
+        make_loader=_sharded_loader,
         report=_report,
         latest_checkpoint=_latest_checkpoint,
     )

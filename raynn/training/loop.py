@@ -16,12 +16,12 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from raynn.config import model_spec
 from raynn.data import build_augmentation, build_preprocessor, load_dataset, split_dataset
@@ -39,20 +39,6 @@ def _identity(x: Any) -> Any:
     return x
 
 
-@dataclass
-class Env:
-    """Where the loop runs. The defaults describe a single CPU process that keeps no checkpoints."""
-
-    rank: int = 0
-    world_size: int = 1
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    prepare_model: Callable[[nn.Module], nn.Module] = _identity
-    prepare_loader: Callable[[DataLoader], DataLoader] = _identity
-    report: Callable[[dict[str, Any], str | None], None] = lambda metrics, checkpoint_dir: None
-    latest_checkpoint: Callable[[], str | None] = lambda: None
-    log: Callable[[str], None] = print
-
-
 class TensorBatches(Dataset):
     """In-memory tensors served a whole batch at a time (``__getitems__``), so loading costs one index op."""
 
@@ -68,6 +54,38 @@ class TensorBatches(Dataset):
     def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
         idx = torch.as_tensor(indices)
         return tuple(t[idx] for t in self.tensors)
+
+
+class ShuffledBatches:
+    """The single-process loader: each epoch a random permutation cut into batches, each batch one index
+    operation per tensor. No DataLoader machinery: on small models its per-batch cost is measurable."""
+
+    def __init__(self, tensors: TensorBatches, batch_size: int, generator: torch.Generator) -> None:
+        self.tensors, self.batch_size, self.generator = tensors.tensors, batch_size, generator
+
+    def __len__(self) -> int:
+        return -(-len(self.tensors[0]) // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        for idx in torch.randperm(len(self.tensors[0]), generator=self.generator).split(self.batch_size):
+            yield tuple(t[idx] for t in self.tensors)
+
+
+@dataclass
+class Env:
+    """Where the loop runs. The defaults describe a single CPU process that keeps no checkpoints.
+
+    ``make_loader(dataset, batch_size, generator)`` returns the epoch iterator; Ray Train's adapter shards it.
+    """
+
+    rank: int = 0
+    world_size: int = 1
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    prepare_model: Callable[[nn.Module], nn.Module] = _identity
+    make_loader: Callable[[TensorBatches, int, torch.Generator], Iterable[Any]] = ShuffledBatches
+    report: Callable[[dict[str, Any], str | None], None] = lambda metrics, checkpoint_dir: None
+    latest_checkpoint: Callable[[], str | None] = lambda: None
+    log: Callable[[str], None] = print
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -122,10 +140,7 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
         teacher = load_teacher(dist["teacher"])
         tensors.append(teacher.logits(train.x))
     generator = torch.Generator().manual_seed(cfg["seed"])
-    loader = env.prepare_loader(
-        DataLoader(TensorBatches(*tensors), batch_size=tcfg["batch_size"], shuffle=True, generator=generator,
-                   collate_fn=_identity)
-    )
+    loader = env.make_loader(TensorBatches(*tensors), tcfg["batch_size"], generator)
 
     # Model, optimizer, schedule: the scaling rule needs the epoch length, known only now.
     model = build_model(model_spec(cfg), in_shape, data.num_classes)
@@ -175,8 +190,7 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
         if hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
             loader.sampler.set_epoch(epoch)
         model.train()
-        total = torch.zeros((), device=device)
-        seen = 0
+        losses, sizes = [], []
         t0 = time.perf_counter()
         for batch in loader:
             xb, yb = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
@@ -191,7 +205,8 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
                                          eps=cfg["targets"]["label_smoothing"])
             else:
                 loss = criterion(logits, yb)
-            total += loss.detach() * len(yb)
+            losses.append(loss.detach())
+            sizes.append(len(yb))
             if penalty is not None and penalty["lambda"] > 0:
                 loss = loss + lp_penalty(params, penalty["p"], penalty["lambda"])
             optimizer.zero_grad(set_to_none=True)
@@ -201,9 +216,10 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
             if beta > 0:
                 decoupled_weight_decay_(params, beta)
             optimizer.step()
-            seen += len(yb)
             k += 1
-        train_loss = total.item() / max(seen, 1)  # .item() also waits for the device before timing
+        seen = sum(sizes)
+        # One reduction per epoch, not a sync per batch; .item() also waits for the device before timing.
+        train_loss = (torch.stack(losses) @ torch.tensor(sizes, dtype=losses[0].dtype, device=device)).item() / seen
         elapsed = time.perf_counter() - t0
         val_loss, val_acc = evaluate(model, x_val, val.y, device)
         metrics = {

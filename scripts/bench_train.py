@@ -1,0 +1,130 @@
+"""Training throughput: raynn's loop against a plain hand-written PyTorch loop, side by side in one run.
+
+Same data (the real MNIST test-set files, standardized once, seeded split), same model (an MLP built by
+raynn.nn.build_model and initialized identically), same optimizer (SGD with momentum), same batch. Both run in
+this process with the same thread count, alternating round by round so machine noise hits both alike; the
+table quotes medians of the per-epoch training throughput and their ratio (target: raynn / plain >= 0.95).
+A second baseline, the leanest hand-written loop (a sliced random permutation, no DataLoader), shows how
+much headroom is left. With --workers N it then runs the same model data-parallel on a local Ray instance (gloo) and quotes its
+global samples/s.
+
+    python scripts/bench_train.py [--rounds 5] [--epochs 2] [--batch 128] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from raynn.config import check_config, model_spec
+from raynn.data import build_preprocessor, load_dataset, split_dataset
+from raynn.nn import build_model
+from raynn.training.loop import Env, run_training
+
+MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+
+
+def config(args: argparse.Namespace, workers: int = 1) -> dict:
+    return check_config({
+        "seed": 0,
+        "data": {"name": "mnist", "root": str(MNIST), "preprocess": "standardize"},
+        "model": {"name": "mlp", "params": {"hidden": [256, 128]}},
+        "optimizer": {"name": "momentum", "lr": 0.05},
+        "scaling": {"reference_batch": args.batch * workers, "warmup_epochs": 0},
+        "train": {"epochs": args.epochs, "batch_size": args.batch, "workers": workers, "num_threads": args.threads},
+    })
+
+
+def raynn_round(cfg: dict) -> list[float]:
+    history = run_training(cfg, Env(log=lambda line: None))
+    return [h["samples_per_s"] for h in history]
+
+
+def plain_round(cfg: dict, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """What a user would write by hand: DataLoader, forward, cross-entropy, backward, step."""
+    torch.manual_seed(cfg["seed"])
+    model = build_model(model_spec(cfg), tuple(x.shape[1:]), 10)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg["optimizer"]["lr"], momentum=0.9)
+    loader = DataLoader(TensorDataset(x, y), batch_size=cfg["train"]["batch_size"], shuffle=True)
+    rates = []
+    for _ in range(cfg["train"]["epochs"]):
+        t0, seen = time.perf_counter(), 0
+        for xb, yb in loader:
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+            seen += len(yb)
+        rates.append(seen / (time.perf_counter() - t0))
+    return rates
+
+
+def sliced_round(cfg: dict, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """The leanest hand-written loop: no DataLoader, a random permutation sliced into batches."""
+    torch.manual_seed(cfg["seed"])
+    model = build_model(model_spec(cfg), tuple(x.shape[1:]), 10)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg["optimizer"]["lr"], momentum=0.9)
+    batch, rates = cfg["train"]["batch_size"], []
+    for _ in range(cfg["train"]["epochs"]):
+        t0 = time.perf_counter()
+        perm = torch.randperm(len(x))
+        for i in range(0, len(x), batch):
+            idx = perm[i : i + batch]
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+        rates.append(len(x) / (time.perf_counter() - t0))
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="0 skips the data-parallel run")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    cfg = config(args)
+    data = load_dataset("mnist", root=str(MNIST), seed=0)
+    train, _ = split_dataset(data, cfg["data"]["val_fraction"], seed=0)
+    x = build_preprocessor("standardize").fit(train.x).transform(train.x)
+
+    ours, plain, sliced = [], [], []
+    for _ in range(args.rounds):
+        ours += raynn_round(cfg)
+        plain += plain_round(cfg, x, train.y)
+        sliced += sliced_round(cfg, x, train.y)
+    mo, mp, ms = statistics.median(ours), statistics.median(plain), statistics.median(sliced)
+    print(f"MNIST MLP 784-256-128-10, batch {args.batch}, {len(train)} training images, {args.threads} thread(s), "
+          f"{args.rounds} rounds x {args.epochs} epochs")
+    print(f"{'loop':<28}{'median samples/s':>18}{'min':>10}{'max':>10}")
+    print(f"{'plain PyTorch (baseline)':<28}{mp:>18.0f}{min(plain):>10.0f}{max(plain):>10.0f}")
+    print(f"{'plain PyTorch, sliced':<28}{ms:>18.0f}{min(sliced):>10.0f}{max(sliced):>10.0f}")
+    print(f"{'raynn, 1 process':<28}{mo:>18.0f}{min(ours):>10.0f}{max(ours):>10.0f}")
+    print(f"ratio raynn / plain DataLoader loop: {mo / mp:.3f}; raynn / sliced loop: {mo / ms:.3f} (target >= 0.95)")
+
+    if args.workers > 1:
+        from raynn.api import train as raynn_train
+
+        with tempfile.TemporaryDirectory() as storage:
+            dp = config(args, workers=args.workers) | {"storage": storage}
+            dp["train"]["epochs"] = max(3, args.epochs)
+            result = raynn_train(dp)
+            rates = [h["samples_per_s"] for h in result.history[1:]]  # the first epoch includes warm-up
+            print(f"{f'raynn, {args.workers} Ray Train workers':<28}{statistics.median(rates):>18.0f}"
+                  f"{min(rates):>10.0f}{max(rates):>10.0f}   (global samples/s, gloo, {args.threads} thread each)")
+
+
+if __name__ == "__main__":
+    main()
