@@ -233,6 +233,7 @@ class _Checker:
         self.str_("name", optional=True)
         self.int_("seed", 0)
         self.str_("storage")
+        self.cfg["storage"] = str(Path(self.cfg["storage"]).resolve())
         self.data()
         self.model()
         self.targets()
@@ -247,8 +248,11 @@ class _Checker:
         self.choice("data.name", DATASETS.names())
         self.str_("data.root", optional=True)
         root = self.get("data.root")
-        if root is not None and not Path(root).is_dir():
-            raise ConfigError("data.root", "must be an existing directory", root)
+        if root is not None:
+            if not Path(root).is_dir():
+                raise ConfigError("data.root", "must be an existing directory", root)
+            # Ray workers run in their own directories: a relative path must mean the same thing there.
+            self.cfg["data"]["root"] = str(Path(root).resolve())
         if self.get("data.name") != "digits" and root is None:
             raise ConfigError("data.root", f"must be set for data set {self.get('data.name')!r}", root)
         self.float_("data.val_fraction", "must be in (0, 1)", lambda v: 0 < v < 1)
@@ -279,6 +283,10 @@ class _Checker:
         if not isinstance(init, dict) or "name" not in init:
             raise ConfigError("model.init", f"must be a name or a {{name: ...}} spec ({', '.join(INITIALIZERS.names())})", init)
         self.spec("model.init", lambda s: INITIALIZERS.get(s["name"]))
+        if init["name"] == "pretrained" and isinstance(init.get("path"), str):
+            if not Path(init["path"]).exists():
+                raise ConfigError("model.init.path", "must be the path of an existing raynn checkpoint", init["path"])
+            init["path"] = str(Path(init["path"]).resolve())
         self._check_model_builds()
 
     def _check_model_builds(self) -> None:
@@ -312,6 +320,7 @@ class _Checker:
         teacher = dist.get("teacher")
         if not isinstance(teacher, str) or not Path(teacher).exists():
             raise ConfigError("targets.distillation.teacher", "must be the path of an existing raynn checkpoint", teacher)
+        dist["teacher"] = str(Path(teacher).resolve())
         self.float_("targets.distillation.temperature", "must be > 0", lambda v: v > 0)
         self.float_("targets.distillation.alpha", "must be in [0, 1]", lambda v: 0 <= v <= 1)
 
