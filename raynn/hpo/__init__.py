@@ -1,11 +1,15 @@
-"""Dynamic resource allocation for hyperparameter search, seed §4.7.3: pure, backend-free scheduler cores.
+"""Hyperparameter search, seed §4.7: pure, backend-free searchers (§4.7.1 grid, §4.7.2 random,
+§4.7.4 Bayesian optimization) over YAML search spaces, and scheduler cores for dynamic resource
+allocation (§4.7.3).
 
 >>> from raynn.hpo import SuccessiveHalving
 >>> [(row["n"], row["r"]) for row in SuccessiveHalving(budget=64, n_configs=8).plan()]
 [(8, 4), (4, 12)]
 
-Nothing here imports Ray: an adapter subclasses Ray Tune's ``TrialScheduler`` and translates its calls into
-:class:`HalvingScheduler` calls (see :mod:`raynn.hpo.base`). Every user-facing name is in :data:`SCHEDULERS`.
+Nothing here imports Ray: adapters subclass Ray Tune's ``TrialScheduler`` / ``Searcher`` and translate
+their calls into :class:`HalvingScheduler` / :class:`Searcher` calls (see :mod:`raynn.hpo.base` and
+:mod:`raynn.hpo.searchers`). Every user-facing name is in :data:`SCHEDULERS`, :data:`SEARCHERS` or
+:data:`DISTRIBUTIONS`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,25 @@ from raynn.hpo.budget import (
     sh_rounds,
 )
 from raynn.hpo.hyperband import HyperBand
+from raynn.hpo.searchers import (
+    SEARCHERS,
+    GridSearcher,
+    OptunaSearcher,
+    RandomSearcher,
+    Searcher,
+    SearcherInfo,
+    build_searcher,
+)
+from raynn.hpo.spaces import (
+    DISTRIBUTIONS,
+    Categorical,
+    Dimension,
+    FloatRange,
+    Grid,
+    IntRange,
+    SearchSpace,
+    load_space,
+)
 from raynn.hpo.successive_halving import SuccessiveHalving
 from raynn.registry import Registry
 
@@ -32,18 +55,33 @@ SCHEDULERS.add("hyperband", HyperBand, "Li et al. 2018: brackets s_max..0 of suc
 SCHEDULERS.add("asha", AsyncHalving, "Li et al. 2020: asynchronous successive halving with promotion")
 
 __all__ = [
+    "DISTRIBUTIONS",
     "SCHEDULERS",
+    "SEARCHERS",
     "AsyncHalving",
     "BracketPlan",
+    "Categorical",
     "Decision",
+    "Dimension",
+    "FloatRange",
+    "Grid",
+    "GridSearcher",
     "HalvingScheduler",
     "HyperBand",
+    "IntRange",
     "Mode",
+    "OptunaSearcher",
+    "RandomSearcher",
     "Round",
+    "SearchSpace",
+    "Searcher",
+    "SearcherInfo",
     "SuccessiveHalving",
+    "build_searcher",
     "ceil_log2",
     "hyperband_brackets",
     "ilog",
+    "load_space",
     "rung_resources",
     "sh_eta_rounds",
     "sh_rounds",

@@ -1,0 +1,730 @@
+"""Search spaces for grid search, random search and Bayesian optimization (seed §4.7.1, §4.7.2, §4.7.4).
+
+A search space is a YAML file: fixed overrides for every trial (``base``, a partial raynn run config) and the
+searched keys (``space``, dotted config keys mapped to typed distributions)::
+
+    base:
+      data: {name: digits}
+      train: {epochs: 9}
+    space:
+      optimizer.lr: {type: float, low: 0.001, high: 0.5, log: true, grid_points: 3}
+      model.dropout: {type: float, low: 0.0, high: 0.5, grid: [0.0, 0.2]}
+      train.batch_size: {type: int, low: 16, high: 256, log: true}
+      model.params.hidden: {type: categorical, choices: [[64], [128], [128, 64]]}
+      optimizer.name: {type: grid, values: [momentum, nesterov]}
+
+Types (the :data:`DISTRIBUTIONS` registry):
+
+* ``float`` / ``int``: ``low``, ``high`` (``low < high``), optional ``log`` (log-uniform, ``low > 0``),
+  ``step``, and for grid search either ``grid: [values]`` or ``grid_points: n`` (evenly spaced, or spaced
+  evenly in ``log`` when ``log`` is set).
+* ``categorical``: ``choices``, any YAML values (lists and mappings too).
+* ``grid``: ``values``; sampled like a categorical, enumerated by grid search (``tune.grid_search`` in Ray).
+
+Grid search tries the ``m_1 x ... x m_K`` combinations of the K keys' values (§4.7.1); random search draws
+each key independently (§4.7.2); Optuna's samplers see :meth:`SearchSpace.to_optuna` (§4.7.4).
+
+*Parameters* (what searchers suggest, what :meth:`SearchSpace.apply` takes) map each dotted key to a JSON
+primitive: numbers as they are, and for a categorical whose choices are not all primitives (hidden sizes
+``[128, 64]``), the choice's JSON text ``"[128, 64]"``, because Optuna's ``CategoricalDistribution`` only
+holds primitives. :meth:`SearchSpace.apply` decodes them into the nested raw config.
+
+A relative ``data.root`` in ``base`` is made absolute against the current directory at load, so every trial
+reads the same files wherever it runs. Every key is checked at load: a bad distribution is a
+:class:`~raynn.errors.ConfigError` naming ``space.<key>.<field>``, and configs built from the space (each key
+at its low end / first choice, then every key at each end and each choice in turn) must pass
+:func:`raynn.config.check_config`, so a key that is not a config key, or a value no run accepts, is reported
+before any trial starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import math
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from numbers import Integral, Real
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import yaml
+
+from raynn.errors import ConfigError
+from raynn.registry import Registry
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "Categorical",
+    "Dimension",
+    "FloatRange",
+    "Grid",
+    "IntRange",
+    "SearchSpace",
+    "load_space",
+]
+
+_PRIMITIVES = (type(None), bool, int, float, str)
+# Grid points are rounded to 12 significant digits so that geomspace(1e-3, 1e-1, 3)[1] reads 0.01.
+_GRID_DIGITS = 12
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, Integral) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(float(v))
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.{_GRID_DIGITS}g}")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Dimensions: one searched key each.
+
+
+class Dimension(ABC):
+    """One searched key: how Optuna sees it, how it is drawn at random, its grid values, its encoding."""
+
+    type_name: str
+
+    @abstractmethod
+    def to_optuna(self) -> BaseDistribution:
+        """The Optuna distribution over the key's (encoded) parameter values."""
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator) -> Any:
+        """One parameter value drawn with ``rng``."""
+
+    @abstractmethod
+    def grid_values(self, key: str) -> list[Any]:
+        """The parameter values grid search tries; ``ValueError`` naming ``key`` if there are none."""
+
+    @abstractmethod
+    def corners(self) -> list[Any]:
+        """Parameter values checked against the run config at load: the ends, or every choice."""
+
+    @abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML form, ``{"type": ..., ...}``; :meth:`SearchSpace.from_dict` reads it back."""
+
+    @abstractmethod
+    def normalize(self, key: str, value: Any) -> Any:
+        """A parameter value as a JSON primitive (numpy scalars unwrapped); ``ValueError`` if out of range."""
+
+    def decode(self, value: Any) -> Any:
+        """The config value of a (normalized) parameter value."""
+        return value
+
+
+@dataclass(frozen=True)
+class FloatRange(Dimension):
+    """A real-valued key on ``[low, high]``; log-uniform (``log``) draws ``exp(U(log low, log high))``.
+
+    Args:
+        low, high: The bounds, ``low < high`` (``low > 0`` with ``log``).
+        log: Search in ``log`` space (learning rates, weight decay).
+        step: Only multiples ``low + k step`` (not with ``log``); ``high - low`` must be a multiple.
+        grid: The values grid search tries.
+        grid_points: Or their number, evenly spaced from ``low`` to ``high`` (geometrically with ``log``).
+    """
+
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = None
+    grid: tuple[float, ...] | None = None
+    grid_points: int | None = None
+    type_name = "float"
+
+    def to_optuna(self) -> BaseDistribution:
+        from optuna.distributions import FloatDistribution
+
+        return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
+
+    def sample(self, rng: np.random.Generator) -> float:
+        if self.step is not None:
+            n_steps = round((self.high - self.low) / self.step)
+            return _round(self.low + self.step * int(rng.integers(0, n_steps + 1)))
+        if self.log:
+            return float(
+                min(self.high, max(self.low, math.exp(rng.uniform(math.log(self.low), math.log(self.high)))))
+            )
+        return float(rng.uniform(self.low, self.high))
+
+    def grid_values(self, key: str) -> list[float]:
+        if self.grid is not None:
+            return list(self.grid)
+        if self.grid_points is None:
+            raise ValueError(
+                f"grid search needs `grid: [...]` or `grid_points: n` for every float/int key, but "
+                f"{key!r} has neither ({self.to_dict()})"
+            )
+        space = np.geomspace if self.log else np.linspace
+        points = [_round(float(x)) for x in space(self.low, self.high, self.grid_points)]
+        if self.step is not None:
+            points = [_round(self.low + self.step * round((x - self.low) / self.step)) for x in points]
+        return list(dict.fromkeys(points))
+
+    def corners(self) -> list[float]:
+        return [self.low, self.high]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high}
+        if self.log:
+            out["log"] = True
+        if self.step is not None:
+            out["step"] = self.step
+        if self.grid is not None:
+            out["grid"] = list(self.grid)
+        if self.grid_points is not None:
+            out["grid_points"] = self.grid_points
+        return out
+
+    def normalize(self, key: str, value: Any) -> float:
+        if not _is_number(value) or not self.low <= float(value) <= self.high:
+            raise ValueError(f"`{key}` must be a number in [{self.low}, {self.high}], but got {value!r}")
+        return float(value)
+
+
+@dataclass(frozen=True)
+class IntRange(Dimension):
+    """An integer key on ``[low, high]``; ``log`` draws ``round(exp(U(log(low - 1/2), log(high + 1/2))))``.
+
+    Args:
+        low, high: Integer bounds, ``low < high`` (``low >= 1`` with ``log``).
+        log: Search in ``log`` space (batch sizes, widths).
+        step: Only ``low + k step`` (``step == 1`` with ``log``); ``high - low`` must be a multiple.
+        grid: The values grid search tries.
+        grid_points: Or their number, evenly spaced (geometrically with ``log``), rounded, duplicates dropped.
+    """
+
+    low: int
+    high: int
+    log: bool = False
+    step: int = 1
+    grid: tuple[int, ...] | None = None
+    grid_points: int | None = None
+    type_name = "int"
+
+    def to_optuna(self) -> BaseDistribution:
+        from optuna.distributions import IntDistribution
+
+        return IntDistribution(self.low, self.high, log=self.log, step=self.step)
+
+    def sample(self, rng: np.random.Generator) -> int:
+        if self.log:
+            x = math.exp(rng.uniform(math.log(self.low - 0.5), math.log(self.high + 0.5)))
+            return int(min(self.high, max(self.low, round(x))))
+        return self.low + self.step * int(rng.integers(0, (self.high - self.low) // self.step + 1))
+
+    def grid_values(self, key: str) -> list[int]:
+        if self.grid is not None:
+            return list(self.grid)
+        if self.grid_points is None:
+            raise ValueError(
+                f"grid search needs `grid: [...]` or `grid_points: n` for every float/int key, but "
+                f"{key!r} has neither ({self.to_dict()})"
+            )
+        space = np.geomspace if self.log else np.linspace
+        points = [
+            self.low + self.step * round((float(x) - self.low) / self.step)
+            for x in space(self.low, self.high, self.grid_points)
+        ]
+        return list(dict.fromkeys(int(p) for p in points))
+
+    def corners(self) -> list[int]:
+        return [self.low, self.high]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "int", "low": self.low, "high": self.high}
+        if self.log:
+            out["log"] = True
+        if self.step != 1:
+            out["step"] = self.step
+        if self.grid is not None:
+            out["grid"] = list(self.grid)
+        if self.grid_points is not None:
+            out["grid_points"] = self.grid_points
+        return out
+
+    def normalize(self, key: str, value: Any) -> int:
+        if isinstance(value, Real) and not isinstance(value, bool) and float(value).is_integer():
+            value = int(value)
+        if not _is_int(value) or not self.low <= value <= self.high or (value - self.low) % self.step:
+            raise ValueError(
+                f"`{key}` must be an integer low + k step in [{self.low}, {self.high}] (step {self.step}), "
+                f"but got {value!r}"
+            )
+        return int(value)
+
+
+@dataclass(frozen=True)
+class Categorical(Dimension):
+    """A key drawn uniformly from ``choices``, any YAML values.
+
+    When a choice is not a JSON primitive (a list of hidden sizes, a schedule mapping), every choice is
+    encoded as its JSON text for Optuna (``[128, 64]`` -> ``"[128, 64]"``) and :meth:`decode` turns it back.
+    """
+
+    choices: tuple[Any, ...]
+    type_name = "categorical"
+
+    @property
+    def encoded(self) -> bool:
+        return not all(isinstance(c, _PRIMITIVES) for c in self.choices)
+
+    @property
+    def options(self) -> list[Any]:
+        """The parameter values: the choices, or their JSON texts when :attr:`encoded`."""
+        return [json.dumps(c) for c in self.choices] if self.encoded else list(self.choices)
+
+    def to_optuna(self) -> BaseDistribution:
+        from optuna.distributions import CategoricalDistribution
+
+        return CategoricalDistribution(self.options)
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        return self.options[int(rng.integers(0, len(self.choices)))]
+
+    def grid_values(self, key: str) -> list[Any]:
+        return self.options
+
+    def corners(self) -> list[Any]:
+        return self.options
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "categorical", "choices": copy.deepcopy(list(self.choices))}
+
+    def _index(self, value: Any) -> int | None:
+        options = self.options
+        for i, option in enumerate(options):
+            if type(option) is type(value) and option == value:
+                return i
+        # Lenient: a decoded choice ([128, 64]) or a numpy scalar is accepted as well.
+        if isinstance(value, np.generic):
+            value = value.item()
+        for i, choice in enumerate(self.choices):
+            if json.dumps(choice) == json.dumps(value, default=str):
+                return i
+        return None
+
+    def normalize(self, key: str, value: Any) -> Any:
+        i = self._index(value)
+        if i is None:
+            raise ValueError(f"`{key}` must be one of {self.options}, but got {value!r}")
+        return self.options[i]
+
+    def decode(self, value: Any) -> Any:
+        i = self._index(value)
+        if i is None:
+            raise ValueError(f"must be one of {self.options}, but got {value!r}")
+        return copy.deepcopy(self.choices[i])
+
+
+@dataclass(frozen=True)
+class Grid(Categorical):
+    """Like :class:`Categorical`, and the values to enumerate in grid search (Ray's ``tune.grid_search``)."""
+
+    type_name = "grid"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "grid", "values": copy.deepcopy(list(self.choices))}
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Parsing one key's distribution; every problem is a ConfigError naming space.<key>.<field>.
+
+
+class _Fields:
+    """Reads the fields of one distribution mapping, each error naming ``prefix.field``."""
+
+    def __init__(self, prefix: str, raw: Mapping[str, Any], allowed: Sequence[str]) -> None:
+        unknown = sorted(set(raw) - set(allowed) - {"type"})
+        if unknown:
+            raise ConfigError(
+                f"{prefix}.{unknown[0]}",
+                f"is not a known field of type {raw['type']!r}; "
+                f"valid fields: {', '.join(['type', *allowed])}",
+                raw[unknown[0]],
+            )
+        self.prefix, self.raw = prefix, raw
+
+    def required(self, name: str) -> Any:
+        if name not in self.raw:
+            raise ConfigError(f"{self.prefix}.{name}", f"is required for type {self.raw['type']!r}", None)
+        return self.raw[name]
+
+    def number(self, name: str) -> float:
+        v = self.required(name)
+        if not _is_number(v):
+            raise ConfigError(f"{self.prefix}.{name}", "must be a finite number", v)
+        return float(v)
+
+    def integer(self, name: str, minimum: int | None = None, default: int | None = None) -> int:
+        v = self.raw.get(name, default) if default is not None else self.required(name)
+        if not _is_int(v):
+            raise ConfigError(f"{self.prefix}.{name}", "must be an integer", v)
+        if minimum is not None and v < minimum:
+            raise ConfigError(f"{self.prefix}.{name}", f"must be >= {minimum}", v)
+        return int(v)
+
+    def flag(self, name: str) -> bool:
+        v = self.raw.get(name, False)
+        if not isinstance(v, bool):
+            raise ConfigError(f"{self.prefix}.{name}", "must be true or false", v)
+        return v
+
+    def values(self, name: str) -> list[Any]:
+        v = self.required(name)
+        if not isinstance(v, list) or not v:
+            raise ConfigError(f"{self.prefix}.{name}", "must be a non-empty list", v)
+        seen: set[str] = set()
+        for item in v:
+            try:
+                text = json.dumps(item, sort_keys=True, allow_nan=False)
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"{self.prefix}.{name}", "must hold plain YAML values (no NaN)", item
+                ) from None
+            if text in seen:
+                raise ConfigError(f"{self.prefix}.{name}", "must not repeat a value", item)
+            seen.add(text)
+        return copy.deepcopy(v)
+
+    def bounds(self, integer: bool, log: bool) -> tuple[Any, Any]:
+        read = self.integer if integer else self.number
+        low, high = read("low"), read("high")
+        if not low < high:
+            raise ConfigError(f"{self.prefix}.low", f"`low < high` must hold (high = {high!r})", low)
+        if log and not (low >= 1 if integer else low > 0):
+            rule = "must be >= 1 when log is true" if integer else "must be > 0 when log is true"
+            raise ConfigError(f"{self.prefix}.low", rule, low)
+        return low, high
+
+    def grid(self, low: float, high: float, integer: bool) -> tuple[tuple[Any, ...] | None, int | None]:
+        if "grid" in self.raw and "grid_points" in self.raw:
+            raise ConfigError(
+                f"{self.prefix}.grid_points", "must not be set together with grid", self.raw["grid_points"]
+            )
+        points = self.integer("grid_points", 2) if "grid_points" in self.raw else None
+        if "grid" not in self.raw:
+            return None, points
+        values = self.values("grid")
+        for v in values:
+            ok = _is_int(v) if integer else _is_number(v)
+            if not ok or not low <= v <= high:
+                kind = "integers" if integer else "numbers"
+                raise ConfigError(
+                    f"{self.prefix}.grid", f"must hold {kind} in [low, high] = [{low}, {high}]", v
+                )
+        return tuple(int(v) if integer else float(v) for v in values), None
+
+
+_FLOAT_FIELDS = ("low", "high", "log", "step", "grid", "grid_points")
+
+
+def _parse_float(prefix: str, raw: Mapping[str, Any]) -> FloatRange:
+    f = _Fields(prefix, raw, _FLOAT_FIELDS)
+    log = f.flag("log")
+    low, high = f.bounds(integer=False, log=log)
+    step = raw.get("step")
+    if step is not None:
+        if log:
+            raise ConfigError(f"{prefix}.step", "must not be set when log is true", step)
+        if not _is_number(step) or step <= 0:
+            raise ConfigError(f"{prefix}.step", "must be a number > 0", step)
+        n = (high - low) / step
+        if abs(n - round(n)) > 1e-8 * max(1.0, abs(n)):
+            raise ConfigError(f"{prefix}.step", f"must divide high - low = {high - low!r}", step)
+        step = float(step)
+    grid, points = f.grid(low, high, integer=False)
+    return FloatRange(low, high, log, step, grid, points)
+
+
+def _parse_int(prefix: str, raw: Mapping[str, Any]) -> IntRange:
+    f = _Fields(prefix, raw, _FLOAT_FIELDS)
+    log = f.flag("log")
+    low, high = f.bounds(integer=True, log=log)
+    step = f.integer("step", 1, default=1)
+    if log and step != 1:
+        raise ConfigError(f"{prefix}.step", "must be 1 when log is true", step)
+    if (high - low) % step:
+        raise ConfigError(f"{prefix}.step", f"must divide high - low = {high - low}", step)
+    grid, points = f.grid(low, high, integer=True)
+    if grid is not None:
+        for v in grid:
+            if (v - low) % step:
+                raise ConfigError(f"{prefix}.grid", f"must hold values low + k step (step {step})", v)
+    return IntRange(low, high, log, step, grid, points)
+
+
+def _parse_categorical(prefix: str, raw: Mapping[str, Any]) -> Categorical:
+    f = _Fields(prefix, raw, ("choices",))
+    return Categorical(tuple(f.values("choices")))
+
+
+def _parse_grid(prefix: str, raw: Mapping[str, Any]) -> Grid:
+    f = _Fields(prefix, raw, ("values",))
+    return Grid(tuple(f.values("values")))
+
+
+#: Every ``type:`` a search-space key may name, mapped to its parser ``(prefix, raw) -> Dimension``.
+DISTRIBUTIONS: Registry[Callable[[str, Mapping[str, Any]], Dimension]] = Registry("search-space type")
+DISTRIBUTIONS.add("float", _parse_float, "low..high, optional log / step / grid / grid_points")
+DISTRIBUTIONS.add("int", _parse_int, "integers low..high, optional log / step / grid / grid_points")
+DISTRIBUTIONS.add("categorical", _parse_categorical, "one of `choices` (any YAML values)")
+DISTRIBUTIONS.add("grid", _parse_grid, "one of `values`, enumerated by grid search")
+
+
+def _parse_dimension(key: str, raw: Any) -> Dimension:
+    prefix = f"space.{key}"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(prefix, f"must be a mapping {{type: {'|'.join(DISTRIBUTIONS.names())}, ...}}", raw)
+    kind = raw.get("type")
+    if not isinstance(kind, str) or kind not in DISTRIBUTIONS:
+        raise ConfigError(f"{prefix}.type", f"must be one of {', '.join(DISTRIBUTIONS.names())}", kind)
+    return DISTRIBUTIONS.get(kind)(prefix, raw)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The space.
+
+
+def _check_key(key: Any) -> str:
+    if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"space.{key}", "must be a dotted config key like optimizer.lr", key)
+    return key
+
+
+def _set_path(tree: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = tree
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ValueError(
+                f"cannot set `{key}`: `{'.'.join(parts[: i + 1])}` must be a mapping, but got {child!r}"
+            )
+        node = child
+    node[parts[-1]] = value
+
+
+def _absolute_root(base: Any) -> Any:
+    """``base`` with a relative ``data.root`` made absolute against the current directory.
+
+    A search resolves it once, where it is started; trials may run in other directories (Ray Tune changes
+    into each trial's directory), and a resumed search may start elsewhere.
+    """
+    data = base.get("data") if isinstance(base, Mapping) else None
+    root = data.get("root") if isinstance(data, Mapping) else None
+    if not isinstance(root, str) or not root or os.path.isabs(root):
+        return base
+    return {**base, "data": {**data, "root": os.path.abspath(root)}}
+
+
+class SearchSpace:
+    """Searched keys with their distributions, and the fixed config every trial starts from.
+
+    Args:
+        dimensions: Dotted config key -> :class:`Dimension`, in the order grid search varies them (the last
+            fastest). No key may be a prefix of another.
+        base: Partial raw run config applied to every trial before the searched values.
+    """
+
+    def __init__(self, dimensions: Mapping[str, Dimension], base: Mapping[str, Any] | None = None) -> None:
+        if not dimensions:
+            raise ConfigError("space", "must name at least one key", dict(dimensions))
+        for key, dim in dimensions.items():
+            _check_key(key)
+            if not isinstance(dim, Dimension):
+                raise ConfigError(f"space.{key}", "must be a Dimension", dim)
+        keys = sorted(dimensions)
+        for a, b in itertools.pairwise(keys):
+            if b.startswith(a + "."):
+                raise ConfigError(f"space.{b}", f"must not lie inside another searched key {a!r}", b)
+        if base is not None and not isinstance(base, Mapping):
+            raise ConfigError("base", "must be a mapping (a partial raynn run config)", base)
+        self.dimensions: dict[str, Dimension] = dict(dimensions)
+        self.base: dict[str, Any] = copy.deepcopy(dict(base or {}))
+        for key in self.dimensions:
+            try:
+                _set_path(copy.deepcopy(self.base), key, None)
+            except ValueError as exc:
+                raise ConfigError(f"space.{key}", str(exc), key) from None
+
+    # construction -------------------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], *, check: bool = True) -> SearchSpace:
+        """Parse ``{"base": {...}, "space": {key: {type: ...}}}``; ``check``: also against the run config."""
+        if not isinstance(raw, Mapping):
+            raise ConfigError("search space", "must be a mapping with keys base, space", raw)
+        unknown = sorted(set(raw) - {"base", "space"})
+        if unknown:
+            raise ConfigError(str(unknown[0]), "is not a known key; valid keys: base, space", raw[unknown[0]])
+        space = raw.get("space")
+        if not isinstance(space, Mapping) or not space:
+            raise ConfigError("space", "must name at least one key", space)
+        dims = {_check_key(key): _parse_dimension(key, dist) for key, dist in space.items()}
+        out = cls(dims, _absolute_root(raw.get("base")))
+        if check:
+            out.check()
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML form; ``SearchSpace.from_dict(s.to_dict())`` equals ``s``."""
+        return {
+            "base": copy.deepcopy(self.base),
+            "space": {k: d.to_dict() for k, d in self.dimensions.items()},
+        }
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SearchSpace) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"SearchSpace({self.to_dict()!r})"
+
+    # mapping-like -------------------------------------------------------------------------------------------
+    def keys(self) -> list[str]:
+        return list(self.dimensions)
+
+    def __len__(self) -> int:
+        return len(self.dimensions)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.dimensions)
+
+    def __getitem__(self, key: str) -> Dimension:
+        return self.dimensions[key]
+
+    # what searchers use -------------------------------------------------------------------------------------
+    def to_optuna(self) -> dict[str, BaseDistribution]:
+        """Key -> Optuna distribution over the (encoded) parameter values."""
+        return {key: dim.to_optuna() for key, dim in self.dimensions.items()}
+
+    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        """One parameter per key, drawn independently with ``rng`` in key order (log-uniform for ``log``)."""
+        return {key: dim.sample(rng) for key, dim in self.dimensions.items()}
+
+    def grid_points(self) -> list[dict[str, Any]]:
+        """The Cartesian product of every key's grid values, the last key varying fastest (§4.7.1).
+
+        Raises:
+            ValueError: naming the first float/int key that has neither ``grid`` nor ``grid_points``.
+        """
+        values = [dim.grid_values(key) for key, dim in self.dimensions.items()]
+        return [dict(zip(self.dimensions, combo)) for combo in itertools.product(*values)]
+
+    def normalize(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` with every value a JSON primitive in range, in key order.
+
+        Raises:
+            ValueError: if a key is missing or unknown, or a value is not in its distribution.
+        """
+        if not isinstance(params, Mapping):
+            raise ValueError(f"`params` must be a mapping of searched keys, but got {params!r}")
+        missing = [k for k in self.dimensions if k not in params]
+        unknown = sorted(set(params) - set(self.dimensions))
+        if missing or unknown:
+            raise ValueError(
+                f"`params` must give exactly the searched keys {self.keys()}, but got missing={missing}, "
+                f"unknown={unknown}"
+            )
+        return {key: dim.normalize(key, params[key]) for key, dim in self.dimensions.items()}
+
+    def decode(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Key -> config value (encoded categorical choices turned back into lists / mappings)."""
+        params = self.normalize(params)
+        return {key: dim.decode(params[key]) for key, dim in self.dimensions.items()}
+
+    def apply(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The nested raw run config of a trial: :attr:`base` with each value set at its dotted path.
+
+        The result is ready for :func:`raynn.config.check_config`.
+        """
+        raw = copy.deepcopy(self.base)
+        for key, value in self.decode(params).items():
+            _set_path(raw, key, value)
+        return raw
+
+    # checking against the run config ----------------------------------------------------------------------
+    def check(self) -> None:
+        """Check that configs built from the space pass :func:`raynn.config.check_config`.
+
+        First every key at its low end / first choice; then every key in turn at each end / each choice.
+        A failure is a :class:`ConfigError` naming ``space.<key>`` (or ``base.<key>`` when no searched key
+        is involved).
+        """
+        from raynn.config import check_config
+
+        first = {key: dim.corners()[0] for key, dim in self.dimensions.items()}
+        try:
+            check_config(self.apply(first))
+        except ConfigError as exc:
+            raise self._blame(exc, first) from None
+        for key, dim in self.dimensions.items():
+            for value in dim.corners()[1:]:
+                try:
+                    check_config(self.apply({**first, key: value}))
+                except ConfigError as exc:
+                    shown = dim.decode(value)
+                    raise ConfigError(
+                        f"space.{key}", f"value {shown!r} gives an invalid run config ({exc})", shown
+                    ) from None
+
+    def _blame(self, exc: ConfigError, params: dict[str, Any]) -> ConfigError:
+        """Which searched key (or the base) made the first sample config fail."""
+        from raynn.config import check_config
+
+        decoded = self.decode(params)
+        if exc.key in self.dimensions:
+            return ConfigError(f"space.{exc.key}", exc.rule, exc.value)
+        related = [k for k in self.dimensions if k.startswith(exc.key + ".") or exc.key.startswith(k + ".")]
+        if not related:
+            return ConfigError(f"base.{exc.key}", exc.rule, exc.value)
+        # Several keys under the failing one (model.dropout and model.params.hidden under model): add them
+        # one at a time to a config holding all the others; the first that breaks it is to blame.
+        raw = copy.deepcopy(self.base)
+        for key in self.dimensions:
+            if key not in related:
+                _set_path(raw, key, decoded[key])
+        try:
+            check_config(copy.deepcopy(raw))
+        except ConfigError as inner:
+            if inner.key == exc.key:  # it fails without the related keys too: the base is to blame
+                return ConfigError(f"base.{exc.key}", exc.rule, exc.value)
+        for key in related:
+            _set_path(raw, key, decoded[key])
+            try:
+                check_config(copy.deepcopy(raw))
+            except ConfigError as inner:
+                return ConfigError(f"space.{key}", f"gives an invalid run config ({inner})", decoded[key])
+        return ConfigError(
+            f"space.{related[-1]}", f"gives an invalid run config ({exc})", decoded[related[-1]]
+        )
+
+
+def load_space(path: str | os.PathLike[str]) -> SearchSpace:
+    """Read and check a search-space YAML file (see the module docstring for the format)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("search space", "must be an existing YAML file", str(path))
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ConfigError("search space", f"must be valid YAML ({first})", str(path)) from None
+    if not isinstance(raw, dict):
+        raise ConfigError("search space", "must be a YAML mapping with keys base, space", str(path))
+    return SearchSpace.from_dict(raw)
