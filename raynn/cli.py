@@ -1,4 +1,4 @@
-"""The ``raynn`` command: ``raynn train``, ``raynn list``."""
+"""The ``raynn`` command: ``raynn train``, ``raynn tune``, ``raynn list``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,24 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--name", help="run name (default: raynn-<time>)")
     train.add_argument("--storage", help="directory for runs and checkpoints (storage)")
 
+    tune = sub.add_parser("tune", help="search hyperparameters with Ray Tune (HyperBand, successive halving, GP)")
+    tune.add_argument("space", help="search-space YAML (see search_spaces/)")
+    tune.add_argument("--scheduler", default="hyperband", help="fifo, sh, hyperband or asha (default hyperband)")
+    tune.add_argument("--searcher", default="optuna-gp", help="grid, random, optuna-gp or optuna-tpe")
+    tune.add_argument("--budget", type=int, help="resource budget B in epochs (required for sh)")
+    tune.add_argument("--num-samples", type=int, help="configurations to try (sh: the N of Algorithm 7.2)")
+    tune.add_argument("--workers-per-trial", type=int, default=1, help="Ray Train workers per trial")
+    tune.add_argument("--gpus-per-worker", type=float, default=0.0)
+    tune.add_argument("--max-concurrent", type=int, help="trials at once (default: CPUs / workers per trial)")
+    tune.add_argument("--resume", action="store_true", help="continue the experiment --name in --storage")
+    tune.add_argument("--address", help="Ray cluster address (default: start a local instance)")
+    tune.add_argument("--name", help="experiment name (default: tune-<time>)")
+    tune.add_argument("--storage", default="experiments", help="directory for experiments")
+    tune.add_argument("--metric", default="val_loss")
+    tune.add_argument("--mode", default="min")
+    tune.add_argument("--eta", type=int, default=3, help="reduction factor of HyperBand and ASHA")
+    tune.add_argument("--seed", type=int, default=0)
+
     sub.add_parser("list", help="list every name a config may use")
     return parser
 
@@ -46,6 +64,19 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tune(args: argparse.Namespace) -> int:
+    from raynn.tune.run import run_tune
+
+    if args.resume and not args.name:
+        raise ConfigError("--resume", "needs --name of the experiment to continue", None)
+    run_tune(args.space, scheduler=args.scheduler, searcher=args.searcher, budget=args.budget,
+             num_samples=args.num_samples, workers_per_trial=args.workers_per_trial,
+             gpus_per_worker=args.gpus_per_worker, max_concurrent=args.max_concurrent, resume=args.resume,
+             address=args.address, name=args.name, storage=args.storage, metric=args.metric, mode=args.mode,
+             eta=args.eta, seed=args.seed)
+    return 0
+
+
 def _list() -> int:
     from raynn.registry import all_registries
 
@@ -61,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "train":
             return _train(args)
+        if args.command == "tune":
+            return _tune(args)
         return _list()
     except ConfigError as exc:
         print(f"raynn: error: {exc}", file=sys.stderr)

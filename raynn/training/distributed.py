@@ -78,7 +78,7 @@ def worker_loop(cfg: dict[str, Any]) -> list[dict[str, Any]]:
     return run_training(cfg, env)
 
 
-def make_trainer(cfg: dict[str, Any], name: str, storage: str | Path) -> Any:
+def make_trainer(cfg: dict[str, Any], name: str, storage: str | Path, callbacks: list[Any] | None = None) -> Any:
     """A ``TorchTrainer`` for a checked config (``train.workers`` workers, ``train.gpus_per_worker`` GPUs each)."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
@@ -92,6 +92,6 @@ def make_trainer(cfg: dict[str, Any], name: str, storage: str | Path) -> Any:
     run = RunConfig(
         name=name, storage_path=str(Path(storage).resolve()),
         failure_config=FailureConfig(max_failures=t["max_failures"]),
-        checkpoint_config=CheckpointConfig(num_to_keep=2),
+        checkpoint_config=CheckpointConfig(num_to_keep=2), callbacks=callbacks or None,
     )
     return TorchTrainer(worker_loop, train_loop_config=cfg, scaling_config=scaling, run_config=run)

@@ -1,0 +1,69 @@
+"""The terminal view of a tuning run: trials by state and rung, budget spent against B, the best so far."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+from ray.tune import Callback
+
+__all__ = ["ProgressView"]
+
+
+class ProgressView(Callback):
+    """Prints one status block at most every ``interval`` seconds while Tune runs (in the driver process).
+
+    Args:
+        scheduler: The Tune scheduler; raynn's adapters expose ``ledger()`` with rung counts and budget.
+        budget: The budget B to show spending against (the scheduler's own when it has one).
+    """
+
+    def __init__(self, scheduler: Any, metric: str, mode: str, budget: int | None = None, interval: float = 5.0,
+                 enabled: bool = True) -> None:
+        self.scheduler, self.metric, self.mode, self.budget = scheduler, metric, mode, budget
+        self.interval, self.enabled = interval, enabled
+        self.start = time.monotonic()
+        self.last = -math.inf
+        self.best: tuple[float, str, int] | None = None
+        self.resource: dict[str, int] = {}
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict[str, Any], **info: Any) -> None:
+        if self.metric not in result:
+            return
+        value = float(result[self.metric])
+        epoch = int(result.get("epoch", 0))
+        self.resource[trial.trial_id] = max(self.resource.get(trial.trial_id, 0), epoch)
+        better = self.best is None or (value < self.best[0] if self.mode == "min" else value > self.best[0])
+        if better and math.isfinite(value):
+            self.best = (value, trial.trial_id, epoch)
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        now = time.monotonic()
+        if self.enabled and now - self.last >= self.interval:
+            self.last = now
+            print(self.render(trials), file=sys.stderr, flush=True)
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        if self.enabled:
+            print(self.render(trials), file=sys.stderr, flush=True)
+
+    def render(self, trials: list) -> str:
+        states = Counter(t.status for t in trials)
+        state_text = "  ".join(f"{s.lower()} {n}" for s, n in sorted(states.items()))
+        rungs = Counter(self.resource.values())
+        rung_text = "  ".join(f"r={r}: {n}" for r, n in sorted(rungs.items())) or "-"
+        ledger = self.scheduler.ledger() if hasattr(self.scheduler, "ledger") else {}
+        spent = ledger.get("budget_spent", sum(self.resource.values()))
+        budget = self.budget or ledger.get("budget")
+        budget_text = f"{spent}/{budget}" if budget else f"{spent}"
+        best = (f"{self.metric} {self.best[0]:.4f} (trial {self.best[1]}, epoch {self.best[2]})"
+                if self.best else "-")
+        return (f"[raynn tune {time.monotonic() - self.start:6.0f}s] trials: {state_text} | "
+                f"furthest epoch: {rung_text} | budget spent {budget_text} epochs | best {best}")
+
+    def final(self, result: Any) -> None:
+        print(f"raynn tune: best {self.metric} {result.best_value} from trial {result.best_trial}; "
+              f"params {result.best_params}; checkpoint {result.best_checkpoint}; results in {result.path}")
