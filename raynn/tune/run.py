@@ -153,7 +153,8 @@ def run_tune(
     if workers_per_trial == 1:
         resources = {"CPU": 1, **({"GPU": gpus_per_worker} if gpus_per_worker else {})}
     else:
-        resources = {"CPU": 0}  # the trial only drives a TorchTrainer, which reserves its own workers
+        # The trial only drives a TorchTrainer, which reserves its own workers; Tune needs a non-empty request.
+        resources = {"CPU": 0.1}
     trainable = tune.with_resources(trainable, resources)
     if max_concurrent is None:
         cpus = int(ray.cluster_resources().get("CPU", 1))
