@@ -1,0 +1,24 @@
+"""Ray Tune schedulers over the pure halving cores of :mod:`raynn.hpo` (seed §4.7.3).
+
+>>> from ray import tune
+>>> from raynn.tune import HyperBand
+>>> config = tune.TuneConfig(scheduler=HyperBand(max_resource=9), metric="loss", mode="min",
+...                          num_samples=17, max_concurrent_trials=2)
+
+Each adapter is a plain ``ray.tune.schedulers.TrialScheduler``: halving stays correct with any number of
+concurrent trials, paused trials resume from their checkpoints, every trial ends ``TERMINATED``, and the
+state survives ``Tuner.restore`` (see :mod:`raynn.tune.schedulers`). Every user-facing name is in
+:data:`SCHEDULERS`.
+"""
+
+from __future__ import annotations
+
+from raynn.registry import Registry
+from raynn.tune.schedulers import STATE_FILE, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving
+
+SCHEDULERS: Registry[type[HalvingAdapter]] = Registry("tune scheduler")
+SCHEDULERS.add("successive_halving", SuccessiveHalving, "seed Algorithm 7.2 as a Ray Tune scheduler (bands)")
+SCHEDULERS.add("hyperband", HyperBand, "HyperBand (Li et al. 2018) as a Ray Tune scheduler")
+SCHEDULERS.add("asha", AsyncHalving, "ASHA with pause and promotion (Li et al. 2020) as a Ray Tune scheduler")
+
+__all__ = ["SCHEDULERS", "STATE_FILE", "AsyncHalving", "HalvingAdapter", "HyperBand", "SuccessiveHalving"]

@@ -1,0 +1,846 @@
+"""Ray Tune adapters around the pure halving cores of :mod:`raynn.hpo` (seed §4.7.3).
+
+Each adapter is an ordinary ``ray.tune.schedulers.TrialScheduler`` that only translates Tune's calls into
+:class:`~raynn.hpo.HalvingScheduler` calls (see the table in :mod:`raynn.hpo.base`). What it adds over Ray's
+own ``HyperBandScheduler`` / ``ASHAScheduler`` is what those get wrong:
+
+* A rung is decided only when every trial of it has reached it (paused) or was removed, however few trials
+  run at once. Tune counts a paused trial against ``TuneConfig(max_concurrent_trials=...)`` (the cause of
+  ray-project/ray#12536: with two slots HyperBand never halves), so the adapter hands the slot of a trial
+  paused at an undecided rung back to the search algorithm and takes one again for it when it is promoted.
+* When the search algorithm is finished with fewer trials than the brackets hold, the brackets halve what
+  they have (:meth:`~raynn.hpo.HalvingScheduler.on_search_exhausted`), so no trial is left paused (#6780):
+  the experiment ends with every trial ``TERMINATED``.
+* :class:`AsyncHalving` pauses at every rung and promotes (Ray's ASHA only stops).
+* A paused trial resumes from its checkpoint (Tune's pause/restore; the trainable must report a checkpoint
+  with each result and read ``ray.tune.get_checkpoint()``).
+* ``Tuner.restore`` gives Tune a fresh copy of the scheduler (ray-project/ray#30838). The adapter writes the
+  cores' ``state_dict`` (JSON, temp file + rename) into the experiment directory after every event and
+  reloads it when the restored copy first sees a trial of that experiment, so rungs, brackets and the
+  budget ledger continue.
+
+The resource is a result key (``resource_attr``, default ``"epoch"``): the cumulative units the trial has
+trained. Tune's ``training_iteration`` is not used: it restarts after a ``Tuner.restore``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from abc import abstractmethod
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any
+
+import pyarrow.fs
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+
+from raynn.hpo import AsyncHalving as _AsyncCore
+from raynn.hpo import HalvingScheduler, Mode
+from raynn.hpo import HyperBand as _HyperBandCore
+from raynn.hpo import SuccessiveHalving as _SuccessiveHalvingCore
+
+__all__ = ["AsyncHalving", "HalvingAdapter", "HyperBand", "STATE_FILE", "SuccessiveHalving"]
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "raynn_scheduler.state"
+"""Name of the adapter's state file (JSON inside) in the experiment directory.
+
+Not ``*.json``: on restore Tune copies every ``*.json`` of the experiment directory into its driver staging
+directory and later syncs that stale copy back over the experiment directory.
+"""
+
+_FORMAT = 1
+_DONE = "done"
+
+
+class _Gate:
+    """The concurrency limit of Tune's search algorithm and its set of trial ids that hold a slot.
+
+    ``max_concurrent_trials`` becomes ``BasicVariantGenerator(max_concurrent=...)`` or a
+    ``ConcurrencyLimiter`` around a ``Searcher``; both count a trial as live from its creation to its
+    completion, paused or not.
+    """
+
+    def __init__(self, limit: int, live: set[str], limiter: Any | None) -> None:
+        self.limit, self.live, self._limiter = limit, live, limiter
+
+    @classmethod
+    def of(cls, search_alg: Any) -> _Gate | None:
+        from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
+
+        if isinstance(search_alg, BasicVariantGenerator):
+            if search_alg.max_concurrent > 0:
+                return cls(search_alg.max_concurrent, search_alg._live_trials, None)
+            return None
+        searcher = getattr(search_alg, "searcher", None)
+        while searcher is not None:
+            if isinstance(searcher, ConcurrencyLimiter):
+                # batch mode waits for whole batches; a searcher that limits itself keeps no set we can use
+                if searcher.batch or not searcher._limit_concurrency:
+                    return None
+                return cls(searcher.max_concurrent, searcher.live_trials, searcher)
+            searcher = getattr(searcher, "searcher", None)
+        return None
+
+    def take(self, trial_id: str) -> None:
+        if trial_id not in self.live:
+            self.live.add(trial_id)
+            if self._limiter is not None:
+                self._limiter.num_unfinished_live_trials += 1
+
+    def free(self, trial_id: str) -> None:
+        if trial_id in self.live:
+            self.live.discard(trial_id)
+            if self._limiter is not None:
+                self._limiter.num_unfinished_live_trials -= 1
+
+
+def _as_resource(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real) and float(value).is_integer():
+        return int(value)
+    return None
+
+
+def _core_statuses(core: HalvingScheduler) -> dict[str, str]:
+    """Trial id -> core status ("running", "waiting", "queued", "stopped", "removed"), from its state_dict."""
+    return {row[0]: row[4] for row in core.state_dict()["trials"]}
+
+
+class HalvingAdapter(FIFOScheduler):
+    """Base of the Ray Tune adapters: one or more :class:`~raynn.hpo.HalvingScheduler` cores behind Tune.
+
+    Subclasses say how to build a core (:meth:`_make_core`) and whether another one may be opened when the
+    current one has no room (:meth:`_may_open`). Trials Tune creates beyond what the cores accept end
+    ``TERMINATED`` without training.
+
+    Args:
+        metric: Result key to optimise; None: taken from ``TuneConfig(metric=...)``.
+        mode: ``"min"`` or ``"max"``; None: taken from ``TuneConfig(mode=...)``.
+        resource_attr: Result key holding the cumulative units trained (an integer >= 1).
+    """
+
+    # Each result must reach the scheduler on its own: a trial pauses exactly at its rung target.
+    _supports_buffered_results = False
+
+    def __init__(self, metric: str | None, mode: Mode | str | None, resource_attr: str) -> None:
+        super().__init__()
+        if metric is not None and (not isinstance(metric, str) or not metric):
+            raise ValueError(f"`metric` must be None or a non-empty string, but got {metric=!r}")
+        if not isinstance(resource_attr, str) or not resource_attr:
+            raise ValueError(f"`resource_attr` must be a non-empty string, but got {resource_attr=!r}")
+        self._metric = metric
+        self._mode: Mode | None = None if mode is None else Mode.parse(mode)
+        self.resource_attr = resource_attr
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cores: list[HalvingScheduler] = []
+        self._owner: dict[str, int] = {}  # Tune trial id -> index of its core
+        self._overflow: list[str] = []  # trials no core had room for; stopped unstarted
+        self._resume: list[str] = []  # promoted by a core, to be resumed by choose_trial_to_run
+        self._stops: list[str] = []  # to stop with tune_controller.stop_trial once Tune has paused them
+        self._pausing: set[str] = set()  # told to PAUSE; Tune is still saving them (status RUNNING)
+        self._exhausted = False
+        self._state_path: str | None = None
+        self._seen_experiment = False
+
+    # -- what subclasses provide ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def _make_core(self, mode: Mode) -> HalvingScheduler:
+        """A fresh core built from the constructor arguments."""
+
+    def _may_open(self) -> bool:
+        """Whether a new core may be opened when the last one has no room (default: only the first)."""
+        return not self._cores
+
+    @abstractmethod
+    def _config(self) -> dict[str, Any]:
+        """The constructor arguments, JSON-serialisable; a state file must have been written with the same."""
+
+    @property
+    def _promote_eagerly(self) -> bool:
+        """Synchronous cores decide promotions themselves; ASHA promotes only when a slot is free."""
+        return True
+
+    # -- public queries -------------------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str | None:
+        return None if self._mode is None else self._mode.value
+
+    @property
+    def budget_spent(self) -> int:
+        """Units trained so far, each trial counted once at its furthest ``resource_attr``."""
+        return sum(core.budget_spent for core in self._cores)
+
+    def plan(self) -> list[dict[str, Any]]:
+        """The planned rounds: rows ``{"bracket": s, "round": i, "n": n_i, "r": r_i}``, ``r_i`` cumulative."""
+        return self._make_core(self._mode or Mode.MIN).plan()
+
+    @abstractmethod
+    def ledger(self) -> dict[str, Any]:
+        """Budget spent against budget planned, and per-rung counts, for the reporting code."""
+
+    @property
+    def cores(self) -> list[HalvingScheduler]:
+        """The cores opened so far (a copy of the list; the cores themselves are live)."""
+        return list(self._cores)
+
+    def debug_string(self) -> str:
+        return (
+            f"Using {type(self).__name__} ({len(self._owner)} trials, budget spent {self.budget_spent}, "
+            f"metric={self._metric!r}, mode={self.mode!r}, resource_attr={self.resource_attr!r})."
+        )
+
+    # -- Tune: setup ----------------------------------------------------------------------------------------
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        """Take ``metric`` / ``mode`` from ``TuneConfig``; given to the constructor too, they must agree."""
+        new_mode = None if mode is None else Mode.parse(mode)
+        if metric is not None and self._metric is not None and metric != self._metric:
+            return False
+        if new_mode is not None and self._mode is not None and new_mode != self._mode:
+            return False
+        self._metric = metric if metric is not None else self._metric
+        self._mode = new_mode if new_mode is not None else self._mode
+        self._require_search_properties()
+        return True
+
+    def _require_search_properties(self) -> None:
+        if self._metric is None or self._mode is None:
+            raise ValueError(
+                f"{type(self).__name__} needs `metric` and `mode`, given to it or to "
+                f"tune.TuneConfig(metric=..., mode=...), but got metric={self._metric!r}, mode={self.mode!r}"
+            )
+
+    # -- Tune: events ---------------------------------------------------------------------------------------
+
+    def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
+        self._require_search_properties()
+        self._see_experiment(trial)
+        trial_id = trial.trial_id
+        if trial_id in self._owner:
+            self._readopt(trial)
+        elif trial_id in self._overflow:
+            if trial.status not in (Trial.TERMINATED, Trial.ERROR):
+                self._stops.append(trial_id)
+        elif trial.status in (Trial.TERMINATED, Trial.ERROR):
+            pass  # finished before this scheduler knew it (restored from an older state): nothing to decide
+        else:
+            core = self._core_with_room()
+            if core is None:
+                self._overflow.append(trial_id)
+                self._stops.append(trial_id)
+                logger.info(f"{type(self).__name__}: no room for trial {trial_id}; it ends without training")
+            else:
+                core.on_trial_add(trial_id)
+                self._owner[trial_id] = self._cores.index(core)
+        self._after_event(tune_controller)
+
+    def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
+        trial_id = trial.trial_id
+        core = self._core_of(trial_id)
+        if core is None:
+            logger.error(f"{type(self).__name__}: trial {trial_id} has no place in the brackets; stopping it")
+            return TrialScheduler.STOP
+        resource = _as_resource(result.get(self.resource_attr))
+        if resource == 0:  # reported before training anything: no rung can be reached yet
+            return TrialScheduler.CONTINUE
+        if resource is None or resource < 0:
+            logger.error(
+                f"{type(self).__name__}: stopping trial {trial_id}: every result must hold "
+                f"`{self.resource_attr}` (resource_attr), the cumulative units trained as an integer >= 1, "
+                f"but got {self.resource_attr}={result.get(self.resource_attr)!r}. Report it with "
+                f"ray.tune.report({{{self.resource_attr!r}: ..., {self._metric!r}: ...}}) "
+                "or set resource_attr."
+            )
+            return TrialScheduler.STOP
+        value = result.get(self._metric)
+        if isinstance(value, bool) or not isinstance(value, Real):
+            logger.error(
+                f"{type(self).__name__}: stopping trial {trial_id}: every result must hold the metric "
+                f"`{self._metric}` as a real number, but got {self._metric}={value!r}"
+            )
+            return TrialScheduler.STOP
+        try:
+            decision = core.on_result(trial_id, resource, float(value)).value
+        except ValueError as err:
+            if result.get(_DONE):  # the function returned; Tune completes it next
+                return TrialScheduler.CONTINUE
+            logger.error(f"{type(self).__name__}: stopping trial {trial_id}: {err}")
+            return TrialScheduler.STOP
+        if decision == TrialScheduler.PAUSE:
+            self._pausing.add(trial_id)
+        self._after_event(tune_controller)
+        return decision
+
+    def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> None:
+        self._remove(tune_controller, trial)
+
+    def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:
+        self._remove(tune_controller, trial)
+
+    def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:
+        self._remove(tune_controller, trial)
+
+    def _remove(self, tune_controller: Any, trial: Trial) -> None:
+        trial_id = trial.trial_id
+        self._pausing.discard(trial_id)
+        if trial_id in self._resume:
+            self._resume.remove(trial_id)
+        core = self._core_of(trial_id)
+        if core is not None:
+            core.on_trial_remove(trial_id)
+        self._after_event(tune_controller, leaving=trial_id)
+
+    def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
+        """Resume a promoted paused trial first, then start a pending one; stop eliminated paused trials."""
+        trials = {t.trial_id: t for t in tune_controller.get_trials()}
+        for trial_id in list(self._pausing):
+            if trials.get(trial_id) is None or trials[trial_id].status != Trial.RUNNING:
+                self._pausing.discard(trial_id)
+        self._maybe_exhaust(tune_controller, trials)
+        self._run_stops(tune_controller, trials)
+        gate = self._gate(tune_controller)
+        self._balance(gate, trials)
+        for trial_id in list(self._resume):
+            trial = trials.get(trial_id)
+            if trial is None or trial.status in (Trial.TERMINATED, Trial.ERROR):
+                self._resume.remove(trial_id)
+            elif trial.status == Trial.PAUSED:
+                if gate is None or trial_id in gate.live:
+                    return trial
+            elif trial_id not in self._pausing:  # Tune has started it (PENDING, then RUNNING)
+                self._resume.remove(trial_id)
+        for trial in tune_controller.get_trials():
+            if trial.status == Trial.PENDING and trial.trial_id in self._owner:
+                return trial
+        return None
+
+    # -- Tune: save / restore (Tune 2.60 never calls these; the state file below is what survives) ----------
+
+    def save(self, checkpoint_path: str) -> None:
+        _atomic_write_json(checkpoint_path, self.state_dict())
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path) as f:
+            self.load_state_dict(json.load(f))
+
+    # -- state ----------------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable snapshot: the cores' ``state_dict`` and the adapter's own bookkeeping."""
+        return {
+            "format": _FORMAT,
+            "scheduler": type(self).__name__,
+            "config": self._config(),
+            "metric": self._metric,
+            "mode": self.mode,
+            "cores": [core.state_dict() for core in self._cores],
+            "owner": dict(self._owner),
+            "overflow": list(self._overflow),
+            "resume": list(self._resume),
+            "stops": list(self._stops),
+            "exhausted": self._exhausted,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` into an adapter built with the same arguments."""
+        expected = json.loads(json.dumps(self._config()))
+        if not isinstance(state, dict) or state.get("format") != _FORMAT or state.get("config") != expected:
+            got = state.get("config") if isinstance(state, dict) else state
+            raise ValueError(
+                f"scheduler state was saved by a scheduler built with other arguments: expected config "
+                f"{expected}, but got {got}"
+            )
+        for key, current in (("metric", self._metric), ("mode", self.mode)):
+            saved = state[key]
+            if current is not None and saved is not None and current != saved:
+                raise ValueError(
+                    f"scheduler state was saved with {key}={saved!r}, "
+                    f"but this scheduler has {key}={current!r}"
+                )
+        path, seen = self._state_path, self._seen_experiment
+        self._reset()
+        self._state_path, self._seen_experiment = path, seen
+        self._metric = self._metric or state["metric"]
+        self._mode = self._mode or (None if state["mode"] is None else Mode.parse(state["mode"]))
+        for core_state in state["cores"]:
+            core = self._make_core(self._mode or Mode.MIN)
+            core.load_state_dict(core_state)
+            self._cores.append(core)
+        self._owner = {str(k): int(v) for k, v in state["owner"].items()}
+        self._overflow = list(state["overflow"])
+        self._resume = list(state["resume"])
+        self._stops = list(state["stops"])
+        self._exhausted = bool(state["exhausted"])
+
+    # -- internals ------------------------------------------------------------------------------------------
+
+    def _core_of(self, trial_id: str) -> HalvingScheduler | None:
+        index = self._owner.get(trial_id)
+        return None if index is None else self._cores[index]
+
+    def _core_with_room(self) -> HalvingScheduler | None:
+        if self._cores and self._cores[-1].has_room():
+            return self._cores[-1]
+        if self._exhausted or not self._may_open():
+            return None
+        assert self._mode is not None  # _require_search_properties ran
+        core = self._make_core(self._mode)
+        self._cores.append(core)
+        return core
+
+    def _see_experiment(self, trial: Trial) -> None:
+        """On the first trial: find the state file; if a previous run of this experiment left one, load it."""
+        if self._seen_experiment:
+            return
+        self._seen_experiment = True
+        storage = getattr(trial, "storage", None)
+        if storage is None or self._owner:
+            return
+        self._state_path = _state_write_path(storage)
+        state = _read_state(storage)
+        if state is None:
+            return
+        self.load_state_dict(state)
+        logger.info(
+            f"{type(self).__name__}: continuing from its state in {storage.experiment_fs_path} "
+            f"({len(self._owner)} trials, budget spent {self.budget_spent})"
+        )
+
+    def _readopt(self, trial: Trial) -> None:
+        """A trial restored by ``Tuner.restore`` that the loaded state knows: make Tune's status agree."""
+        trial_id = trial.trial_id
+        core = self._core_of(trial_id)
+        assert core is not None
+        status = _core_statuses(core)[trial_id]
+        if trial.status in (Trial.TERMINATED, Trial.ERROR):
+            if status not in ("stopped", "removed"):
+                core.on_trial_remove(trial_id)
+            return
+        # Tune re-adds every unfinished trial as PENDING and starts all PENDING trials by itself; a trial
+        # waiting at a rung, or promoted but not resumed yet, must stay paused until its core says so.
+        if status in ("waiting", "queued"):
+            trial.set_status(Trial.PAUSED)
+        elif status in ("stopped", "removed"):
+            trial.set_status(Trial.PAUSED)
+            if trial_id not in self._stops:
+                self._stops.append(trial_id)
+        # "running": Tune starts it again from its latest checkpoint
+
+    def _after_event(self, tune_controller: Any, leaving: str | None = None) -> None:
+        """After every call into a core: collect stops (and promotions), rebalance slots, persist."""
+        self._collect()
+        if tune_controller is not None:
+            trials = {t.trial_id: t for t in tune_controller.get_trials()}
+            self._balance(self._gate(tune_controller), trials, leaving=leaving)
+        self._save()
+
+    def _collect(self) -> None:
+        for core in self._cores:
+            for trial_id in core.pop_stops():
+                if trial_id not in self._stops:
+                    self._stops.append(trial_id)
+
+    @staticmethod
+    def _gate(tune_controller: Any) -> _Gate | None:
+        search_alg = getattr(tune_controller, "search_alg", None)
+        return None if search_alg is None else _Gate.of(search_alg)
+
+    def _balance(self, gate: _Gate | None, trials: dict[str, Trial], leaving: str | None = None) -> None:
+        """Paused trials give their concurrency slot back; promoted trials are collected and take one.
+
+        ``leaving``: a trial Tune is completing right now; the search algorithm frees its slot next.
+        """
+        if gate is not None:
+            for trial_id, trial in trials.items():
+                if trial.status == Trial.PAUSED and trial_id not in self._resume:
+                    gate.free(trial_id)
+        used = 0 if gate is None else len(gate.live) - (leaving is not None and leaving in gate.live)
+
+        def reserve(trial_id: str) -> None:
+            nonlocal used
+            trial = trials.get(trial_id)
+            if gate is None or trial is None or trial_id in gate.live or used >= gate.limit:
+                return
+            if trial.status in (Trial.PAUSED, Trial.RUNNING):  # RUNNING: Tune is still pausing it
+                gate.take(trial_id)
+                used += 1
+
+        for trial_id in self._resume:
+            reserve(trial_id)
+        for core in self._cores:
+            while self._promote_eagerly or self._slot_free(gate, trials, used):
+                trial_id = core.choose_paused()
+                if trial_id is None:
+                    break
+                self._resume.append(trial_id)
+                reserve(trial_id)
+
+    def _slot_free(self, gate: _Gate | None, trials: dict[str, Trial], used: int) -> bool:
+        """For ASHA: ask for a promotion only when a slot is free and no promoted trial waits for one."""
+        waiting = [
+            t
+            for t in self._resume
+            if t in trials
+            and (
+                trials[t].status == Trial.PAUSED or (trials[t].status == Trial.RUNNING and t in self._pausing)
+            )
+        ]
+        if gate is None:
+            return not waiting
+        return all(t in gate.live for t in waiting) and used < gate.limit
+
+    def _run_stops(self, tune_controller: Any, trials: dict[str, Trial]) -> None:
+        if not self._stops:
+            return
+        gate = self._gate(tune_controller)
+        for trial_id in list(self._stops):
+            trial = trials.get(trial_id)
+            if trial is None:
+                continue  # not (re-)added yet
+            if trial.status in (Trial.PAUSED, Trial.PENDING):
+                self._stops.remove(trial_id)
+                if gate is not None:
+                    gate.take(trial_id)  # so the search algorithm hears of its completion and frees it
+                tune_controller.stop_trial(trial)
+            elif trial.status in (Trial.TERMINATED, Trial.ERROR):
+                self._stops.remove(trial_id)
+            elif trial_id not in self._pausing:  # running on its own: its next result is answered STOP
+                self._stops.remove(trial_id)
+        self._save()
+
+    def _maybe_exhaust(self, tune_controller: Any, trials: dict[str, Trial]) -> None:
+        """The search algorithm is finished and every trial it made was added: halve what there is."""
+        if self._exhausted:
+            return
+        search_alg = getattr(tune_controller, "search_alg", None)
+        if search_alg is None or not search_alg.is_finished():
+            return
+        if any(t not in self._owner and t not in self._overflow for t in trials):
+            return
+        self._exhausted = True
+        for core in self._cores:
+            # trials a restored state knows but Tune never re-created will not come back
+            for trial_id, status in _core_statuses(core).items():
+                if trial_id not in trials and status not in ("stopped", "removed"):
+                    core.on_trial_remove(trial_id)
+            core.on_search_exhausted()
+        logger.debug(f"{type(self).__name__}: search exhausted after {len(self._owner)} trials")
+        self._after_event(tune_controller)
+
+    def _save(self) -> None:
+        if self._state_path is not None:
+            _atomic_write_json(self._state_path, self.state_dict())
+
+
+def _state_write_path(storage: Any) -> str | None:
+    """Where the state file is written: the experiment directory on a local filesystem, else Tune's driver
+    staging directory, which Tune uploads to the experiment directory with its own experiment state."""
+    try:
+        if isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem):
+            return str(Path(storage.experiment_fs_path, STATE_FILE))
+        return str(Path(storage.experiment_driver_staging_path, STATE_FILE))
+    except Exception:  # a storage context without paths (custom setups): keep no file
+        logger.warning("no experiment directory for the scheduler state; it will not survive a restore")
+        return None
+
+
+def _read_state(storage: Any) -> dict[str, Any] | None:
+    """The state file in the experiment directory (on any filesystem), or None if there is none."""
+    try:
+        fs, path = storage.storage_filesystem, f"{storage.experiment_fs_path}/{STATE_FILE}"
+        if fs.get_file_info(path).type == pyarrow.fs.FileType.NotFound:
+            return None
+        with fs.open_input_stream(path) as f:
+            return json.loads(f.readall())
+    except Exception:
+        logger.error("could not read the scheduler state; the scheduler starts afresh", exc_info=True)
+        return None
+
+
+def _atomic_write_json(path: str, state: dict[str, Any]) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(state, f)
+    os.replace(tmp, path)
+
+
+# -- ledgers ----------------------------------------------------------------------------------------------
+
+
+def _plans_of(core: HalvingScheduler) -> list[tuple[int, list[tuple[int, int]]]]:
+    """``core.plan()`` grouped by bracket: ``[(s, [(n_i, r_i), ...]), ...]`` in plan order."""
+    plans: list[tuple[int, list[tuple[int, int]]]] = []
+    for row in core.plan():
+        if row["round"] == 0:
+            plans.append((row["bracket"], []))
+        plans[-1][1].append((row["n"], row["r"]))
+    return plans
+
+
+def _planned_units(rounds: list[tuple[int, int]]) -> int:
+    total, held = 0, 0
+    for n, r in rounds:
+        total += n * (r - held)
+        held = r
+    return total
+
+
+def _sync_brackets(core: HalvingScheduler, band_offset: int) -> list[dict[str, Any]]:
+    """Ledger rows of a synchronous core (successive halving, HyperBand), one per bracket instance."""
+    state = core.state_dict()
+    plans = _plans_of(core)
+    # rows: [id, arrival, bracket, rung, status, resource, values]
+    trials = {row[0]: row for row in state["trials"]}
+    rows = []
+    for index, (plan, members, sealed, decided) in enumerate(state["brackets"]):
+        s, rounds = plans[plan]
+        rows.append(
+            {
+                "band": band_offset + index // len(plans),
+                "bracket": s,
+                "budget": _planned_units(rounds),
+                "spent": sum(trials[t][5] for t in members[0]),
+                "sealed": sealed,
+                "rounds": [
+                    {
+                        "round": i,
+                        "r": r,
+                        "planned": n,
+                        "entered": len(members[i]),
+                        "reached": sum(1 for t in members[i] if len(trials[t][6]) > i),
+                        "decided": i < decided,
+                    }
+                    for i, (n, r) in enumerate(rounds)
+                ],
+            }
+        )
+    return rows
+
+
+# -- the three adapters -----------------------------------------------------------------------------------
+
+
+class SuccessiveHalving(HalvingAdapter):
+    """Successive halving (seed Algorithm 7.2) as a Ray Tune scheduler.
+
+    One band holds ``num_configs = N`` trials; round ``t`` gives each of its ``|S_t|`` survivors
+    ``r_t = floor(B / (|S_t| T))`` more units, ``T = ceil(log2 N) - 1``, and keeps the better half (see
+    :class:`raynn.hpo.SuccessiveHalving`). Trials beyond ``N`` open a new band with the same plan (up to
+    ``max_bands``); a band that gets fewer than ``N`` trials before the search ends halves what it has.
+
+    Args:
+        budget: ``B``, units of resource per band.
+        num_configs: ``N >= 3`` trials per band.
+        metric: Result key to optimise (None: from ``TuneConfig``).
+        mode: ``"min"`` or ``"max"`` (None: from ``TuneConfig``).
+        resource_attr: Result key with the cumulative units trained.
+        max_bands: Bands to open at most (None: as many as the search provides trials for).
+    """
+
+    def __init__(
+        self,
+        budget: int,
+        num_configs: int,
+        metric: str | None = None,
+        mode: Mode | str | None = None,
+        resource_attr: str = "epoch",
+        max_bands: int | None = None,
+    ) -> None:
+        _SuccessiveHalvingCore(budget, num_configs)  # checks the arguments now
+        if max_bands is not None and (
+            isinstance(max_bands, bool) or not isinstance(max_bands, int) or max_bands < 1
+        ):
+            raise ValueError(f"`max_bands` must be None or an integer >= 1, but got {max_bands=!r}")
+        self.budget, self.num_configs, self.max_bands = budget, num_configs, max_bands
+        super().__init__(metric, mode, resource_attr)
+
+    def _make_core(self, mode: Mode) -> HalvingScheduler:
+        return _SuccessiveHalvingCore(self.budget, self.num_configs, mode=mode)
+
+    def _may_open(self) -> bool:
+        return self.max_bands is None or len(self._cores) < self.max_bands
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "budget": self.budget,
+            "num_configs": self.num_configs,
+            "max_bands": self.max_bands,
+            "resource_attr": self.resource_attr,
+        }
+
+    def ledger(self) -> dict[str, Any]:
+        """``{"scheduler", "budget", "budget_spent", "brackets"}``; ``budget``: ``B`` times the bands opened.
+
+        Each bracket row (one per band): ``band``, ``bracket`` (0), ``budget`` (the planned
+        ``sum_t |S_t| r_t <= B``), ``spent``, ``sealed`` and ``rounds`` rows ``{"round", "r", "planned",
+        "entered", "reached", "decided"}`` (``entered``: trials that started the round, ``reached``: that
+        reached its target ``r``).
+        """
+        brackets = [row for band, core in enumerate(self._cores) for row in _sync_brackets(core, band)]
+        return {
+            "scheduler": type(self).__name__,
+            "budget": self.budget * len(self._cores),
+            "budget_spent": self.budget_spent,
+            "brackets": brackets,
+        }
+
+
+class HyperBand(HalvingAdapter):
+    """HyperBand (Li et al., JMLR 2018) as a Ray Tune scheduler.
+
+    Brackets ``s = s_max..0`` of successive halving, ``s_max = floor(log_eta(R / r_min))``; bracket ``s``
+    starts ``n = ceil((s_max + 1) eta**s / (s + 1))`` trials at ``r = R eta**-s`` and keeps the best
+    ``floor(m / eta)`` of ``m`` each round (see :class:`raynn.hpo.HyperBand`). Brackets fill one after the
+    other; after ``s = 0`` a new band repeats the plan (up to ``max_bands``).
+
+    Args:
+        max_resource: ``R``, units of resource of the last round.
+        eta: Reduction factor, an integer >= 2.
+        min_resource: ``r_min``, the smallest units a round gives.
+        metric: Result key to optimise (None: from ``TuneConfig``).
+        mode: ``"min"`` or ``"max"`` (None: from ``TuneConfig``).
+        resource_attr: Result key with the cumulative units trained.
+        max_bands: Bands to open at most (None: as many as the search provides trials for).
+    """
+
+    def __init__(
+        self,
+        max_resource: int,
+        eta: int = 3,
+        min_resource: int = 1,
+        metric: str | None = None,
+        mode: Mode | str | None = None,
+        resource_attr: str = "epoch",
+        max_bands: int | None = None,
+    ) -> None:
+        _HyperBandCore(max_resource, eta, min_resource, max_bands=max_bands)  # checks the arguments now
+        self.max_resource, self.eta, self.min_resource = max_resource, eta, min_resource
+        self.max_bands = max_bands
+        super().__init__(metric, mode, resource_attr)
+
+    def _make_core(self, mode: Mode) -> HalvingScheduler:
+        return _HyperBandCore(
+            self.max_resource, self.eta, self.min_resource, mode=mode, max_bands=self.max_bands
+        )
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "max_resource": self.max_resource,
+            "eta": self.eta,
+            "min_resource": self.min_resource,
+            "max_bands": self.max_bands,
+            "resource_attr": self.resource_attr,
+        }
+
+    def ledger(self) -> dict[str, Any]:
+        """``{"scheduler", "budget", "budget_spent", "brackets"}``, one bracket row per bracket instance.
+
+        ``budget`` is the planned ``sum_i n_i (r_i - r_{i-1})`` of the brackets opened; rows as in
+        :meth:`SuccessiveHalving.ledger`, with ``band`` and ``bracket`` = ``s``.
+        """
+        brackets = [row for core in self._cores for row in _sync_brackets(core, 0)]
+        return {
+            "scheduler": type(self).__name__,
+            "budget": sum(row["budget"] for row in brackets),
+            "budget_spent": self.budget_spent,
+            "brackets": brackets,
+        }
+
+
+class AsyncHalving(HalvingAdapter):
+    """Asynchronous successive halving with promotion (ASHA, Li et al., MLSys 2020) as a Ray Tune scheduler.
+
+    Rung ``k`` trains to ``r_k = r_min * eta**k`` (the last rung is ``max_resource``). A trial pauses at
+    every rung; when a slot is free the best paused trial in the top ``1/eta`` of its rung is promoted and
+    resumes from its checkpoint, otherwise a new trial starts (see :class:`raynn.hpo.AsyncHalving`). Ray's
+    ``ASHAScheduler`` only stops trials; this one pauses and promotes.
+
+    Args:
+        max_resource: ``R``, units of resource of the last rung.
+        eta: Reduction factor, an integer >= 2.
+        min_resource: ``r_min``, units of rung 0.
+        metric: Result key to optimise (None: from ``TuneConfig``).
+        mode: ``"min"`` or ``"max"`` (None: from ``TuneConfig``).
+        resource_attr: Result key with the cumulative units trained.
+        max_trials: Trials to accept at most (None: as many as the search provides).
+    """
+
+    def __init__(
+        self,
+        max_resource: int,
+        eta: int = 3,
+        min_resource: int = 1,
+        metric: str | None = None,
+        mode: Mode | str | None = None,
+        resource_attr: str = "epoch",
+        max_trials: int | None = None,
+    ) -> None:
+        _AsyncCore(max_resource, eta, min_resource, max_trials=max_trials)  # checks the arguments now
+        self.max_resource, self.eta, self.min_resource = max_resource, eta, min_resource
+        self.max_trials = max_trials
+        super().__init__(metric, mode, resource_attr)
+
+    @property
+    def _promote_eagerly(self) -> bool:
+        return False
+
+    def _make_core(self, mode: Mode) -> HalvingScheduler:
+        return _AsyncCore(
+            self.max_resource, self.eta, self.min_resource, mode=mode, max_trials=self.max_trials
+        )
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "max_resource": self.max_resource,
+            "eta": self.eta,
+            "min_resource": self.min_resource,
+            "max_trials": self.max_trials,
+            "resource_attr": self.resource_attr,
+        }
+
+    def ledger(self) -> dict[str, Any]:
+        """``{"scheduler", "budget", "budget_spent", "rungs"}``; ``budget`` is None (ASHA has no fixed one).
+
+        ``rungs`` rows ``{"round": k, "r": r_k, "planned": n_k or None, "reached", "promoted"}``: trials that
+        reached rung ``k`` and those of them promoted beyond it.
+        """
+        rows = []
+        for core in self._cores:
+            state = core.state_dict()
+            trials = {row[0]: row for row in state["trials"]}
+            for k, plan in enumerate(core.plan()):
+                members = state["members"][k]
+                rows.append(
+                    {
+                        "round": k,
+                        "r": plan["r"],
+                        "planned": plan["n"],
+                        "reached": len(members),
+                        "promoted": sum(1 for t in members if trials[t][3] > k),
+                    }
+                )
+        if not rows:
+            rows = [
+                {"round": p["round"], "r": p["r"], "planned": p["n"], "reached": 0, "promoted": 0}
+                for p in self.plan()
+            ]
+        return {
+            "scheduler": type(self).__name__,
+            "budget": None,
+            "budget_spent": self.budget_spent,
+            "rungs": rows,
+        }
+

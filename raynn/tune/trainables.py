@@ -1,0 +1,62 @@
+"""A synthetic function trainable with a known learning curve, for testing the schedulers under Ray Tune.
+
+Its metric at epoch ``e`` is ``loss = x + 1 / e`` for ``config["x"]``: at every resource the ranking of
+configurations is the ranking of ``x``, so which trials a correct halving promotes is known in advance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from typing import Any
+
+__all__ = ["curve_loss", "curve_trainable"]
+
+
+def curve_loss(x: float, epoch: int) -> float:
+    """The known curve: ``x + 1 / epoch`` (decreasing in ``epoch``, ordered by ``x`` at every epoch)."""
+    return x + 1.0 / epoch
+
+
+def curve_trainable(config: dict[str, Any]) -> None:
+    """Train "epochs" ``1..max_epoch`` of the curve, one ``ray.tune.report`` with a checkpoint per epoch.
+
+    Config keys: ``x`` (the curve's offset), ``max_epoch`` (default 100), ``sleep`` (seconds per epoch,
+    default 0.05), ``log_dir`` (optional absolute directory: each reported epoch is appended to
+    ``<log_dir>/<trial_id>.log`` as ``"<epoch> <start>"``, ``start`` being the checkpointed epoch this run of
+    the function resumed from (0: from scratch), so a test can read the sequence a trial trained),
+    ``resource_attr`` (default ``"epoch"``; None reports no resource at all).
+
+    The epoch counter lives in the checkpoint: a trial that Tune paused and resumed, or that was restored
+    with ``Tuner.restore``, continues after its last checkpointed epoch instead of starting again at 1.
+    """
+    from ray import tune
+
+    x = float(config["x"])
+    max_epoch = int(config.get("max_epoch", 100))
+    sleep = float(config.get("sleep", 0.05))
+    resource_attr = config.get("resource_attr", "epoch")
+    log_dir = config.get("log_dir")
+    trial_id = tune.get_context().get_trial_id()
+
+    start = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as directory:
+            with open(os.path.join(directory, "state.json")) as f:
+                start = int(json.load(f)["epoch"])
+
+    for epoch in range(start + 1, max_epoch + 1):
+        time.sleep(sleep)
+        if log_dir:
+            with open(os.path.join(log_dir, f"{trial_id}.log"), "a") as f:
+                f.write(f"{epoch} {start}\n")
+        metrics: dict[str, Any] = {"loss": curve_loss(x, epoch), "x": x}
+        if resource_attr:
+            metrics[resource_attr] = epoch
+        with tempfile.TemporaryDirectory() as directory:
+            with open(os.path.join(directory, "state.json"), "w") as f:
+                json.dump({"epoch": epoch}, f)
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
