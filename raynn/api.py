@@ -78,14 +78,10 @@ def train(
         history = run_training(cfg, run.env())
         return TrainResult(history[-1], run.latest_checkpoint(), str(run.run_dir), history)
 
-    from raynn.training.distributed import make_trainer
+    from raynn.training.distributed import configure_ray_train_env, make_trainer
 
     ensure_ray(address)
-    os.environ["RAY_TRAIN_ENABLE_STATE_TRACKING"] = "1"  # the dashboard's Train view; read by fit()
-    # Ray Train takes one report per worker per health check (2 s by default) and report() waits for it, so
-    # short epochs would be paced by the poll; 0.5 s keeps it off the critical path. fit() propagates it.
-    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")
-    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")  # else each progress line reaches the driver twice
+    configure_ray_train_env()
     result = make_trainer(cfg, name, storage).fit()  # raises TrainingFailedError once retries run out
     history = result.return_value or []
     checkpoint = result.checkpoint.path if result.checkpoint is not None else None

@@ -13,6 +13,10 @@ state survives ``Tuner.restore`` (see :mod:`raynn.tune.schedulers`). Every user-
 
 from __future__ import annotations
 
+import sys
+import types
+from typing import Any
+
 from raynn.registry import Registry
 from raynn.tune.schedulers import STATE_FILE, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving
 
@@ -21,4 +25,21 @@ SCHEDULERS.add("successive_halving", SuccessiveHalving, "seed Algorithm 7.2 as a
 SCHEDULERS.add("hyperband", HyperBand, "HyperBand (Li et al. 2018) as a Ray Tune scheduler")
 SCHEDULERS.add("asha", AsyncHalving, "ASHA with pause and promotion (Li et al. 2020) as a Ray Tune scheduler")
 
-__all__ = ["SCHEDULERS", "STATE_FILE", "AsyncHalving", "HalvingAdapter", "HyperBand", "SuccessiveHalving"]
+__all__ = ["SCHEDULERS", "STATE_FILE", "AsyncHalving", "HalvingAdapter", "HyperBand", "SuccessiveHalving", "run_tune"]
+
+
+def run_tune(*args: Any, **kwargs: Any) -> Any:
+    """``raynn.tune(space, scheduler=..., searcher=..., ...)``: see :func:`raynn.tune.run.run_tune`."""
+    from raynn.tune.run import run_tune as _run
+
+    return _run(*args, **kwargs)
+
+
+class _TuneModule(types.ModuleType):
+    """Lets ``raynn.tune(...)`` run a search while ``raynn.tune.HyperBand`` stays importable."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return run_tune(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _TuneModule

@@ -146,7 +146,6 @@ def run_tune(
     from raynn.tune.view import ProgressView
 
     ensure_ray(address)
-    os.environ["RAY_TRAIN_ENABLE_STATE_TRACKING"] = "1"
     overrides = {"train.epochs": max_resource, "train.workers": workers_per_trial,
                  "train.gpus_per_worker": gpus_per_worker, "storage": str(exp_dir), "seed": seed}
     trainable = tune.with_parameters(run_trial, space=space.to_dict(), overrides=overrides)
@@ -167,7 +166,9 @@ def run_tune(
             trainable,
             tune_config=tune.TuneConfig(
                 search_alg=RaynnSearcher(core, metric=metric, mode=mode), scheduler=sched, num_samples=num_samples,
-                max_concurrent_trials=max_concurrent, metric=metric, mode=mode, reuse_actors=False,
+                max_concurrent_trials=max_concurrent, metric=metric, mode=mode,
+                # A paused trial resumes in a cached actor: no new process, no torch import (see bench_pause.py).
+                reuse_actors=workers_per_trial == 1,
                 trial_dirname_creator=_trial_dirname,
             ),
             run_config=tune.RunConfig(name=name, storage_path=str(exp_dir.parent), callbacks=[view], verbose=0,

@@ -45,7 +45,7 @@ def run_trial(params: dict[str, Any], *, space: dict[str, Any], overrides: dict[
     from raynn.config import apply_overrides, check_config
     from raynn.hpo.spaces import SearchSpace
 
-    raw = SearchSpace.from_dict(space).apply(params)
+    raw = SearchSpace.from_dict(space, check=False).apply(params)  # checked once, by the driver
     raw = apply_overrides(raw, [f"{k}={v}" for k, v in overrides.items()])
     cfg = check_config(raw)
     trial_id = ray.tune.get_context().get_trial_id()
@@ -57,13 +57,11 @@ def run_trial(params: dict[str, Any], *, space: dict[str, Any], overrides: dict[
         run_training(cfg, Env(report=_report, latest_checkpoint=_latest_checkpoint, log=lambda line: None))
         return
 
-    import os
-
     from ray.tune.integration.ray_train import TuneReportCallback
 
-    from raynn.training.distributed import make_trainer
+    from raynn.training.distributed import configure_ray_train_env, make_trainer
 
-    os.environ["RAY_TRAIN_ENABLE_STATE_TRACKING"] = "1"
+    configure_ray_train_env()
     storage = Path(cfg["storage"]) / "train-runs"
     trainer = make_trainer(cfg, cfg["name"], storage, callbacks=[TuneReportCallback()])
     trainer.fit()
