@@ -5,8 +5,7 @@ times per experiment. For each runner (the in-process loop, and a 2-worker Ray T
 trial of a digits run is paused after its first epoch and resumed at once; the pause-and-resume cost is the gap
 between the report before the pause and the first report after it, minus one ordinary epoch (the median gap
 between later reports). Medians over ``--repeats`` trials. raynn's default runner (in-process for one worker
-per trial) follows from this table. As in ``raynn tune``, in-process trials run with ``reuse_actors=True`` (a
-resumed trial gets a cached actor, no new process); Ray Train trials cannot reuse actors.
+per trial) follows from this table. As in ``raynn tune``, actors are not reused (``reuse_actors=False``).
 
     python scripts/bench_pause.py [--repeats 3]
 """
@@ -66,7 +65,7 @@ def measure(workers: int, repeats: int) -> tuple[float, float]:
             trainable, param_space={"optimizer.lr": tune.uniform(0.01, 0.1)},
             tune_config=tune.TuneConfig(scheduler=sched, num_samples=repeats, max_concurrent_trials=1,
                                         metric="val_loss", mode="min",
-                                        reuse_actors=workers == 1),
+                                        reuse_actors=False),
             run_config=tune.RunConfig(storage_path=storage, verbose=0),
         ).fit()
     costs, epochs = [], []

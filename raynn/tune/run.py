@@ -167,8 +167,9 @@ def run_tune(
             tune_config=tune.TuneConfig(
                 search_alg=RaynnSearcher(core, metric=metric, mode=mode), scheduler=sched, num_samples=num_samples,
                 max_concurrent_trials=max_concurrent, metric=metric, mode=mode,
-                # A paused trial resumes in a cached actor: no new process, no torch import (see bench_pause.py).
-                reuse_actors=workers_per_trial == 1,
+                # Not reused: with reuse_actors=True, Tune's per-trial results of a paused and resumed trial
+                # lost rows (a curve read [2, 3] after a correct resume from epoch 1), and curves are outputs here.
+                reuse_actors=False,
                 trial_dirname_creator=_trial_dirname,
             ),
             run_config=tune.RunConfig(name=name, storage_path=str(exp_dir.parent), callbacks=[view], verbose=0,
