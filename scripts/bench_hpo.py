@@ -23,7 +23,9 @@ results per second, against ``FIFOScheduler``.
 
     flock /tmp/raynn-ray.lock .venv/bin/python scripts/bench_hpo.py              # --quick: 3 seeds, 2 slots
     flock /tmp/raynn-ray.lock .venv/bin/python scripts/bench_hpo.py --full       # 5 seeds, slots 1, 2, MNIST
-    flock /tmp/raynn-ray.lock .venv/bin/python scripts/bench_hpo.py --part mnist # MNIST only (~6 min)
+    flock /tmp/raynn-ray.lock .venv/bin/python scripts/bench_hpo.py --part mnist # MNIST only
+
+On 2 shared cores: --quick 4-7 min, --part mnist ~6 min, --full ~25 min.
 """
 
 from __future__ import annotations
@@ -955,10 +957,12 @@ def main() -> None:
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
-        "--quick", action="store_true", help="the default: 3 seeds, 2 slots, 1 band, no MNIST (~8 min)"
+        "--quick",
+        action="store_true",
+        help="the default: 3 seeds, 2 slots, 1 band, no MNIST (4-7 min on 2 cores)",
     )
     mode.add_argument(
-        "--full", action="store_true", help="5 seeds, slots 1 and 2, 1 band, then MNIST (~40 min)"
+        "--full", action="store_true", help="5 seeds, slots 1 and 2, 1 band, then MNIST (~25 min on 2 cores)"
     )
     parser.add_argument("--part", choices=("all", "synthetic", "mnist"), default="all")
     parser.add_argument("--seeds", type=int, help="synthetic seeds 0..n-1")
