@@ -980,7 +980,12 @@ def main() -> None:
     parser.add_argument(
         "--dump", type=Path, help="also pickle the synthetic runs (every result) to this file"
     )
-    parser.add_argument("--time-limit", type=float, default=90.0, help="seconds per synthetic experiment")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=240.0,
+        help="guard against a hang: seconds per synthetic experiment",
+    )
     parser.add_argument("--mnist-time-limit", type=float, default=600.0)
     args = parser.parse_args()
     full = args.full
