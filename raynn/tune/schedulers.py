@@ -280,7 +280,9 @@ class HalvingAdapter(FIFOScheduler):
             return TrialScheduler.STOP
         if decision == TrialScheduler.PAUSE:
             self._pausing.add(trial_id)
-        self._after_event(tune_controller)
+        # A result between rungs only raises the trial's resource, which its own checkpoint holds too (a
+        # restored trial reports it again): the state file is rewritten only when a decision changes it.
+        self._after_event(tune_controller, persist=decision != TrialScheduler.CONTINUE)
         return decision
 
     def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> None:
@@ -438,13 +440,18 @@ class HalvingAdapter(FIFOScheduler):
                 self._stops.append(trial_id)
         # "running": Tune starts it again from its latest checkpoint
 
-    def _after_event(self, tune_controller: Any, leaving: str | None = None) -> None:
-        """After every call into a core: collect stops (and promotions), rebalance slots, persist."""
+    def _after_event(self, tune_controller: Any, leaving: str | None = None, persist: bool = True) -> None:
+        """After every call into a core: collect stops (and promotions), rebalance slots, persist.
+
+        ``persist=False``: write the state file only if stops or promotions came out of this event.
+        """
+        decided = (len(self._stops), len(self._resume))
         self._collect()
         if tune_controller is not None:
             trials = {t.trial_id: t for t in tune_controller.get_trials()}
             self._balance(self._gate(tune_controller), trials, leaving=leaving)
-        self._save()
+        if persist or decided != (len(self._stops), len(self._resume)):
+            self._save()
 
     def _collect(self) -> None:
         for core in self._cores:
