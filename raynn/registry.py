@@ -73,11 +73,11 @@ class Registry(Generic[T]):
 def all_registries() -> dict[str, Registry]:  # type: ignore[type-arg]
     """Every registry of user-facing names, by kind (``raynn list`` prints them; tests iterate them)."""
     from raynn.data import AUGMENTATIONS, DATASETS, PREPROCESSORS
-    from raynn.hpo import SCHEDULERS
     from raynn.hpo.searchers import SEARCHERS
     from raynn.nn import ACTIVATIONS, INITIALIZERS, MODELS
     from raynn.optim import CLIPPERS, OPTIMIZERS
     from raynn.schedules import SCHEDULES
+    from raynn.tune import SCHEDULERS
 
     return {r.kind: r for r in (DATASETS, PREPROCESSORS, AUGMENTATIONS, MODELS, ACTIVATIONS, INITIALIZERS,
                                  OPTIMIZERS, CLIPPERS, SCHEDULES, SCHEDULERS, SEARCHERS)}

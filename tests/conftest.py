@@ -1,4 +1,8 @@
-"""Shared fixtures: one Ray session for every test that needs Ray (starting one costs seconds)."""
+"""Shared fixtures: one Ray session for every test that needs Ray (starting one costs seconds).
+
+Only one Ray instance runs at a time. A test that needs its own cluster (the multi-node test) shuts the shared
+session down first; the next test that asks for ``ray_session`` starts it again.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,18 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def ray_session() -> Iterator[None]:
+def _ray_teardown() -> Iterator[None]:
+    yield
     import ray
 
+    ray.shutdown()
+
+
+@pytest.fixture()
+def ray_session(_ray_teardown: None) -> None:
     from raynn.api import ensure_ray
 
     ensure_ray(num_cpus=4)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture()

@@ -49,7 +49,7 @@ from raynn.hpo.spaces import (
 from raynn.hpo.successive_halving import SuccessiveHalving
 from raynn.registry import Registry
 
-SCHEDULERS: Registry[type[HalvingScheduler]] = Registry("scheduler")
+SCHEDULERS: Registry[type[HalvingScheduler]] = Registry("halving core")
 SCHEDULERS.add("successive_halving", SuccessiveHalving, "seed Algorithm 7.2: budget B, N configurations")
 SCHEDULERS.add("hyperband", HyperBand, "Li et al. 2018: brackets s_max..0 of successive halving")
 SCHEDULERS.add("asha", AsyncHalving, "Li et al. 2020: asynchronous successive halving with promotion")

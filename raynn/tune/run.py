@@ -19,11 +19,9 @@ from raynn.config import check_config
 from raynn.errors import ConfigError
 from raynn.hpo.searchers import SEARCHERS, build_searcher
 from raynn.hpo.spaces import SearchSpace, load_space
+from raynn.tune import SCHEDULERS
 
-__all__ = ["TuneResult", "run_tune", "SCHEDULER_NAMES", "SEARCHER_NAMES"]
-
-SCHEDULER_NAMES = ("fifo", "sh", "hyperband", "asha")
-SEARCHER_NAMES = tuple(SEARCHERS.names())
+__all__ = ["TuneResult", "run_tune"]
 
 
 @dataclass(frozen=True)
@@ -47,22 +45,6 @@ class TuneResult:
     curves: dict[str, list[tuple[int, float]]]
     path: str
     trials: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _scheduler(name: str, *, max_resource: int, budget: int | None, num_configs: int, eta: int, metric: str,
-               mode: str) -> Any:
-    """The Tune scheduler for ``name``; constructing it checks its arithmetic (a ValueError names the rule)."""
-    from ray.tune.schedulers import FIFOScheduler
-
-    from raynn.tune.schedulers import AsyncHalving, HyperBand, SuccessiveHalving
-
-    if name == "fifo":
-        return FIFOScheduler()
-    if name == "sh":
-        return SuccessiveHalving(budget=budget, num_configs=num_configs, metric=metric, mode=mode)
-    if name == "hyperband":
-        return HyperBand(max_resource=max_resource, eta=eta, metric=metric, mode=mode)
-    return AsyncHalving(max_resource=max_resource, eta=eta, metric=metric, mode=mode)
 
 
 def _rungs(scheduler: Any) -> list[int] | None:
@@ -99,10 +81,10 @@ def run_tune(
     number of configurations (for ``sh`` the N of Algorithm 7.2).
     """
     # ---- check everything before anything starts ----------------------------------------------------------
-    if scheduler not in SCHEDULER_NAMES:
-        raise ConfigError("--scheduler", f"must be one of {', '.join(SCHEDULER_NAMES)}", scheduler)
-    if searcher not in SEARCHER_NAMES:
-        raise ConfigError("--searcher", f"must be one of {', '.join(SEARCHER_NAMES)}", searcher)
+    if scheduler not in SCHEDULERS:
+        raise ConfigError("--scheduler", f"must be one of {', '.join(SCHEDULERS.names())}", scheduler)
+    if searcher not in SEARCHERS:
+        raise ConfigError("--searcher", f"must be one of {', '.join(SEARCHERS.names())}", searcher)
     if mode not in ("min", "max"):
         raise ConfigError("--mode", "must be min or max", mode)
     for key, value, low in (("--budget", budget, 1), ("--num-samples", num_samples, 1),
@@ -124,8 +106,8 @@ def run_tune(
 
     num_configs = num_samples or 8
     try:
-        sched = _scheduler(scheduler, max_resource=max_resource, budget=budget, num_configs=num_configs, eta=eta,
-                           metric=metric, mode=mode)
+        sched = SCHEDULERS.get(scheduler)(max_resource=max_resource, budget=budget, num_configs=num_configs,
+                                          eta=eta, metric=metric, mode=mode)
     except ValueError as exc:
         key = "--budget" if scheduler == "sh" else "--eta"
         raise ConfigError(key, str(exc).splitlines()[0], budget if scheduler == "sh" else eta) from None

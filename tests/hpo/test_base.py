@@ -33,7 +33,7 @@ def test_registry_lists_every_core() -> None:
     assert SCHEDULERS.names() == ["asha", "hyperband", "successive_halving"]
     for entry in SCHEDULERS:
         assert issubclass(entry.obj, HalvingScheduler) and entry.summary
-    with pytest.raises(ValueError, match="unknown scheduler 'hyper_band'; valid names: asha, hyperband"):
+    with pytest.raises(ValueError, match="unknown halving core 'hyper_band'; valid names: asha, hyperband"):
         SCHEDULERS.get("hyper_band")
 
 
