@@ -1,4 +1,7 @@
-"""What a tuning run leaves in its experiment directory: results table, learning curves, rung diagram."""
+"""What a tuning run leaves in its experiment directory: results table, learning curves, rung diagram.
+
+The figures are drawn by :mod:`raynn.tune.figures`, which ``raynn report`` shares.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,9 @@ from typing import Any
 
 from raynn.config import check_config
 from raynn.hpo.spaces import SearchSpace
+from raynn.tune.figures import ledger_rungs, plot_curves, plot_rungs
 
-__all__ = ["collect", "write_outputs", "RESULTS_FILE", "CURVES_FILE", "RUNGS_FILE"]
+__all__ = ["collect", "write_outputs", "RESULTS_FILE", "CURVES_FILE", "RUNGS_FILE", "SUMMARY_FILE"]
 
 RESULTS_FILE, CURVES_FILE, RUNGS_FILE, SUMMARY_FILE = "results.csv", "curves.png", "rungs.png", "summary.json"
 
@@ -71,59 +75,6 @@ def write_outputs(result: Any, metric: str) -> None:
     summary = {"best_trial": result.best_trial, "best_value": result.best_value, "best_params": result.best_params,
                "best_checkpoint": result.best_checkpoint, "ledger": result.ledger, "curves": result.curves}
     (exp / SUMMARY_FILE).write_text(json.dumps(summary, indent=1, default=str))
-    _plot_curves(result, metric, exp / CURVES_FILE)
-    _plot_rungs(result, metric, exp / RUNGS_FILE)
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _plot_curves(result: Any, metric: str, path: Path) -> None:
-    """Every trial's learning curve, coloured by the resource it reached (its rung)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    reached = sorted({max(e for e, _ in c) for c in result.curves.values()}) or [1]
-    cmap = plt.get_cmap("viridis", max(2, len(reached)))
-    for trial_id, curve in result.curves.items():
-        top = max(e for e, _ in curve)
-        ax.plot([e for e, _ in curve], [v for _, v in curve], color=cmap(reached.index(top)),
-                lw=2.0 if trial_id == result.best_trial else 0.9, alpha=0.9)
-    for i, r in enumerate(reached):
-        ax.plot([], [], color=cmap(i), label=f"reached epoch {r}")
-    ax.set_xlabel("epoch (resource)")
-    ax.set_ylabel(metric)
-    ax.set_title("learning curves by rung reached (thick: best)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def _plot_rungs(result: Any, metric: str, path: Path) -> None:
-    """The rung diagram: each trial's value at each rung it reached; lines are promotions."""
-    plt = _pyplot()
-    rungs = sorted({int(row["r"]) for b in result.ledger.get("brackets", []) for row in b.get("rounds", [])})
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for trial_id, curve in result.curves.items():
-        values = dict(curve)
-        points = [(r, values[r]) for r in (rungs or sorted(values)) if r in values]
-        if not points:
-            continue
-        best = trial_id == result.best_trial
-        ax.plot([r for r, _ in points], [v for _, v in points], marker="o", ms=4,
-                color="tab:red" if best else ("tab:blue" if len(points) > 1 else "0.6"), lw=2 if best else 0.8)
-    if rungs:
-        ax.set_xscale("log")
-        ax.set_xticks(rungs, [str(r) for r in rungs])
-    ax.set_xlabel("rung (epochs)")
-    ax.set_ylabel(metric)
-    ax.set_title(f"{len(result.curves)} trials at the rungs they reached (grey: one rung only; red: best)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    rungs = ledger_rungs(result.ledger)
+    plot_curves(result.curves, metric, exp / CURVES_FILE, best_trial=result.best_trial, rungs=rungs)
+    plot_rungs(result.curves, metric, exp / RUNGS_FILE, best_trial=result.best_trial, rungs=rungs)

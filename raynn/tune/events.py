@@ -1,0 +1,203 @@
+"""The driver-side event log of a tuning run: one JSON line per trial result in ``<exp_dir>/events.jsonl``.
+
+Each ``result`` line holds the wall time since the experiment started, the trial, its epoch (the resource it
+reports), the metric's value, the best value so far, the node it ran on, its throughput when reported, and the
+cumulative resource spent
+
+    spent = sum over trials i of max_epoch(i),
+
+the furthest epoch each trial reported, so a trial paused at a rung and resumed from its checkpoint is charged
+once per epoch it trained (the ``budget_spent`` of the halving schedulers' ledger). ``status`` lines record a
+trial starting, pausing, ending or failing. ``raynn report`` draws the best value against ``spent`` from it.
+
+A resumed experiment (``raynn tune --resume``) appends to the same file: the clock, ``spent`` and the best so
+far continue from what the file already holds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from ray.tune import Callback
+
+__all__ = ["EVENTS_FILE", "EventLog", "read_events", "best_so_far"]
+
+EVENTS_FILE = "events.jsonl"
+
+
+def read_events(path: str | Path) -> list[dict[str, Any]]:
+    """The events of a log, in order; a line that is not a JSON object (cut short by a crash) is skipped."""
+    events = []
+    with open(path) as f:
+        for line in f:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                events.append(event)
+    return events
+
+
+def best_so_far(events: Iterable[dict[str, Any]]) -> list[tuple[int, float]]:
+    """``(spent, best so far)`` after each result event that had a finite best."""
+    return [(int(e["spent"]), float(e["best"])) for e in events
+            if e.get("event") == "result" and e.get("best") is not None and e.get("spent") is not None]
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+class EventLog(Callback):
+    """A Ray Tune callback (run in the driver) appending one JSON line per trial result to ``events.jsonl``.
+
+    Lines (every one has ``event``, ``time``: Unix seconds, ``wall_s``: seconds since the experiment started):
+
+    - ``start``: ``metric``, ``mode``, ``resumed``: once per ``Tuner.fit`` (again on ``--resume``).
+    - ``result``: ``trial_id``, ``epoch``, ``metric``, ``value`` (null when not finite), ``best``, ``spent``,
+      ``node_id``, and ``samples_per_s`` when the trial reported it.
+    - ``status``: ``trial_id``, ``status`` (``RUNNING``, ``PAUSED``, ``TERMINATED``, ``ERROR``), ``epoch``
+      (the trial's furthest), ``spent``.
+    - ``end``: ``spent``, ``best``.
+
+    ``spent = sum_i max_epoch(i)`` over trials ``i``: a paused and resumed trial is charged once per epoch.
+    Each line is written and flushed on its own, so the log is complete up to the moment the driver stops.
+
+    Args:
+        exp_dir: The experiment directory; the log is ``exp_dir / "events.jsonl"``.
+        metric: The result key to log as ``value`` and to track the best of.
+        mode: ``"min"`` or ``"max"``: which values are better.
+        resource_attr: The result key with the cumulative resource a trial has trained (its epoch).
+        clock: Wall clock in seconds (tests pass a fake one).
+    """
+
+    def __init__(self, exp_dir: str | Path, metric: str, mode: str, resource_attr: str = "epoch",
+                 clock: Callable[[], float] = time.time) -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"`mode` must be 'min' or 'max', but got {mode=!r}")
+        self.path = Path(exp_dir) / EVENTS_FILE
+        self.metric, self.mode, self.resource_attr = metric, mode, resource_attr
+        self._clock = clock
+        self._loaded = False
+        self._start = 0.0
+        self._furthest: dict[str, int] = {}
+        self._status: dict[str, str] = {}
+        self._best: float | None = None
+
+    @property
+    def spent(self) -> int:
+        """``sum_i max_epoch(i)``: the resource spent so far."""
+        return sum(self._furthest.values())
+
+    @property
+    def best(self) -> float | None:
+        return self._best
+
+    # -- state, rebuilt from the file so that a resumed experiment continues it ----------------------------
+
+    def _load(self) -> bool:
+        """Take the clock, spent, best and statuses from the log already on disk; True if there was one."""
+        self._loaded = True
+        self._furthest, self._status, self._best = {}, {}, None
+        self._start = self._clock()
+        if not self.path.exists():
+            return False
+        with open(self.path, "rb+") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size:
+                f.seek(size - 1)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")  # a line cut short by a crash: the next line starts on its own
+        events = read_events(self.path)
+        if not events:
+            return False
+        first = events[0]
+        self._start = float(first.get("time", self._start)) - float(first.get("wall_s", 0.0))
+        for event in events:
+            trial_id = event.get("trial_id")
+            if event.get("event") == "result" and trial_id is not None and event.get("epoch") is not None:
+                self._charge(str(trial_id), int(event["epoch"]))
+                self._improve(event.get("value"))
+            elif event.get("event") == "status" and trial_id is not None:
+                self._status[str(trial_id)] = str(event.get("status"))
+        return True
+
+    def _charge(self, trial_id: str, epoch: int) -> None:
+        self._furthest[trial_id] = max(self._furthest.get(trial_id, 0), epoch)
+
+    def _improve(self, value: Any) -> None:
+        value = _finite(value)
+        if value is None:
+            return
+        if self._best is None or (value < self._best if self.mode == "min" else value > self._best):
+            self._best = value
+
+    def _write(self, event: str, **fields: Any) -> None:
+        if not self._loaded:
+            self._load()
+        now = self._clock()
+        line = {"event": event, "time": round(now, 3), "wall_s": round(now - self._start, 3), **fields}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Opened per line, in append mode: nothing to close if the driver dies, never a truncated experiment.
+        with open(self.path, "a") as f:
+            f.write(json.dumps(line, default=str) + "\n")
+
+    def _set_status(self, trial: Any, status: str) -> None:
+        trial_id = str(trial.trial_id)
+        if self._status.get(trial_id) == status:
+            return
+        self._status[trial_id] = status
+        self._write("status", trial_id=trial_id, status=status, epoch=self._furthest.get(trial_id, 0),
+                    spent=self.spent)
+
+    # -- Tune hooks ----------------------------------------------------------------------------------------
+
+    def setup(self, **info: Any) -> None:
+        resumed = self._load()
+        self._write("start", metric=self.metric, mode=self.mode, resumed=resumed)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict[str, Any],
+                        **info: Any) -> None:
+        if not self._loaded:
+            self._load()
+        trial_id = str(trial.trial_id)
+        epoch = result.get(self.resource_attr)
+        if epoch is not None:
+            self._charge(trial_id, int(epoch))
+        self._improve(result.get(self.metric))
+        fields: dict[str, Any] = {
+            "trial_id": trial_id, "epoch": None if epoch is None else int(epoch), "metric": self.metric,
+            "value": _finite(result.get(self.metric)), "best": self._best, "spent": self.spent,
+            "node_id": result.get("node_id", result.get("node_ip")),
+        }
+        if result.get("samples_per_s") is not None:
+            fields["samples_per_s"] = _finite(result["samples_per_s"])
+        self._write("result", **fields)
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._set_status(trial, "RUNNING")
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        # Tune has no pause hook; a status check per step over the trial list is cheap.
+        for trial in trials:
+            if trial.status == "PAUSED":
+                self._set_status(trial, "PAUSED")
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._set_status(trial, "TERMINATED")
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._set_status(trial, "ERROR")
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        self._write("end", spent=self.spent, best=self._best)

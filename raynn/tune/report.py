@@ -1,0 +1,252 @@
+"""``raynn report EXPERIMENT_DIR``: one self-contained HTML page about a finished (or running) tuning run.
+
+It reads what ``raynn tune`` left in the experiment directory (``summary.json``, ``results.csv``,
+``events.jsonl``) and writes ``report.html`` with the figures embedded as ``data:image/png`` URIs, so the one
+file can be mailed; the same PNGs are written to ``<exp_dir>/report/``. The page holds the learning curves
+coloured by the rung each trial reached, the rung diagram with promotions, the best value so far against the
+resource spent (only when ``events.jsonl`` exists: a missing log is said, not invented), the best
+configuration, the scheduler's budget ledger and the results table. Plain HTML and CSS, no script.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+import time
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from raynn.errors import ConfigError
+from raynn.tune.events import EVENTS_FILE, best_so_far, read_events
+from raynn.tune.figures import ledger_rungs, plot_best_vs_spent, plot_curves, plot_rungs
+from raynn.tune.outputs import RESULTS_FILE, SUMMARY_FILE
+
+__all__ = ["REPORT_FILE", "FIGURES_DIR", "write_report"]
+
+REPORT_FILE, FIGURES_DIR = "report.html", "report"
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1100px;
+       margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.25em; margin-top: 1.8em;
+     border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+.meta { color: #666; font-size: 0.9em; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.88em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; } tr.best td { background: #fff3d6; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.9em; }
+.note { background: #fff8e1; border-left: 4px solid #f0b400; padding: 0.5em 0.8em; }
+code { background: #f5f5f5; padding: 0 0.2em; }
+.scroll { overflow-x: auto; }
+"""
+
+
+def _load_summary(exp: Path) -> dict[str, Any]:
+    if not exp.is_dir():
+        raise ConfigError("EXPERIMENT_DIR", "must be an existing experiment directory", str(exp))
+    path = exp / SUMMARY_FILE
+    if not path.is_file():
+        raise ConfigError("EXPERIMENT_DIR", f"must hold {SUMMARY_FILE} (raynn tune writes it when a run "
+                          "ends)", str(exp))
+    try:
+        summary = json.loads(path.read_text())
+    except ValueError:
+        summary = None
+    if not isinstance(summary, dict):
+        raise ConfigError("EXPERIMENT_DIR", f"must hold a {SUMMARY_FILE} that is a JSON object", str(exp))
+    return summary
+
+
+def _read_results(path: Path) -> tuple[list[str], list[list[str]]]:
+    if not path.is_file():
+        return [], []
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    return (rows[0], rows[1:]) if rows else ([], [])
+
+
+def _metric_name(header: Sequence[str], events: Iterable[dict[str, Any]]) -> str:
+    """The tuned metric, from the results table's ``final_<metric>`` column or else the event log."""
+    for column in header:
+        if column.startswith("final_"):
+            return column[len("final_"):]
+    for event in events:
+        if event.get("metric"):
+            return str(event["metric"])
+    return "metric"
+
+
+def _text(value: Any) -> str:
+    """A value as the page shows it: floats in full (``repr``), so a configuration can be copied exactly."""
+    if value is None:
+        return "–"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _short(text: str) -> str:
+    """A results-table cell: floats to 6 significant digits (the best configuration keeps every digit)."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return text if number.is_integer() and "." not in text else f"{number:.6g}"
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, highlight: int | None = None) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = []
+    for i, row in enumerate(rows):
+        cells = "".join(('<td class="num">' if _is_number(v) else "<td>") + html.escape(_text(v)) + "</td>"
+                        for v in row)
+        body.append(('<tr class="best">' if i == highlight else "<tr>") + cells + "</tr>")
+    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
+
+
+def _ledger_html(ledger: dict[str, Any]) -> str:
+    """The ledger's totals, then one row per round of each bracket (HyperBand, SH) or per rung (ASHA)."""
+    parts = [_table(["scheduler", "budget (planned)", "budget spent"],
+                    [[ledger.get("scheduler"), ledger.get("budget"), ledger.get("budget_spent")]])]
+    if ledger.get("brackets"):
+        rows = [[b.get("band"), b.get("bracket"), b.get("budget"), b.get("spent"), b.get("sealed"),
+                 row.get("round"), row.get("r"), row.get("planned"), row.get("entered"), row.get("reached"),
+                 row.get("decided")]
+                for b in ledger["brackets"] for row in b.get("rounds") or [{}]]
+        parts.append(_table(["band", "bracket s", "bracket budget", "bracket spent", "sealed", "round i",
+                             "r_i", "planned n_i", "entered", "reached r_i", "decided"], rows))
+    if ledger.get("rungs"):
+        rows = [[r.get("round"), r.get("r"), r.get("planned"), r.get("reached"), r.get("promoted")]
+                for r in ledger["rungs"]]
+        parts.append(_table(["rung k", "r_k", "planned", "reached", "promoted"], rows))
+    return "\n".join(parts)
+
+
+def _figure(png: Path, alt: str, caption: str) -> str:
+    data = base64.b64encode(png.read_bytes()).decode("ascii")
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+            f"<figcaption>{caption}</figcaption></figure>")
+
+
+def _figures_html(exp: Path, summary: dict[str, Any], events: list[dict[str, Any]] | None,
+                  metric: str) -> str:
+    """Draw the figures into ``<exp>/report/`` and return them as ``<figure>`` elements (or a note)."""
+    ledger = summary.get("ledger") or {}
+    curves = {str(t): [(int(e), float(v)) for e, v in c]
+              for t, c in (summary.get("curves") or {}).items() if c}
+    best_trial, rungs, name = summary.get("best_trial"), ledger_rungs(ledger), html.escape(metric)
+    folder = exp / FIGURES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    plot_curves(curves, metric, folder / "curves.png", best_trial=best_trial, rungs=rungs)
+    plot_rungs(curves, metric, folder / "rungs.png", best_trial=best_trial, rungs=rungs)
+    rung_text = ", ".join(str(r) for r in rungs) or "none: every epoch is shown"
+    parts = [
+        _figure(folder / "curves.png", "learning curves",
+                f"Learning curves of every trial ({name} against epoch), coloured by the rung it reached; "
+                "the best trial is drawn thick."),
+        _figure(folder / "rungs.png", "rung diagram",
+                f"Rung diagram: each trial's {name} at each rung it reached (rungs r = {rung_text}). An "
+                "arrow from r<sub>i</sub> to r<sub>i+1</sub> is a promotion; a cross marks a trial stopped "
+                "below the top rung; red is the best trial. A trial of a bracket that starts above the first "
+                "rung is drawn at the lower rungs too, with its value at those epochs."),
+    ]
+    points = best_so_far(events or [])
+    if events is None:
+        parts.append(f'<p class="note">No <code>{EVENTS_FILE}</code> in this experiment directory (it was '
+                     f"run before raynn logged events, or the log was removed): the best {name} against "
+                     "resource spent is not drawn.</p>")
+    elif not points:
+        parts.append(f'<p class="note"><code>{EVENTS_FILE}</code> holds no result with a finite {name}: the '
+                     "best value against resource spent is not drawn.</p>")
+    else:
+        plot_best_vs_spent(points, metric, folder / "best_vs_spent.png", budget=ledger.get("budget"))
+        parts.append(_figure(folder / "best_vs_spent.png", "best value against resource spent",
+                             f"Best {name} seen so far against the cumulative resource spent (the sum over "
+                             f"trials of the furthest epoch each reached), from <code>{EVENTS_FILE}</code>."))
+    return "\n".join(parts)
+
+
+def _results_html(exp: Path, header: list[str], rows: list[list[str]], best_trial: str | None) -> str:
+    if not header:
+        return f'<p class="note">No <code>{RESULTS_FILE}</code> in this experiment directory.</p>'
+    column = header.index("trial_id") if "trial_id" in header else None
+    best = next((i for i, row in enumerate(rows) if column is not None and row[column] == best_trial), None)
+    # Checkpoints relative to the experiment directory: the best one's full path is in its own table.
+    prefix = f"{exp}/"
+    rows = [[_short(c[len(prefix):] if c.startswith(prefix) else c) for c in row] for row in rows]
+    return (f'<p class="meta">One row per trial (<code>{RESULTS_FILE}</code>, numbers to 6 significant '
+            "digits); checkpoints relative to the experiment directory; the best trial highlighted.</p>\n"
+            + _table(header, rows, highlight=best))
+
+
+def write_report(exp_dir: str | Path, output: str | Path | None = None) -> Path:
+    """Write the HTML report of the experiment in ``exp_dir``; return its path.
+
+    Args:
+        exp_dir: An experiment directory of ``raynn tune`` (it must hold ``summary.json``).
+        output: The HTML file to write (default ``<exp_dir>/report.html``). The figures are also written as
+            PNGs to ``<exp_dir>/report/``.
+
+    Raises:
+        ConfigError: ``exp_dir`` is not a directory or holds no readable ``summary.json``; nothing is written.
+    """
+    exp = Path(exp_dir).resolve()
+    summary = _load_summary(exp)
+    out = Path(output).resolve() if output is not None else exp / REPORT_FILE
+    if out.is_dir():
+        raise ConfigError("--output", "must be a file, not a directory", str(out))
+    header, rows = _read_results(exp / RESULTS_FILE)
+    events = read_events(exp / EVENTS_FILE) if (exp / EVENTS_FILE).is_file() else None
+    metric = _metric_name(header, events or [])
+    ledger, best_trial = summary.get("ledger") or {}, summary.get("best_trial")
+
+    best_rows = [["trial", best_trial], [f"{metric} (final, furthest rung)", summary.get("best_value")]]
+    best_rows += [[f"param: {k}", v] for k, v in sorted((summary.get("best_params") or {}).items())]
+    best_rows += [["checkpoint", summary.get("best_checkpoint")]]
+    budget = f" of {ledger['budget']}" if ledger.get("budget") else ""
+    facts = [f"{len(summary.get('curves') or {})} trials", f"scheduler {ledger.get('scheduler', '?')}",
+             f"budget spent {ledger.get('budget_spent', '?')}{budget} epochs",
+             f"best {metric} {_text(summary.get('best_value'))} (trial {_text(best_trial)})"]
+    if events is not None:
+        results = sum(1 for e in events if e.get("event") == "result")
+        wall = max((float(e.get("wall_s", 0)) for e in events), default=0.0)
+        facts.append(f"{results} results logged over {wall:.0f} s")
+
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>raynn tune report: {html.escape(exp.name)}</title>
+<style>{_CSS}</style></head>
+<body>
+<h1>raynn tune report: {html.escape(exp.name)}</h1>
+<p class="meta">{html.escape(str(exp))} · written {time.strftime("%Y-%m-%d %H:%M:%S")}</p>
+<p>{html.escape(" · ".join(facts))}</p>
+<h2>Best configuration</h2>
+{_table(["", "value"], best_rows)}
+<h2>Figures</h2>
+{_figures_html(exp, summary, events, metric)}
+<h2>Budget ledger</h2>
+{_ledger_html(ledger)}
+<h2>Results</h2>
+{_results_html(exp, header, rows, best_trial)}
+</body></html>
+"""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page)
+    return out
