@@ -1,4 +1,4 @@
-"""The ``raynn`` command: ``raynn train``, ``raynn tune``, ``raynn list``."""
+"""The ``raynn`` command: ``raynn train``, ``raynn tune``, ``raynn report``, ``raynn list``."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--storage", help="directory for runs and checkpoints (storage)")
 
     tune = sub.add_parser("tune", help="search hyperparameters with Ray Tune (HyperBand, successive halving, GP)")
-    tune.add_argument("space", help="search-space YAML (see search_spaces/)")
+    tune.add_argument("space", nargs="?", help="search-space YAML (see search_spaces/); not needed with --resume")
     tune.add_argument("--scheduler", default="hyperband", help="fifo, sh, hyperband or asha (default hyperband)")
     tune.add_argument("--searcher", default="optuna-gp", help="grid, random, optuna-gp or optuna-tpe")
     tune.add_argument("--budget", type=int, help="resource budget B in epochs (required for sh)")
@@ -34,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--workers-per-trial", type=int, default=1, help="Ray Train workers per trial")
     tune.add_argument("--gpus-per-worker", type=float, default=0.0)
     tune.add_argument("--max-concurrent", type=int, help="trials at once (default: CPUs / workers per trial)")
-    tune.add_argument("--resume", action="store_true", help="continue the experiment --name in --storage")
+    tune.add_argument("--resume", action="store_true",
+                      help="continue the experiment --name in --storage with the settings it was started with")
     tune.add_argument("--address", help="Ray cluster address (default: start a local instance)")
     tune.add_argument("--name", help="experiment name (default: tune-<time>)")
     tune.add_argument("--storage", default="experiments", help="directory for experiments")
@@ -42,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--mode", default="min")
     tune.add_argument("--eta", type=int, default=3, help="reduction factor of HyperBand and ASHA")
     tune.add_argument("--seed", type=int, default=0)
+
+    report = sub.add_parser("report", help="write a self-contained HTML report of a tuning experiment")
+    report.add_argument("experiment_dir", metavar="EXPERIMENT_DIR", help="experiment directory of raynn tune")
+    report.add_argument("--output", metavar="FILE", help="HTML file to write (default EXPERIMENT_DIR/report.html)")
 
     sub.add_parser("list", help="list every name a config may use")
     return parser
@@ -67,13 +72,19 @@ def _train(args: argparse.Namespace) -> int:
 def _tune(args: argparse.Namespace) -> int:
     from raynn.tune.run import run_tune
 
-    if args.resume and not args.name:
-        raise ConfigError("--resume", "needs --name of the experiment to continue", None)
     run_tune(args.space, scheduler=args.scheduler, searcher=args.searcher, budget=args.budget,
              num_samples=args.num_samples, workers_per_trial=args.workers_per_trial,
              gpus_per_worker=args.gpus_per_worker, max_concurrent=args.max_concurrent, resume=args.resume,
              address=args.address, name=args.name, storage=args.storage, metric=args.metric, mode=args.mode,
              eta=args.eta, seed=args.seed)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from raynn.tune.report import write_report
+
+    path = write_report(args.experiment_dir, args.output)
+    print(f"raynn: report written to {path}")
     return 0
 
 
@@ -94,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "tune":
             return _tune(args)
+        if args.command == "report":
+            return _report(args)
         return _list()
     except ConfigError as exc:
         print(f"raynn: error: {exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ directory receives a results table, a learning-curve plot and a rung diagram.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import time
@@ -55,7 +56,7 @@ def _rungs(scheduler: Any) -> list[int] | None:
 
 
 def run_tune(
-    space: str | os.PathLike[str] | SearchSpace,
+    space: str | os.PathLike[str] | SearchSpace | None,
     *,
     scheduler: str = "hyperband",
     searcher: str = "optuna-gp",
@@ -79,8 +80,22 @@ def run_tune(
     ``budget`` is successive halving's B (resource units, epochs); for the other schedulers it caps the
     resource the experiment may spend by choosing how many configurations to try. ``num_samples`` is the
     number of configurations (for ``sh`` the N of Algorithm 7.2).
+
+    ``resume=True`` continues the experiment ``storage/name`` after its driver stopped or was killed, with the
+    settings it was started with (saved in its ``raynn_tune.json``; ``space`` may then be None): Tune restores
+    its trials, raynn's scheduler its rungs, brackets and budget ledger, the searcher its studies.
     """
     # ---- check everything before anything starts ----------------------------------------------------------
+    if resume:
+        settings = _resume_settings(storage, name)
+        scheduler, searcher, budget, num_samples = (settings[k] for k in ("scheduler", "searcher", "budget",
+                                                                          "num_samples"))
+        workers_per_trial, gpus_per_worker, max_concurrent = (
+            settings[k] for k in ("workers_per_trial", "gpus_per_worker", "max_concurrent"))
+        metric, mode, eta, seed = (settings[k] for k in ("metric", "mode", "eta", "seed"))
+        space = SearchSpace.from_dict(settings["space"])
+    elif space is None:
+        raise ConfigError("SPACE", "a search-space YAML file is needed unless resuming", space)
     if scheduler not in SCHEDULERS:
         raise ConfigError("--scheduler", f"must be one of {', '.join(SCHEDULERS.names())}", scheduler)
     if searcher not in SEARCHERS:
@@ -101,8 +116,6 @@ def run_tune(
     max_resource = sample["train"]["epochs"]
     name = name or f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     exp_dir = Path(storage).resolve() / name
-    if resume and not exp_dir.is_dir():
-        raise ConfigError("--resume", "needs an existing experiment; none at", str(exp_dir))
 
     num_configs = num_samples or 8
     try:
@@ -116,13 +129,17 @@ def run_tune(
         max_resource = max(int(row["r"]) for row in sched.plan())
     num_samples = _num_samples(scheduler, sched, budget, num_samples, max_resource)
     rungs = _rungs(sched)
-    core = build_searcher(searcher, space, **_searcher_options(searcher, seed, exp_dir, mode, rungs, num_samples))
+    if not resume:
+        core = build_searcher(searcher, space, **_searcher_options(searcher, seed, exp_dir, mode, rungs,
+                                                                   num_samples))
 
     # ---- run ----------------------------------------------------------------------------------------------
     import ray
     from ray import tune
 
     from raynn.api import ensure_ray
+    from raynn.tune.events import EventLog
+    from raynn.tune.monitor import MetricsExporter, TensorBoardLogger
     from raynn.tune.search import RaynnSearcher
     from raynn.tune.trial import run_trial
     from raynn.tune.view import ProgressView
@@ -141,9 +158,18 @@ def run_tune(
         cpus = int(ray.cluster_resources().get("CPU", 1))
         max_concurrent = max(1, cpus // workers_per_trial)
     view = ProgressView(sched, metric=metric, mode=mode, budget=budget, enabled=verbose)
+    # The scheduler's snapshot first: Tune restores callback states by position.
+    snapshot = [sched.snapshot_callback()] if hasattr(sched, "snapshot_callback") else []
+    callbacks = [*snapshot, view, EventLog(exp_dir, metric, mode),
+                 MetricsExporter(sched, metric, mode, experiment=name, budget=budget),
+                 TensorBoardLogger(exp_dir)]
     if resume:
-        tuner = tune.Tuner.restore(str(exp_dir), trainable=trainable, resume_unfinished=True, resume_errored=True)
+        tuner = _restored_tuner(exp_dir, trainable, sched, callbacks)
     else:
+        _save_settings(exp_dir, {
+            "space": space.to_dict(), "scheduler": scheduler, "searcher": searcher, "budget": budget,
+            "num_samples": num_samples, "workers_per_trial": workers_per_trial, "gpus_per_worker": gpus_per_worker,
+            "max_concurrent": max_concurrent, "metric": metric, "mode": mode, "eta": eta, "seed": seed})
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
@@ -154,7 +180,7 @@ def run_tune(
                 reuse_actors=False,
                 trial_dirname_creator=_trial_dirname,
             ),
-            run_config=tune.RunConfig(name=name, storage_path=str(exp_dir.parent), callbacks=[view], verbose=0,
+            run_config=tune.RunConfig(name=name, storage_path=str(exp_dir.parent), callbacks=callbacks, verbose=0,
                                       checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
         )
     grid = tuner.fit()
@@ -165,6 +191,62 @@ def run_tune(
     if verbose:
         view.final(result)
     return result
+
+
+SETTINGS_FILE = "raynn_tune.json"
+"""The settings an experiment was started with, in its directory: what ``--resume`` continues with."""
+
+
+def _save_settings(exp_dir: Path, settings: dict[str, Any]) -> None:
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    (exp_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=1))
+
+
+def _resume_settings(storage: str | os.PathLike[str], name: str | None) -> dict[str, Any]:
+    """The saved settings of ``storage/name``, checked before anything starts."""
+    if not name:
+        raise ConfigError("--resume", "needs --name of the experiment to continue", name)
+    exp_dir = Path(storage).resolve() / name
+    if not (exp_dir / SETTINGS_FILE).is_file():
+        raise ConfigError("--resume", f"needs an experiment started by raynn tune (with {SETTINGS_FILE}); none at",
+                          str(exp_dir))
+    _check_tune_state(exp_dir)
+    return json.loads((exp_dir / SETTINGS_FILE).read_text())
+
+
+def _check_tune_state(exp_dir: Path) -> None:
+    """Tune's own state files must be whole: Tune copies them into the experiment directory non-atomically,
+    so a driver killed during the copy can leave one truncated, and ``Tuner.restore`` would then fail late."""
+    import pickle
+
+    files = sorted(exp_dir.glob("experiment_state-*.json"))
+    if not files:
+        raise ConfigError("--resume", "needs Tune's experiment state (experiment_state-*.json); none in",
+                          str(exp_dir))
+    for path in [*files, *exp_dir.glob("search_gen_state-*.json"), *exp_dir.glob("searcher-state-*.pkl"),
+                 exp_dir / "tuner.pkl"]:
+        try:
+            data = path.read_bytes()
+            if data.startswith(b"{"):  # Tune writes JSON and pickles, whatever the suffix
+                json.loads(data)
+            else:
+                pickle.loads(data)
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+            raise ConfigError("--resume", "Tune's state file is unreadable (truncated when the driver was killed "
+                              "during Tune's copy?)", str(path)) from None
+
+
+def _restored_tuner(exp_dir: Path, trainable: Any, scheduler: Any, callbacks: list[Any]) -> Any:
+    """``Tuner.restore`` with live parts: Tune would restore the scheduler and callbacks as they were pickled
+    at the start (``tuner.pkl``); raynn's scheduler instead reloads its state file on the first trial, and the
+    callbacks must be this run's (its terminal view, event log, metrics)."""
+    from ray import tune
+
+    tuner = tune.Tuner.restore(str(exp_dir), trainable=trainable, resume_unfinished=True, resume_errored=True)
+    internal = tuner._local_tuner  # Ray 2.60: the TunerInternal that fit() runs
+    internal._tune_config.scheduler = scheduler
+    internal._run_config.callbacks = callbacks
+    return tuner
 
 
 def _trial_dirname(trial: Any) -> str:

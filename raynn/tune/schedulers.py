@@ -15,9 +15,11 @@ own ``HyperBandScheduler`` / ``ASHAScheduler`` is what those get wrong:
 * A paused trial resumes from its checkpoint (Tune's pause/restore; the trainable must report a checkpoint
   with each result and read ``ray.tune.get_checkpoint()``).
 * ``Tuner.restore`` gives Tune a fresh copy of the scheduler (ray-project/ray#30838). The adapter writes the
-  cores' ``state_dict`` (JSON, temp file + rename) into the experiment directory after every event and
-  reloads it when the restored copy first sees a trial of that experiment, so rungs, brackets and the
-  budget ledger continue.
+  cores' ``state_dict`` (JSON, temp file + rename) into the experiment directory at every decision (add,
+  pause, promotion, stop; not at results between rungs) and reloads it when the restored copy first sees a
+  trial of that experiment, so rungs, brackets and the budget ledger continue. With
+  :meth:`HalvingAdapter.snapshot_callback` among the Tuner's callbacks (``raynn tune`` adds it), the state
+  travels inside Tune's own experiment snapshot instead, consistent with the trials Tune restores.
 
 The resource is a result key (``resource_attr``, default ``"epoch"``): the cumulative units the trial has
 trained. Tune's ``training_iteration`` is not used: it restarts after a ``Tuner.restore``.
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.fs
+from ray.tune import Callback
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
@@ -139,6 +142,7 @@ class HalvingAdapter(FIFOScheduler):
         self._metric = metric
         self._mode: Mode | None = None if mode is None else Mode.parse(mode)
         self.resource_attr = resource_attr
+        self._snapshotted = False  # True once snapshot_callback() was made: Tune's snapshots hold the state
         self._reset()
 
     def _reset(self) -> None:
@@ -313,7 +317,10 @@ class HalvingAdapter(FIFOScheduler):
         self._maybe_exhaust(tune_controller, trials)
         self._run_stops(tune_controller, trials)
         gate = self._gate(tune_controller)
+        promoted = len(self._resume)
         self._balance(gate, trials)
+        if len(self._resume) != promoted:  # a core promoted a paused trial: a decision, persisted
+            self._save()
         for trial_id in list(self._resume):
             trial = trials.get(trial_id)
             if trial is None or trial.status in (Trial.TERMINATED, Trial.ERROR):
@@ -336,6 +343,18 @@ class HalvingAdapter(FIFOScheduler):
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path) as f:
             self.load_state_dict(json.load(f))
+
+    def snapshot_callback(self) -> Callback:
+        """A Tune ``Callback`` that puts this scheduler's state into Tune's own experiment snapshots.
+
+        Without it the adapter restores from its state file, written at every decision, which can be newer
+        than Tune's snapshot (taken every few seconds): a trial Tune added after its last snapshot is then known
+        to the scheduler but never comes back, and its bracket decides without it. With it (``raynn tune``
+        always adds it), the scheduler and the trials are restored from the same moment, and the state file,
+        whose rewrite costs milliseconds per decision, is no longer written.
+        """
+        self._snapshotted = True
+        return _SchedulerSnapshot(self)
 
     # -- state ----------------------------------------------------------------------------------------------
 
@@ -408,9 +427,11 @@ class HalvingAdapter(FIFOScheduler):
             return
         self._seen_experiment = True
         storage = getattr(trial, "storage", None)
-        if storage is None or self._owner:
+        if storage is None:
             return
         self._state_path = _state_write_path(storage)
+        if self._owner:  # restored from Tune's snapshot by snapshot_callback(): that state is the consistent one
+            return
         state = _read_state(storage)
         if state is None:
             return
@@ -547,8 +568,22 @@ class HalvingAdapter(FIFOScheduler):
         self._after_event(tune_controller)
 
     def _save(self) -> None:
-        if self._state_path is not None:
+        if self._state_path is not None and not self._snapshotted:
             _atomic_write_json(self._state_path, self.state_dict())
+
+
+class _SchedulerSnapshot(Callback):
+    """See :meth:`HalvingAdapter.snapshot_callback`. Tune calls ``get_state`` when it snapshots the experiment
+    and ``set_state`` on ``Tuner.restore``, before it re-adds the trials."""
+
+    def __init__(self, scheduler: HalvingAdapter) -> None:
+        self.scheduler = scheduler
+
+    def get_state(self) -> dict[str, Any]:
+        return {"scheduler": self.scheduler.state_dict()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.scheduler.load_state_dict(state["scheduler"])
 
 
 def _state_write_path(storage: Any) -> str | None:
