@@ -9,6 +9,7 @@ group open to SSH only. No Ray instance is started.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import shlex
 import shutil
@@ -156,11 +157,41 @@ def test_cluster_scripts_parse() -> None:
         subprocess.run(["bash", "-n", str(script)], check=True)
 
 
-def test_local_cluster_stops_ray_only_in_down() -> None:
+def test_local_cluster_never_runs_ray_stop() -> None:
+    # `ray stop` stops every Ray process of the user on the machine; `down` stops this cluster's only.
     text = (SCRIPTS / "local_cluster.sh").read_text()
-    down = re.search(r"^down\(\) \{\n(.*?)^\}", text, re.MULTILINE | re.DOTALL)
-    assert down is not None
-    stops = re.findall(r"\"\$ray_cli\" stop", text)
-    assert stops and stops == re.findall(r"\"\$ray_cli\" stop", down.group(1))
+    assert not re.search(r"\"\$ray_cli\" stop|^\s*ray stop", text, re.MULTILINE)
     heads = re.findall(r"\"\$ray_cli\" start --head.*?\n\n", text, re.DOTALL)
     assert len(heads) == 1 and "--dashboard-host 127.0.0.1" in heads[0]
+    # Nodes on one machine must not share a session directory (see the script's header).
+    starts = re.findall(r"\"\$ray_cli\" start .*?\n\n", text, re.DOTALL)
+    assert len(starts) == 2
+    temp_dirs = [re.findall(r"--temp-dir (\S+)", s) for s in starts]
+    assert temp_dirs == [['"$temp_dir/head"'], ['"$temp_dir/node_$i"']]
+
+
+def _local_cluster(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """local_cluster.sh with a ray CLI that fails: these tests must stop before Ray is called."""
+    return subprocess.run(["bash", str(SCRIPTS / "local_cluster.sh"), *args], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "RAY": "/bin/false", **env}, check=False)
+
+
+needs_bash_and_proc = pytest.mark.skipif(shutil.which("bash") is None or not Path("/proc/self").is_dir(),
+                                         reason="needs bash and Linux's /proc")
+
+
+@needs_bash_and_proc
+def test_local_cluster_down_without_a_cluster_stops_nothing() -> None:
+    proc = _local_cluster("down", RAYNN_LOCAL_PORT="1999")
+    assert proc.returncode == 0, proc.stderr
+    assert "no process of the cluster with GCS port 1999 is running" in proc.stderr
+
+
+@needs_bash_and_proc
+def test_local_cluster_up_refuses_bad_settings_before_starting_anything(tmp_path: Path) -> None:
+    long_dir = tmp_path / ("x" * 40)
+    proc = _local_cluster("up", "1", RAYNN_LOCAL_PORT="1999", RAYNN_LOCAL_TEMP_DIR=str(long_dir))
+    assert proc.returncode == 2 and "RAYNN_LOCAL_TEMP_DIR must be at most 35 characters long" in proc.stderr
+    assert not long_dir.exists()
+    proc = _local_cluster("up", "11", RAYNN_LOCAL_PORT="1999")
+    assert proc.returncode == 2 and "NODES must be an integer in [1, 10], but got '11'" in proc.stderr
