@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["CHECKPOINT_FILE", "load_checkpoint", "load_model", "load_teacher", "Predictor"]
+__all__ = ["CHECKPOINT_FILE", "load_checkpoint", "load_model", "load_teacher", "local_directory", "Predictor"]
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
@@ -27,6 +27,22 @@ def _resolve(path: str | os.PathLike[str]) -> Path:
     if not p.is_file():
         raise FileNotFoundError(f"no raynn checkpoint at {str(path)!r} (expected a directory with {CHECKPOINT_FILE} or the file itself)")
     return p
+
+
+def local_directory(checkpoint: Any) -> str:
+    """A Ray ``Checkpoint``'s directory on this machine: read in place on a local (or shared) filesystem; from
+    cloud storage, downloaded once into a temporary directory that is removed when the process exits."""
+    import atexit
+    import shutil
+    import tempfile
+
+    import pyarrow.fs
+
+    if isinstance(checkpoint.filesystem, pyarrow.fs.LocalFileSystem) and Path(checkpoint.path).is_dir():
+        return str(checkpoint.path)
+    directory = tempfile.mkdtemp(prefix="raynn-restore-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return checkpoint.to_directory(directory)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -9,7 +9,6 @@ Backend: gloo on CPUs, NCCL on GPUs (Ray Train's default choice).
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,9 @@ def _latest_checkpoint() -> str | None:
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is None:
         return None
-    return checkpoint.to_directory(tempfile.mkdtemp(prefix="raynn-restore-"))
+    from raynn.training.checkpoint import local_directory
+
+    return local_directory(checkpoint)
 
 
 def _report(metrics: dict[str, Any], checkpoint_dir: str | None) -> None:

@@ -9,7 +9,6 @@ checkpoint. Either way the trial reports ``epoch``, the resource halving schedul
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,9 @@ def _latest_checkpoint() -> str | None:
     checkpoint = ray.tune.get_checkpoint()
     if checkpoint is None:
         return None
-    return checkpoint.to_directory(tempfile.mkdtemp(prefix="raynn-trial-"))
+    from raynn.training.checkpoint import local_directory
+
+    return local_directory(checkpoint)
 
 
 def run_trial(params: dict[str, Any], *, space: dict[str, Any], overrides: dict[str, Any]) -> None:
