@@ -27,22 +27,23 @@ def _parser() -> argparse.ArgumentParser:
 
     tune = sub.add_parser("tune", help="search hyperparameters with Ray Tune (HyperBand, successive halving, GP)")
     tune.add_argument("space", nargs="?", help="search-space YAML (see search_spaces/); not needed with --resume")
-    tune.add_argument("--scheduler", default="hyperband", help="fifo, sh, hyperband or asha (default hyperband)")
-    tune.add_argument("--searcher", default="optuna-gp", help="grid, random, optuna-gp or optuna-tpe")
+    # Defaults are run_tune's; None here tells "not given", which --resume needs (settings come from the run).
+    tune.add_argument("--scheduler", help="fifo, sh, hyperband or asha (default hyperband)")
+    tune.add_argument("--searcher", help="grid, random, optuna-gp or optuna-tpe (default optuna-gp)")
     tune.add_argument("--budget", type=int, help="resource budget B in epochs (required for sh)")
     tune.add_argument("--num-samples", type=int, help="configurations to try (sh: the N of Algorithm 7.2)")
-    tune.add_argument("--workers-per-trial", type=int, default=1, help="Ray Train workers per trial")
-    tune.add_argument("--gpus-per-worker", type=float, default=0.0)
+    tune.add_argument("--workers-per-trial", type=int, help="Ray Train workers per trial (default 1)")
+    tune.add_argument("--gpus-per-worker", type=float, help="GPUs per worker (default 0)")
     tune.add_argument("--max-concurrent", type=int, help="trials at once (default: CPUs / workers per trial)")
+    tune.add_argument("--metric", help="the metric to optimise (default val_loss)")
+    tune.add_argument("--mode", help="min or max (default min)")
+    tune.add_argument("--eta", type=int, help="reduction factor of HyperBand and ASHA (default 3)")
+    tune.add_argument("--seed", type=int, help="seed of the searcher and of every trial (default 0)")
     tune.add_argument("--resume", action="store_true",
                       help="continue the experiment --name in --storage with the settings it was started with")
     tune.add_argument("--address", help="Ray cluster address (default: start a local instance)")
     tune.add_argument("--name", help="experiment name (default: tune-<time>)")
     tune.add_argument("--storage", default="experiments", help="directory for experiments")
-    tune.add_argument("--metric", default="val_loss")
-    tune.add_argument("--mode", default="min")
-    tune.add_argument("--eta", type=int, default=3, help="reduction factor of HyperBand and ASHA")
-    tune.add_argument("--seed", type=int, default=0)
 
     report = sub.add_parser("report", help="write a self-contained HTML report of a tuning experiment")
     report.add_argument("experiment_dir", metavar="EXPERIMENT_DIR", help="experiment directory of raynn tune")
@@ -69,14 +70,21 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+_TUNE_SETTINGS = ("scheduler", "searcher", "budget", "num_samples", "workers_per_trial", "gpus_per_worker",
+                  "max_concurrent", "metric", "mode", "eta", "seed")
+
+
 def _tune(args: argparse.Namespace) -> int:
     from raynn.tune.run import run_tune
 
-    run_tune(args.space, scheduler=args.scheduler, searcher=args.searcher, budget=args.budget,
-             num_samples=args.num_samples, workers_per_trial=args.workers_per_trial,
-             gpus_per_worker=args.gpus_per_worker, max_concurrent=args.max_concurrent, resume=args.resume,
-             address=args.address, name=args.name, storage=args.storage, metric=args.metric, mode=args.mode,
-             eta=args.eta, seed=args.seed)
+    given = {key: getattr(args, key) for key in _TUNE_SETTINGS if getattr(args, key) is not None}
+    if args.resume:
+        for key, value in [("space", args.space), *given.items()]:
+            if value is not None:
+                flag = "SPACE" if key == "space" else "--" + key.replace("_", "-")
+                raise ConfigError(flag, "is not taken with --resume (the experiment keeps the settings it was "
+                                  "started with, in raynn_tune.json)", value)
+    run_tune(args.space, resume=args.resume, address=args.address, name=args.name, storage=args.storage, **given)
     return 0
 
 

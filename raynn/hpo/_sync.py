@@ -104,6 +104,9 @@ class SyncHalving(HalvingScheduler):
     def _rounds(self, trial: Trial) -> Sequence[Any]:
         return self._plans[self._brackets[trial.bracket].plan].rounds
 
+    def rungs_of(self, trial_id: str) -> list[int]:
+        return [int(row.r) for row in self._rounds(self._get(trial_id))]
+
     def target(self, trial_id: str) -> int:
         trial = self._get(trial_id)
         return self._rounds(trial)[trial.rung].r

@@ -121,6 +121,11 @@ class HalvingScheduler(ABC):
     def plan(self) -> list[dict[str, Any]]:
         """Rows ``{"bracket": b, "round": i, "n": n_i, "r": r_i}``; ``r_i``: cumulative, end of round i."""
 
+    def rungs_of(self, trial_id: str) -> list[int]:
+        """The resource levels at which ``trial_id`` is compared, ascending (here: every planned ``r_i``;
+        synchronous halving narrows it to the trial's bracket)."""
+        return sorted({int(row["r"]) for row in self.plan()})
+
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:
         """A JSON-serialisable snapshot of the whole state (a NaN metric is written as Python's ``NaN``)."""

@@ -31,7 +31,8 @@ def _resolve(path: str | os.PathLike[str]) -> Path:
 
 def local_directory(checkpoint: Any) -> str:
     """A Ray ``Checkpoint``'s directory on this machine: read in place on a local (or shared) filesystem; from
-    cloud storage, downloaded once into a temporary directory that is removed when the process exits."""
+    cloud storage, downloaded into a new temporary directory, removed when the process exits normally (a
+    killed trial process can leave it behind). Callers load it at once and call this once per run."""
     import atexit
     import shutil
     import tempfile

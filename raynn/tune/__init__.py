@@ -21,7 +21,6 @@ from raynn.registry import Registry
 from raynn.tune.schedulers import STATE_FILE, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving
 
 
-
 def _fifo(**_: Any) -> Any:
     from ray.tune.schedulers import FIFOScheduler
 

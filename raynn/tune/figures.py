@@ -110,17 +110,19 @@ def plot_curves(curves: Mapping[str, Curve], metric: str, path: str | Path, *, b
 
 
 def plot_rungs(curves: Mapping[str, Curve], metric: str, path: str | Path, *, best_trial: str | None = None,
-               rungs: Sequence[int] = ()) -> None:
+               rungs: Sequence[int] = (), trial_rungs: Mapping[str, Sequence[int]] | None = None) -> None:
     """The rung diagram: each trial's value at each rung it reached; arrows are promotions ``r_i -> r_(i+1)``.
 
     A trial whose path ends below the top rung was stopped there and ends in a cross; one that reached the top
     rung ends in a dot. The best trial is red.
 
-    Args: as :func:`plot_curves`.
+    Args: as :func:`plot_curves`, and ``trial_rungs``: each trial's own rungs, those of its bracket (a
+        HyperBand bracket s < s_max starts above the first rung); a trial not in it is drawn at ``rungs``.
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    paths = {t: rung_path(c, rungs) for t, c in curves.items() if c}
+    own = trial_rungs or {}
+    paths = {t: rung_path(c, own.get(t) or rungs) for t, c in curves.items() if c}
     paths = {t: p for t, p in paths.items() if p}
     top = max(rungs) if rungs else max((p[-1][0] for p in paths.values()), default=1)
     order = sorted(paths, key=lambda t: t == best_trial)  # the best drawn last, on top

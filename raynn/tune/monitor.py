@@ -89,9 +89,11 @@ def _real(value: Any) -> float | None:
 
 def _rungs_of(scheduler: Any) -> list[int] | None:
     """The resource levels of the scheduler's plan (raynn's adapters), sorted; None without a plan."""
-    if not hasattr(scheduler, "plan"):
-        return None
-    return sorted({int(row["r"]) for row in scheduler.plan()}) or None
+    if hasattr(scheduler, "rungs"):
+        return scheduler.rungs() or None
+    if hasattr(scheduler, "plan"):
+        return sorted({int(row["r"]) for row in scheduler.plan()}) or None
+    return None
 
 
 class MetricsExporter(Callback):

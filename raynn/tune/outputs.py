@@ -59,6 +59,7 @@ def collect(grid: Any, scheduler: Any, space: SearchSpace, overrides: dict[str, 
         best_config=best_config, best_value=best["final"] if best else None,
         best_checkpoint=best["checkpoint"] if best else None, ledger=ledger, curves=curves, path=str(exp_dir),
         trials=sorted(trials, key=lambda t: t["trial_id"]),
+        trial_rungs=scheduler.trial_rungs() if hasattr(scheduler, "trial_rungs") else {},
     )
 
 
@@ -73,8 +74,10 @@ def write_outputs(result: Any, metric: str) -> None:
             writer.writerow([t["trial_id"], t["status"], t["epochs"], t["final"], t["best"],
                              *(t["params"].get(k) for k in keys), t["checkpoint"]])
     summary = {"best_trial": result.best_trial, "best_value": result.best_value, "best_params": result.best_params,
-               "best_checkpoint": result.best_checkpoint, "ledger": result.ledger, "curves": result.curves}
+               "best_checkpoint": result.best_checkpoint, "ledger": result.ledger, "curves": result.curves,
+               "trial_rungs": result.trial_rungs}
     (exp / SUMMARY_FILE).write_text(json.dumps(summary, indent=1, default=str))
     rungs = ledger_rungs(result.ledger)
     plot_curves(result.curves, metric, exp / CURVES_FILE, best_trial=result.best_trial, rungs=rungs)
-    plot_rungs(result.curves, metric, exp / RUNGS_FILE, best_trial=result.best_trial, rungs=rungs)
+    plot_rungs(result.curves, metric, exp / RUNGS_FILE, best_trial=result.best_trial, rungs=rungs,
+               trial_rungs=result.trial_rungs)

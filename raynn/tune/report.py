@@ -155,7 +155,8 @@ def _figures_html(exp: Path, summary: dict[str, Any], events: list[dict[str, Any
     folder = exp / FIGURES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     plot_curves(curves, metric, folder / "curves.png", best_trial=best_trial, rungs=rungs)
-    plot_rungs(curves, metric, folder / "rungs.png", best_trial=best_trial, rungs=rungs)
+    plot_rungs(curves, metric, folder / "rungs.png", best_trial=best_trial, rungs=rungs,
+               trial_rungs=summary.get("trial_rungs"))
     rung_text = ", ".join(str(r) for r in rungs) or "none: every epoch is shown"
     parts = [
         _figure(folder / "curves.png", "learning curves",
@@ -164,8 +165,8 @@ def _figures_html(exp: Path, summary: dict[str, Any], events: list[dict[str, Any
         _figure(folder / "rungs.png", "rung diagram",
                 f"Rung diagram: each trial's {name} at each rung it reached (rungs r = {rung_text}). An "
                 "arrow from r<sub>i</sub> to r<sub>i+1</sub> is a promotion; a cross marks a trial stopped "
-                "below the top rung; red is the best trial. A trial of a bracket that starts above the first "
-                "rung is drawn at the lower rungs too, with its value at those epochs."),
+                "below the top rung; red is the best trial. Each trial is drawn at the rungs of its own "
+                "bracket (a HyperBand bracket s &lt; s<sub>max</sub> starts above the first rung)."),
     ]
     points = best_so_far(events or [])
     if events is None:

@@ -35,6 +35,7 @@ class TuneResult:
         ledger: The scheduler's budget ledger (spent against planned, per bracket and rung).
         curves: Every trial's learning curve, ``{trial_id: [(epoch, metric), ...]}``.
         path: The experiment directory (results table, plots, Optuna study, Tune state).
+        trial_rungs: Each trial's rungs, the ``r_i`` of its bracket (halving schedulers only).
     """
 
     best_trial: str | None
@@ -46,13 +47,7 @@ class TuneResult:
     curves: dict[str, list[tuple[int, float]]]
     path: str
     trials: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _rungs(scheduler: Any) -> list[int] | None:
-    """The resource levels at which the scheduler compares trials: the fidelities the searcher models."""
-    if not hasattr(scheduler, "plan"):
-        return None
-    return sorted({int(row["r"]) for row in scheduler.plan()}) or None
+    trial_rungs: dict[str, list[int]] = field(default_factory=dict)
 
 
 def run_tune(
@@ -116,6 +111,9 @@ def run_tune(
     max_resource = sample["train"]["epochs"]
     name = name or f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     exp_dir = Path(storage).resolve() / name
+    if not resume and (exp_dir / SETTINGS_FILE).exists():
+        raise ConfigError("--name", "names an experiment that exists; continue it with --resume or choose "
+                          "another name", name)
 
     num_configs = num_samples or 8
     try:
@@ -128,7 +126,7 @@ def run_tune(
         # Algorithm 7.2's cumulative resource after the last round is what a survivor trains for.
         max_resource = max(int(row["r"]) for row in sched.plan())
     num_samples = _num_samples(scheduler, sched, budget, num_samples, max_resource)
-    rungs = _rungs(sched)
+    rungs = sched.rungs() if hasattr(sched, "rungs") else None  # the fidelities the searcher models
     if not resume:
         core = build_searcher(searcher, space, **_searcher_options(searcher, seed, exp_dir, mode, rungs,
                                                                    num_samples))
@@ -208,42 +206,55 @@ def _resume_settings(storage: str | os.PathLike[str], name: str | None) -> dict[
         raise ConfigError("--resume", "needs --name of the experiment to continue", name)
     exp_dir = Path(storage).resolve() / name
     if not (exp_dir / SETTINGS_FILE).is_file():
-        raise ConfigError("--resume", f"needs an experiment started by raynn tune (with {SETTINGS_FILE}); none at",
+        raise ConfigError("--resume",
+                          f"needs the directory of an experiment started by raynn tune (it holds {SETTINGS_FILE})",
                           str(exp_dir))
     _check_tune_state(exp_dir)
     return json.loads((exp_dir / SETTINGS_FILE).read_text())
 
 
+_TUNE_STATE = ("experiment_state-*.json", "search_gen_state-*.json", "searcher-state-*.pkl",
+               "callback-states-*.pkl", "tuner.pkl")
+
+
 def _check_tune_state(exp_dir: Path) -> None:
     """Tune's own state files must be whole: Tune copies them into the experiment directory non-atomically,
-    so a driver killed during the copy can leave one truncated, and ``Tuner.restore`` would then fail late."""
+    so a driver killed during the copy can leave one truncated, and Tune, failing to read it, would silently
+    start the experiment afresh. Tune reads the newest file of each kind; so does this check."""
     import pickle
 
-    files = sorted(exp_dir.glob("experiment_state-*.json"))
-    if not files:
-        raise ConfigError("--resume", "needs Tune's experiment state (experiment_state-*.json); none in",
+    if not any(exp_dir.glob(_TUNE_STATE[0])):
+        raise ConfigError("--resume",
+                          "needs Tune's experiment state (experiment_state-*.json) in the experiment directory",
                           str(exp_dir))
-    for path in [*files, *exp_dir.glob("search_gen_state-*.json"), *exp_dir.glob("searcher-state-*.pkl"),
-                 exp_dir / "tuner.pkl"]:
+    for pattern in _TUNE_STATE:
+        files = sorted(exp_dir.glob(pattern))
+        if not files:
+            continue
+        path = files[-1]
         try:
             data = path.read_bytes()
             if data.startswith(b"{"):  # Tune writes JSON and pickles, whatever the suffix
                 json.loads(data)
             else:
                 pickle.loads(data)
-        except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+        except Exception:  # noqa: BLE001 - any failure to read it means Tune cannot resume from it
             raise ConfigError("--resume", "Tune's state file is unreadable (truncated when the driver was killed "
                               "during Tune's copy?)", str(path)) from None
 
 
 def _restored_tuner(exp_dir: Path, trainable: Any, scheduler: Any, callbacks: list[Any]) -> Any:
     """``Tuner.restore`` with live parts: Tune would restore the scheduler and callbacks as they were pickled
-    at the start (``tuner.pkl``); raynn's scheduler instead reloads its state file on the first trial, and the
-    callbacks must be this run's (its terminal view, event log, metrics)."""
+    at the start (``tuner.pkl``). The fresh scheduler gets its state from Tune's snapshot through its
+    snapshot callback, first in ``callbacks`` as when the experiment started; the other callbacks must be this
+    run's (its terminal view, event log, metrics)."""
     from ray import tune
 
     tuner = tune.Tuner.restore(str(exp_dir), trainable=trainable, resume_unfinished=True, resume_errored=True)
-    internal = tuner._local_tuner  # Ray 2.60: the TunerInternal that fit() runs
+    internal = tuner._local_tuner  # Ray 2.60: the TunerInternal that fit() runs; None through Ray Client
+    if internal is None:
+        raise ConfigError("--resume", "cannot run through Ray Client (ray://); submit the driver as a Ray job "
+                          "(scripts/cluster/submit.sh) or run it on the head", "ray://")
     internal._tune_config.scheduler = scheduler
     internal._run_config.callbacks = callbacks
     return tuner

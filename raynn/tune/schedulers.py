@@ -143,6 +143,7 @@ class HalvingAdapter(FIFOScheduler):
         self._mode: Mode | None = None if mode is None else Mode.parse(mode)
         self.resource_attr = resource_attr
         self._snapshotted = False  # True once snapshot_callback() was made: Tune's snapshots hold the state
+        self._levels: frozenset[int] | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -155,6 +156,7 @@ class HalvingAdapter(FIFOScheduler):
         self._exhausted = False
         self._state_path: str | None = None
         self._seen_experiment = False
+        self._from_snapshot = False
 
     # -- what subclasses provide ----------------------------------------------------------------------------
 
@@ -189,6 +191,20 @@ class HalvingAdapter(FIFOScheduler):
     def plan(self) -> list[dict[str, Any]]:
         """The planned rounds: rows ``{"bracket": s, "round": i, "n": n_i, "r": r_i}``, ``r_i`` cumulative."""
         return self._make_core(self._mode or Mode.MIN).plan()
+
+    def rungs(self) -> list[int]:
+        """The resource levels at which trials are compared (every ``r_i`` of the plan), ascending."""
+        return sorted(self._rung_levels())
+
+    def trial_rungs(self) -> dict[str, list[int]]:
+        """Every trial's rungs: the ``r_i`` of the bracket it was placed in (a HyperBand bracket s < s_max
+        starts above the first rung)."""
+        return {trial_id: self._cores[index].rungs_of(trial_id) for trial_id, index in self._owner.items()}
+
+    def _rung_levels(self) -> frozenset[int]:
+        if self._levels is None:
+            self._levels = frozenset(int(row["r"]) for row in self.plan())
+        return self._levels
 
     @abstractmethod
     def ledger(self) -> dict[str, Any]:
@@ -285,8 +301,10 @@ class HalvingAdapter(FIFOScheduler):
         if decision == TrialScheduler.PAUSE:
             self._pausing.add(trial_id)
         # A result between rungs only raises the trial's resource, which its own checkpoint holds too (a
-        # restored trial reports it again): the state file is rewritten only when a decision changes it.
-        self._after_event(tune_controller, persist=decision != TrialScheduler.CONTINUE)
+        # restored trial reports it again): the state file is rewritten only at rungs, where values are
+        # recorded and decisions made (ASHA may promote at once and answer CONTINUE).
+        self._after_event(tune_controller,
+                          persist=decision != TrialScheduler.CONTINUE or resource in self._rung_levels())
         return decision
 
     def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> None:
@@ -430,7 +448,7 @@ class HalvingAdapter(FIFOScheduler):
         if storage is None:
             return
         self._state_path = _state_write_path(storage)
-        if self._owner:  # restored from Tune's snapshot by snapshot_callback(): that state is the consistent one
+        if self._from_snapshot:  # restored from Tune's snapshot (snapshot_callback): the consistent state
             return
         state = _read_state(storage)
         if state is None:
@@ -584,6 +602,7 @@ class _SchedulerSnapshot(Callback):
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.scheduler.load_state_dict(state["scheduler"])
+        self.scheduler._from_snapshot = True
 
 
 def _state_write_path(storage: Any) -> str | None:

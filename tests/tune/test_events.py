@@ -80,7 +80,8 @@ def test_a_resumed_experiment_appends_and_continues_clock_spent_and_best(tmp_pat
     _result(first, _trial("b"), 1, 0.4)
     before = (tmp_path / EVENTS_FILE).read_text()
 
-    # On --resume Tune unpickles the callback it was given at the start (tuner.pkl) and calls setup again.
+    # On --resume the log is continued by a new callback (raynn tune passes fresh ones; a pickled copy, as a
+    # plain Tuner.restore would give, must behave the same).
     clock.now = 1100.0
     resumed = pickle.loads(pickle.dumps(EventLog(tmp_path, "val_loss", "min")))
     resumed._clock = clock

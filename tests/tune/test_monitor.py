@@ -263,9 +263,9 @@ def test_metrics_endpoint_and_tensorboard_of_a_real_hyperband_run(ray_session: N
         time.sleep(0.5)
     for name, values in expected.items():
         assert scraped.get(name) == values, (name, scraped)
-    throughput = scraped.get("raynn_trial_samples_per_second", {})
-    assert throughput  # trials that ended more than two report intervals ago may have left the endpoint
-    for trial_id, value in throughput.items():
+    # Only running trials keep a samples/s series, and Ray drops a series two report intervals after its last
+    # set: whichever trials' series are still there must hold the trial's last reported value.
+    for trial_id, value in scraped.get("raynn_trial_samples_per_second", {}).items():
         assert value == 1000 * x_of[trial_id] + max(epochs[trial_id])
 
     for trial_id, x in x_of.items():

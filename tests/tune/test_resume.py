@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -19,8 +20,6 @@ from typing import Any
 
 import pytest
 import yaml
-
-pytestmark = pytest.mark.ray
 
 SPACE: dict[str, Any] = {
     "base": {"data": {"name": "digits"}, "model": {"name": "mlp", "params": {"hidden": [32]}},
@@ -52,6 +51,7 @@ def _wait_for_free_cpus(timeout: float) -> None:
         time.sleep(0.2)
 
 
+@pytest.mark.ray
 def test_resume_after_the_driver_is_killed_continues_the_brackets(ray_session: None, tmp_path: Path) -> None:
     import ray
 
@@ -92,3 +92,48 @@ def test_resume_after_the_driver_is_killed_continues_the_brackets(ray_session: N
     assert ledger["budget_spent"] == 1 + 1 + 3 + 3 + 3 <= ledger["budget"]
     assert summary["best_trial"] in curves and max(curves[summary["best_trial"]]) == 3
     _wait_for_free_cpus(60)
+
+
+def _experiment(tmp_path: Path) -> Path:
+    """A stand-in experiment directory with readable settings and Tune state files."""
+    exp = tmp_path / "out" / "exp"
+    exp.mkdir(parents=True)
+    settings = {"space": SPACE, "scheduler": "hyperband", "searcher": "random", "budget": None, "num_samples": 5,
+                "workers_per_trial": 1, "gpus_per_worker": 0, "max_concurrent": 2, "metric": "val_loss",
+                "mode": "min", "eta": 3, "seed": 0}
+    (exp / "raynn_tune.json").write_text(json.dumps(settings))
+    (exp / "experiment_state-2026-01-01_00-00-00.json").write_text('{"trial_data": []}')
+    (exp / "tuner.pkl").write_bytes(pickle.dumps({"ok": 1}))
+    return exp
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--resume", "--name", "missing"], "--resume: needs the directory of an experiment started by raynn tune"),
+        (["--resume", "--name", "exp", "--eta", "4"], "--eta: is not taken with --resume"),
+        (["space.yaml", "--name", "exp"], "--name: names an experiment that exists; continue it with --resume"),
+    ],
+)
+def test_resume_input_is_checked_before_anything_starts(tmp_path: Path, args: list[str], needle: str) -> None:
+    exp = _experiment(tmp_path)
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump(SPACE))
+    before = sorted(p.name for p in exp.iterdir())
+    proc = subprocess.run([sys.executable, "-m", "raynn.cli", "tune", *args, "--storage", "out"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and needle in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert sorted(p.name for p in exp.iterdir()) == before  # nothing written
+
+
+@pytest.mark.parametrize("name", ["callback-states-2026-01-01_00-00-00.pkl",
+                                  "search_gen_state-2026-01-01_00-00-00.json",
+                                  "experiment_state-2026-01-01_00-00-01.json"])
+def test_resume_names_a_truncated_tune_state_file(tmp_path: Path, name: str) -> None:
+    from raynn.errors import ConfigError
+    from raynn.tune.run import run_tune
+
+    exp = _experiment(tmp_path)
+    (exp / name).write_bytes(b"")  # what a kill during Tune's copy leaves
+    with pytest.raises(ConfigError, match=f"--resume: Tune's state file is unreadable.*{name}"):
+        run_tune(None, resume=True, name="exp", storage=tmp_path / "out")

@@ -35,7 +35,7 @@ def _raynn(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         (["--scheduler", "sh", "--budget", "2", "--num-samples", "8"], "--budget:"),
         (["--scheduler", "sh"], "--budget: must be given for successive halving"),
         (["--num-samples", "0"], "--num-samples: must be an integer >= 1, got 0"),
-        (["--resume"], "--resume: needs --name"),
+        (["--resume"], "SPACE: is not taken with --resume"),
     ],
 )
 def test_bad_tune_input_exits_2_before_anything_starts(tmp_path: Path, args: list[str], needle: str) -> None:
@@ -85,6 +85,7 @@ def test_hyperband_with_gp_on_digits_end_to_end(ray_session: None, tmp_path: Pat
         epochs = [e for e, _ in curve]
         assert epochs == list(range(1, len(epochs) + 1))
     assert result.ledger["budget_spent"] == sum(reached) <= result.ledger["budget"]
+    assert sorted(result.trial_rungs.values()) == [[1, 3]] * 3 + [[3]] * 2  # each trial at its bracket's rungs
     assert result.best_value is not None and result.best_value < 1.0
     assert result.best_config["train"]["epochs"] == 3 and Path(result.best_checkpoint).exists()
     exp = Path(result.path)

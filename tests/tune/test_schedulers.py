@@ -334,6 +334,55 @@ def test_a_restored_scheduler_continues_from_its_state_file(
     assert restored.ledger() == reference.scheduler.ledger()
 
 
+@pytest.mark.parametrize("slots", [1, 2])
+@pytest.mark.parametrize("stop_after", [5, 20, 40])
+@pytest.mark.parametrize(
+    "make", [lambda: SuccessiveHalving(48, 8), lambda: HyperBand(9, 3), lambda: AsyncHalving(9, max_trials=13)],
+    ids=["sh", "hb", "asha"],
+)
+def test_a_scheduler_restored_from_tunes_snapshot_continues_and_writes_no_file(
+    tmp_path: Any, make: Any, stop_after: int, slots: int
+) -> None:
+    """``snapshot_callback()``: Tune saves the callback's state with its experiment snapshot and calls
+    ``set_state`` on restore before re-adding the trials it knew at that moment."""
+    xs = _xs(13)
+    reference = FakeTune(make(), xs, slots)
+    reference.run()
+
+    first_scheduler = make()
+    callback = first_scheduler.snapshot_callback()
+    first = FakeTune(first_scheduler, xs, slots, storage=_storage(tmp_path))
+    for _ in range(stop_after):
+        first.step()
+    snapshot = json.loads(json.dumps(callback.get_state()))  # what Tune pickles, as plain data
+
+    restored = make()
+    restored.snapshot_callback().set_state(snapshot)
+    second = FakeTune(restored, [], slots, storage=_storage(tmp_path))
+    second.todo = first.todo
+    second.search_alg._live_trials = set(first.search_alg._live_trials)
+    second.search_alg._finished = first.search_alg._finished
+    for trial in first.trials:
+        if trial.status != TERMINATED:
+            trial.status, trial.pausing = PENDING, False
+        second.add(trial)
+    assert restored.budget_spent == first_scheduler.budget_spent
+    second.run()
+    assert second.finals() == reference.finals()
+    for trial in second.trials:
+        assert trial.history == list(range(1, trial.epoch + 1)), trial.trial_id
+    assert restored.ledger() == reference.scheduler.ledger()
+    assert not (tmp_path / STATE_FILE).exists()
+
+
+def test_trial_rungs_are_those_of_each_trials_bracket() -> None:
+    tune = FakeTune(HyperBand(9, 3), _xs(17), slots=2)
+    tune.run()
+    rungs = tune.scheduler.trial_rungs()
+    assert sorted(map(tuple, rungs.values())) == [(1, 3, 9)] * 9 + [(3, 9)] * 5 + [(9,)] * 3
+    assert AsyncHalving(9).rungs() == [1, 3, 9]
+
+
 def test_the_state_file_is_written_at_decisions_not_at_every_result(tmp_path: Any) -> None:
     tune = FakeTune(SuccessiveHalving(48, 8), _xs(8), slots=8, storage=_storage(tmp_path))
     tune.step()  # 8 trials added, each reports epoch 1 of its first rung (r_0 = 3)
