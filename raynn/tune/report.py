@@ -50,8 +50,10 @@ def _load_summary(exp: Path) -> dict[str, Any]:
         raise ConfigError("EXPERIMENT_DIR", "must be an existing experiment directory", str(exp))
     path = exp / SUMMARY_FILE
     if not path.is_file():
-        raise ConfigError("EXPERIMENT_DIR", f"must hold {SUMMARY_FILE} (raynn tune writes it when a run "
-                          "ends)", str(exp))
+        if (exp / EVENTS_FILE).is_file():  # still running, or its driver was killed: what the log shows
+            return _summary_from_events(read_events(exp / EVENTS_FILE))
+        raise ConfigError("EXPERIMENT_DIR", f"must hold {SUMMARY_FILE} or {EVENTS_FILE} (raynn tune writes "
+                          "them)", str(exp))
     try:
         summary = json.loads(path.read_text())
     except ValueError:
@@ -59,6 +61,25 @@ def _load_summary(exp: Path) -> dict[str, Any]:
     if not isinstance(summary, dict):
         raise ConfigError("EXPERIMENT_DIR", f"must hold a {SUMMARY_FILE} that is a JSON object", str(exp))
     return summary
+
+
+def _summary_from_events(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """A provisional summary of an unfinished run: curves and the incumbent (the best value at the furthest
+    epoch reached) from the event log; no ledger, parameters or checkpoint, which only the end of a run knows."""
+    mode = next((e.get("mode") for e in events if e.get("event") == "start"), "min")
+    curves: dict[str, dict[int, float]] = {}
+    for event in events:
+        if event.get("event") == "result" and event.get("value") is not None:
+            curves.setdefault(str(event["trial_id"]), {})[int(event["epoch"])] = float(event["value"])
+    finals = {t: (max(c), c[max(c)]) for t, c in curves.items() if c}
+    best = None
+    if finals:
+        furthest = max(epoch for epoch, _ in finals.values())
+        at_top = {t: v for t, (epoch, v) in finals.items() if epoch == furthest}
+        best = (min if mode == "min" else max)(at_top, key=at_top.__getitem__)
+    return {"unfinished": True, "best_trial": best, "best_value": finals[best][1] if best else None,
+            "best_params": {}, "best_checkpoint": None, "ledger": {},
+            "curves": {t: sorted(c.items()) for t, c in curves.items()}}
 
 
 def _read_results(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -197,16 +218,26 @@ def _results_html(exp: Path, header: list[str], rows: list[list[str]], best_tria
             + _table(header, rows, highlight=best))
 
 
+def _unfinished_note(summary: dict[str, Any]) -> str:
+    if not summary.get("unfinished"):
+        return ""
+    return (f'<p class="note">This run has not finished (no {SUMMARY_FILE}: still running, or its driver was '
+            f"stopped; <code>raynn tune --resume --name NAME</code> continues it). Curves and the incumbent come "
+            f"from {EVENTS_FILE}; the ledger, parameters and checkpoint are written when the run ends.</p>")
+
+
 def write_report(exp_dir: str | Path, output: str | Path | None = None) -> Path:
     """Write the HTML report of the experiment in ``exp_dir``; return its path.
 
     Args:
-        exp_dir: An experiment directory of ``raynn tune`` (it must hold ``summary.json``).
+        exp_dir: An experiment directory of ``raynn tune``: finished (``summary.json``) or not
+            (``events.jsonl`` only: a provisional report, said so on the page).
         output: The HTML file to write (default ``<exp_dir>/report.html``). The figures are also written as
             PNGs to ``<exp_dir>/report/``.
 
     Raises:
-        ConfigError: ``exp_dir`` is not a directory or holds no readable ``summary.json``; nothing is written.
+        ConfigError: ``exp_dir`` is not a directory or holds neither a readable ``summary.json`` nor
+            ``events.jsonl``; nothing is written.
     """
     exp = Path(exp_dir).resolve()
     summary = _load_summary(exp)
@@ -238,6 +269,7 @@ def write_report(exp_dir: str | Path, output: str | Path | None = None) -> Path:
 <h1>raynn tune report: {html.escape(exp.name)}</h1>
 <p class="meta">{html.escape(str(exp))} · written {time.strftime("%Y-%m-%d %H:%M:%S")}</p>
 <p>{html.escape(" · ".join(facts))}</p>
+{_unfinished_note(summary)}
 <h2>Best configuration</h2>
 {_table(["", "value"], best_rows)}
 <h2>Figures</h2>

@@ -205,3 +205,21 @@ def test_rung_reached_and_rung_path(curve: list[tuple[int, float]], rungs: list[
                                     path: list[tuple[int, float]]) -> None:
     assert rung_reached(curve, rungs) == reached
     assert rung_path(curve, rungs) == path
+
+
+def test_an_unfinished_run_is_reported_from_its_event_log(tmp_path: Path) -> None:
+    """No summary.json (the driver was killed, or the run goes on): curves and incumbent from events.jsonl."""
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    events = [{"event": "start", "time": 0.0, "wall_s": 0.0, "metric": "val_loss", "mode": "min"}]
+    spent, best = 0, float("inf")
+    for trial, values in {"a": [0.9, 0.7, 0.6], "b": [0.5], "c": [0.8, 0.4]}.items():
+        for epoch, value in enumerate(values, start=1):
+            spent, best = spent + 1, min(best, value)
+            events.append({"event": "result", "time": float(spent), "wall_s": float(spent), "trial_id": trial,
+                           "epoch": epoch, "metric": "val_loss", "value": value, "best": best, "spent": spent})
+    (exp / EVENTS_FILE).write_text("".join(json.dumps(e) + "\n" for e in events))
+    text = write_report(exp).read_text()
+    assert "This run has not finished" in text
+    assert text.count('<img src="data:image/png;base64,') == 3  # curves, rungs, best against spent
+    assert "best val_loss 0.6 (trial a)" in text  # the best at the furthest epoch (3), not b's 0.5 at epoch 1
