@@ -10,6 +10,18 @@ from typing import Any
 
 from raynn.hpo.base import Mode
 
+def as_resource(value: Any) -> int | None:
+    """A reported resource (cumulative epochs) as an ``int`` when it is a whole number (``3``, ``3.0``,
+    ``numpy.int64(3)``), else None (``True``, ``2.5``, ``"3"``, missing). Callers check the sign."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real) and float(value).is_integer():
+        return int(value)
+    return None
+
+
 # A trial is in exactly one of these states.
 RUNNING = "running"  # training towards its target (or pending start)
 WAITING = "waiting"  # paused at its target, its rung not decided yet

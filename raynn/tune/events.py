@@ -25,6 +25,8 @@ from typing import Any, Callable, Iterable
 
 from ray.tune import Callback
 
+from raynn.hpo._common import as_resource
+
 __all__ = ["EVENTS_FILE", "EventLog", "read_events", "best_so_far"]
 
 EVENTS_FILE = "events.jsonl"
@@ -171,12 +173,12 @@ class EventLog(Callback):
         if not self._loaded:
             self._load()
         trial_id = str(trial.trial_id)
-        epoch = result.get(self.resource_attr)
+        epoch = as_resource(result.get(self.resource_attr))
         if epoch is not None:
-            self._charge(trial_id, int(epoch))
+            self._charge(trial_id, epoch)
         self._improve(result.get(self.metric))
         fields: dict[str, Any] = {
-            "trial_id": trial_id, "epoch": None if epoch is None else int(epoch), "metric": self.metric,
+            "trial_id": trial_id, "epoch": epoch, "metric": self.metric,
             "value": _finite(result.get(self.metric)), "best": self._best, "spent": self.spent,
             "node_id": result.get("node_id", result.get("node_ip")),
         }

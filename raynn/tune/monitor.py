@@ -26,7 +26,7 @@ import math
 import os
 import time
 from collections import Counter
-from numbers import Integral, Real
+from numbers import Real
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -43,6 +43,7 @@ from ray.tune.result import (
 )
 
 from raynn.hpo import Mode
+from raynn.hpo._common import as_resource
 
 __all__ = ["GAUGES", "STATES", "MetricsExporter", "TensorBoardLogger"]
 
@@ -72,13 +73,8 @@ _TUNE_KEYS = frozenset(AUTO_RESULT_KEYS) | {
 
 def _count(value: Any) -> int | None:
     """``value`` as a non-negative integer (an epoch), or None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, Integral):
-        return int(value) if value >= 0 else None
-    if isinstance(value, Real) and float(value).is_integer() and value >= 0:
-        return int(value)
-    return None
+    count = as_resource(value)
+    return count if count is not None and count >= 0 else None
 
 
 def _real(value: Any) -> float | None:

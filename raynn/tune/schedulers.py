@@ -31,7 +31,7 @@ import json
 import logging
 import os
 from abc import abstractmethod
-from numbers import Integral, Real
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from raynn.hpo import AsyncHalving as _AsyncCore
 from raynn.hpo import HalvingScheduler, Mode
 from raynn.hpo import HyperBand as _HyperBandCore
 from raynn.hpo import SuccessiveHalving as _SuccessiveHalvingCore
+from raynn.hpo._common import as_resource
 
 __all__ = ["AsyncHalving", "HalvingAdapter", "HyperBand", "STATE_FILE", "SuccessiveHalving"]
 
@@ -100,16 +101,6 @@ class _Gate:
             self.live.discard(trial_id)
             if self._limiter is not None:
                 self._limiter.num_unfinished_live_trials -= 1
-
-
-def _as_resource(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, Integral):
-        return int(value)
-    if isinstance(value, Real) and float(value).is_integer():
-        return int(value)
-    return None
 
 
 def _core_statuses(core: HalvingScheduler) -> dict[str, str]:
@@ -272,7 +263,7 @@ class HalvingAdapter(FIFOScheduler):
         if core is None:
             logger.error(f"{type(self).__name__}: trial {trial_id} has no place in the brackets; stopping it")
             return TrialScheduler.STOP
-        resource = _as_resource(result.get(self.resource_attr))
+        resource = as_resource(result.get(self.resource_attr))
         if resource == 0:  # reported before training anything: no rung can be reached yet
             return TrialScheduler.CONTINUE
         if resource is None or resource < 0:
