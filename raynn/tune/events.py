@@ -93,13 +93,14 @@ class EventLog(Callback):
         self._loaded = False
         self._start = 0.0
         self._furthest: dict[str, int] = {}
+        self._spent = 0
         self._status: dict[str, str] = {}
         self._best: float | None = None
 
     @property
     def spent(self) -> int:
-        """``sum_i max_epoch(i)``: the resource spent so far."""
-        return sum(self._furthest.values())
+        """``sum_i max_epoch(i)``: the resource spent so far (kept as results arrive)."""
+        return self._spent
 
     @property
     def best(self) -> float | None:
@@ -110,8 +111,9 @@ class EventLog(Callback):
     def _load(self) -> bool:
         """Take the clock, spent, best and statuses from the log already on disk; True if there was one."""
         self._loaded = True
-        self._furthest, self._status, self._best = {}, {}, None
+        self._furthest, self._spent, self._status, self._best = {}, 0, {}, None
         self._start = self._clock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
             return False
         with open(self.path, "rb+") as f:
@@ -135,7 +137,10 @@ class EventLog(Callback):
         return True
 
     def _charge(self, trial_id: str, epoch: int) -> None:
-        self._furthest[trial_id] = max(self._furthest.get(trial_id, 0), epoch)
+        furthest = self._furthest.get(trial_id, 0)
+        if epoch > furthest:  # an epoch trained again after a resume is not charged twice
+            self._furthest[trial_id] = epoch
+            self._spent += epoch - furthest
 
     def _improve(self, value: Any) -> None:
         value = _finite(value)
@@ -149,7 +154,6 @@ class EventLog(Callback):
             self._load()
         now = self._clock()
         line = {"event": event, "time": round(now, 3), "wall_s": round(now - self._start, 3), **fields}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         # Opened per line, in append mode: nothing to close if the driver dies, never a truncated experiment.
         with open(self.path, "a") as f:
             f.write(json.dumps(line, default=str) + "\n")

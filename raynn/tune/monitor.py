@@ -84,12 +84,8 @@ def _real(value: Any) -> float | None:
 
 
 def _rungs_of(scheduler: Any) -> list[int] | None:
-    """The resource levels of the scheduler's plan (raynn's adapters), sorted; None without a plan."""
-    if hasattr(scheduler, "rungs"):
-        return scheduler.rungs() or None
-    if hasattr(scheduler, "plan"):
-        return sorted({int(row["r"]) for row in scheduler.plan()}) or None
-    return None
+    """The scheduler's rungs (raynn's adapters: :meth:`HalvingAdapter.rungs`), sorted; None without them."""
+    return (scheduler.rungs() or None) if hasattr(scheduler, "rungs") else None
 
 
 class MetricsExporter(Callback):
@@ -116,7 +112,7 @@ class MetricsExporter(Callback):
     O(trials)), and sets every series again, which keeps them alive in Ray's metrics agent.
 
     Args:
-        scheduler: The Tune scheduler; raynn's adapters give ``plan()``, ``budget_spent`` and ``ledger()``.
+        scheduler: The Tune scheduler; raynn's adapters give ``rungs()``, ``budget_spent`` and ``ledger()``.
         metric: The result key being tuned.
         mode: ``"min"`` or ``"max"``.
         experiment: The experiment name, the ``experiment`` label of every series.

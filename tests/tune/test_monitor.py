@@ -35,8 +35,8 @@ class _Planned:
 
     budget_spent = 0
 
-    def plan(self) -> list[dict[str, int]]:
-        return [{"bracket": 0, "round": i, "n": 9 // 3**i, "r": 3**i} for i in range(3)]
+    def rungs(self) -> list[int]:
+        return [1, 3, 9]
 
     def ledger(self) -> dict[str, Any]:
         return {"budget": 27, "budget_spent": self.budget_spent}
