@@ -822,8 +822,8 @@ def report_overhead(runs: list[Run], out: Callable[[str], None]) -> None:
     if write is not None:
         out(
             "  Not in the numbers above (raynn's adapters keep their state in Tune's snapshots, as in raynn tune): "
-            "used in a plain Tuner without snapshot_callback(), an adapter rewrites its state file at each "
-            f"decision, {write:.0f} us per write here (HyperBand, 49 trials)."
+            "used in a plain Tuner without snapshot_callback(), an adapter rewrites its state file after each "
+            f"event, {write:.0f} us per write here (HyperBand, 49 trials)."
         )
 
 

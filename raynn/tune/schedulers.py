@@ -15,8 +15,8 @@ own ``HyperBandScheduler`` / ``ASHAScheduler`` is what those get wrong:
 * A paused trial resumes from its checkpoint (Tune's pause/restore; the trainable must report a checkpoint
   with each result and read ``ray.tune.get_checkpoint()``).
 * ``Tuner.restore`` gives Tune a fresh copy of the scheduler (ray-project/ray#30838). The adapter writes the
-  cores' ``state_dict`` (JSON, temp file + rename) into the experiment directory at every decision (add,
-  pause, promotion, stop; not at results between rungs) and reloads it when the restored copy first sees a
+  cores' ``state_dict`` (JSON, temp file + rename) into the experiment directory after every event and
+  reloads it when the restored copy first sees a
   trial of that experiment, so rungs, brackets and the budget ledger continue. With
   :meth:`HalvingAdapter.snapshot_callback` among the Tuner's callbacks (``raynn tune`` adds it), the state
   travels inside Tune's own experiment snapshot instead, consistent with the trials Tune restores.
@@ -134,7 +134,6 @@ class HalvingAdapter(FIFOScheduler):
         self._mode: Mode | None = None if mode is None else Mode.parse(mode)
         self.resource_attr = resource_attr
         self._snapshotted = False  # True once snapshot_callback() was made: Tune's snapshots hold the state
-        self._levels: frozenset[int] | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -185,17 +184,12 @@ class HalvingAdapter(FIFOScheduler):
 
     def rungs(self) -> list[int]:
         """The resource levels at which trials are compared (every ``r_i`` of the plan), ascending."""
-        return sorted(self._rung_levels())
+        return sorted({int(row["r"]) for row in self.plan()})
 
     def trial_rungs(self) -> dict[str, list[int]]:
         """Every trial's rungs: the ``r_i`` of the bracket it was placed in (a HyperBand bracket s < s_max
         starts above the first rung)."""
         return {trial_id: self._cores[index].rungs_of(trial_id) for trial_id, index in self._owner.items()}
-
-    def _rung_levels(self) -> frozenset[int]:
-        if self._levels is None:
-            self._levels = frozenset(int(row["r"]) for row in self.plan())
-        return self._levels
 
     @abstractmethod
     def ledger(self) -> dict[str, Any]:
@@ -291,11 +285,9 @@ class HalvingAdapter(FIFOScheduler):
             return TrialScheduler.STOP
         if decision == TrialScheduler.PAUSE:
             self._pausing.add(trial_id)
-        # A result between rungs only raises the trial's resource, which its own checkpoint holds too (a
-        # restored trial reports it again): the state file is rewritten only at rungs, where values are
-        # recorded and decisions made (ASHA may promote at once and answer CONTINUE).
-        self._after_event(tune_controller,
-                          persist=decision != TrialScheduler.CONTINUE or resource in self._rung_levels())
+        # Every result is persisted when the state lives in a file (a plain Tuner): a lagging file stranded
+        # trials after a restore. With snapshot_callback() (raynn tune) nothing is written here.
+        self._after_event(tune_controller)
         return decision
 
     def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> None:
@@ -356,11 +348,11 @@ class HalvingAdapter(FIFOScheduler):
     def snapshot_callback(self) -> Callback:
         """A Tune ``Callback`` that puts this scheduler's state into Tune's own experiment snapshots.
 
-        Without it the adapter restores from its state file, written at every decision, which can be newer
+        Without it the adapter restores from its state file, written after every event, which can be newer
         than Tune's snapshot (taken every few seconds): a trial Tune added after its last snapshot is then known
         to the scheduler but never comes back, and its bracket decides without it. With it (``raynn tune``
         always adds it), the scheduler and the trials are restored from the same moment, and the state file,
-        whose rewrite costs milliseconds per decision, is no longer written.
+        whose rewrite costs milliseconds per result, is no longer written.
         """
         self._snapshotted = True
         return _SchedulerSnapshot(self)
@@ -470,18 +462,13 @@ class HalvingAdapter(FIFOScheduler):
                 self._stops.append(trial_id)
         # "running": Tune starts it again from its latest checkpoint
 
-    def _after_event(self, tune_controller: Any, leaving: str | None = None, persist: bool = True) -> None:
-        """After every call into a core: collect stops (and promotions), rebalance slots, persist.
-
-        ``persist=False``: write the state file only if stops or promotions came out of this event.
-        """
-        decided = (len(self._stops), len(self._resume))
+    def _after_event(self, tune_controller: Any, leaving: str | None = None) -> None:
+        """After every call into a core: collect stops (and promotions), rebalance slots, persist."""
         self._collect()
         if tune_controller is not None:
             trials = {t.trial_id: t for t in tune_controller.get_trials()}
             self._balance(self._gate(tune_controller), trials, leaving=leaving)
-        if persist or decided != (len(self._stops), len(self._resume)):
-            self._save()
+        self._save()
 
     def _collect(self) -> None:
         for core in self._cores:
