@@ -148,7 +148,11 @@ def _momentum(spec: Mapping[str, Any]) -> Analysis:
         steep = int(np.argmax(spec["curvatures"]))
         signs = np.sign([x[steep] for x in xs])
         flips = int(np.sum(signs[1:] * signs[:-1] < 0))
+        # Oscillation on the steep axis: the distance travelled along it (total variation); sign changes alone
+        # also count the harmless flips at |theta2| ~ 1e-9 after a method has converged.
+        travel = float(np.sum(np.abs(np.diff([x[steep] for x in xs]))))
         paths[method] = {"path": xs, "f": fs, "iters_to_tol": reached, "sign_changes_steep": flips,
+                         "travel_steep": travel,
                          "overshoot_steep": max(abs(x[steep]) for x in xs[1:]) if len(xs) > 1 else 0.0}
         out.rows += [{"analysis": "momentum", "label": method, "iteration": i, "theta1": x[0], "theta2": x[1], "f": f}
                      for i, (x, f) in enumerate(zip(xs, fs))]
@@ -176,8 +180,10 @@ def _check_init(spec: Mapping[str, Any]) -> None:
     if not isinstance(pairings, list) or not pairings:
         raise ValueError(f"`pairings` must be a non-empty list of {{label, init, activation}}, but got {pairings!r}")
     for p in pairings:
-        if not isinstance(p, dict) or set(p) - {"label", "init", "activation", "matched"} or "init" not in p:
-            raise ValueError(f"each pairing must be {{label, init, activation, matched}}, but got {p!r}")
+        if not isinstance(p, dict) or set(p) - {"label", "init", "activation", "expect"} or "init" not in p:
+            raise ValueError(f"each pairing must be {{label, init, activation, expect}}, but got {p!r}")
+        if p.get("expect", "shown") not in ("kept", "lost", "shown"):
+            raise ValueError(f"`expect` must be kept, lost or shown, but got {p.get('expect')!r}")
         ACTIVATIONS.get(p["activation"])
         build_initializer(p["init"])
     _seeds(spec)
@@ -193,8 +199,16 @@ def layer_variances(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) ->
     acts = [m for m in model.modules() if type(m).__module__.startswith("torch.nn.modules.activation")]
     zs: list[torch.Tensor] = []
     outs: list[torch.Tensor] = []
-    hooks = [m.register_forward_hook(lambda _m, _i, o: (o.retain_grad(), zs.append(o))) for m in linears]
-    hooks += [m.register_forward_hook(lambda _m, _i, o: outs.append(o.detach())) for m in acts]
+
+    def keep_z(_m: Any, _i: Any, z: torch.Tensor) -> None:  # a hook that returned a value would replace z
+        z.retain_grad()
+        zs.append(z)
+
+    def keep_a(_m: Any, _i: Any, a: torch.Tensor) -> None:
+        outs.append(a.detach())
+
+    hooks = [m.register_forward_hook(keep_z) for m in linears]
+    hooks += [m.register_forward_hook(keep_a) for m in acts]
     try:
         logits = model(x)
         torch.nn.functional.cross_entropy(logits, y).backward()
@@ -227,7 +241,7 @@ def _init(spec: Mapping[str, Any]) -> Analysis:
             grads.append(g)
             out.rows += [{"analysis": "initialization", "label": label, "seed": seed, "layer": i + 1,
                           "activation_var": av, "grad_var": gv} for i, (av, gv) in enumerate(zip(a, g))]
-        result[label] = {"init": p["init"], "activation": p["activation"], "matched": bool(p.get("matched", False)),
+        result[label] = {"init": p["init"], "activation": p["activation"], "expect": p.get("expect", "shown"),
                          "activation_var": np.mean(acts, axis=0).tolist(), "grad_var": np.mean(grads, axis=0).tolist()}
     out.data = {"pairings": result, "width": width, "depth": depth, "batch": batch, "seeds": _seeds(spec)}
     return out

@@ -95,10 +95,10 @@ def study(
     results = StudyResults(spec, runs, analysis)
     outcomes = evaluate_claims(results)
     captions: dict[str, str] = {}
-    seeds = ", ".join(map(str, spec.seeds))
+    seeds = f"seeds {', '.join(map(str, spec.seeds))}" if spec.seeds else "deterministic (no random numbers)"
     for fig in spec.figures:
         bands = " Lines are means over seeds, bands ± one standard deviation." if len(spec.seeds) > 1 and runs else ""
-        caption = (f"{fig.title}. Data: {_data_name(spec)}; seeds {seeds}.{bands} Command: {command}")
+        caption = (f"{fig.title}. Data: {_data_name(spec)}; {seeds}.{bands} Command: {command}")
         draw_figure(results, fig, outcomes, caption, folder / f"{fig.id}.png")
         captions[fig.id] = caption
     write_results_csv(results, folder / "results.csv")

@@ -63,7 +63,7 @@ def draw_figure(results: StudyResults, spec: FigureSpec, outcomes: Mapping[str, 
     draw = FIGURES.get(spec.kind)
     ncols = draw.ncols(results, spec) if callable(draw.ncols) else int(draw.ncols)  # type: ignore[attr-defined]
     width = float(getattr(draw, "width", max(8.0, 4.6 * ncols)))
-    chars = int(width / 0.068)  # 8-point monospace is about 0.067 inch a character
+    chars = int(width / 0.075)  # 8-point monospace is 0.067 inch a character; keep a margin
     top = _claim_lines(results, spec, outcomes, chars)
     bottom = textwrap.wrap(caption, int(chars * 1.15))
     line = 0.17  # inches per line of 8-point text
@@ -212,6 +212,7 @@ def _momentum(results: StudyResults, spec: FigureSpec, axes: Any) -> None:
         p = np.array(m["path"])
         ax.plot(p[:, 0], p[:, 1], "-o", ms=2, lw=0.9, color=f"C{i}", label=names.get(method, method))
     ax.plot([0], [0], "k*", ms=8)
+    ax.set_aspect("equal", adjustable="datalim")  # the true shape of the contours: a1 : a2 curvature
     ax.set_xlabel("θ1 (flat direction, curvature %g)" % a1)
     ax.set_ylabel("θ2 (steep direction, curvature %g)" % a2)
     ax.set_title(f"paths over the contours of f(θ) = ½(a1 θ1² + a2 θ2²), α={d['lr']:g}", fontsize=9)
@@ -241,7 +242,8 @@ def _init(results: StudyResults, spec: FigureSpec, axes: Any) -> None:
         for i, (label, p) in enumerate(d["pairings"].items()):
             values = np.maximum(np.asarray(p[key]), 1e-30)
             ax.semilogy(np.arange(1, len(values) + 1), values, "-o", ms=3, color=f"C{i}",
-                        ls="-" if p["matched"] else "--", label=label + ("" if p["matched"] else " (mismatch)"))
+                        ls={"kept": "-", "lost": "--"}.get(p["expect"], ":"),
+                        label=f"{label} (claim: {p['expect']})" if p["expect"] != "shown" else f"{label} (shown)")
         ax.set_xlabel(f"hidden layer l (width {d['width']})")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)

@@ -79,7 +79,7 @@ def write_summary(results: StudyResults, outcomes: Mapping[str, Outcome], figure
                   command: str, path: Path) -> None:
     study = results.study
     lines = [f"# {study.title}", "", f"Chapter section: {study.section}.  ", f"Command: `{command}`  ",
-             f"Setting: {'full (--full)' if study.full else 'quick (default)'}; seeds {', '.join(map(str, study.seeds))}.", ""]
+             f"Setting: {'full (--full)' if study.full else 'quick (default)'}; seeds {', '.join(map(str, study.seeds)) or 'none (deterministic)'}.", ""]
     if study.description:
         lines += [study.description.strip(), ""]
     held = sum(o.held for o in outcomes.values())
@@ -118,7 +118,7 @@ def write_html(results: StudyResults, outcomes: Mapping[str, Outcome], figures: 
 td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px;vertical-align:top}}.ok{{color:#060}}.no{{color:#a00;font-weight:bold}}
 img{{max-width:100%}}figcaption{{font-size:13px;color:#555}}code{{background:#f3f3f3}}</style></head><body>
 <h1>{esc(study.title)}</h1><p>Chapter section {esc(study.section)}. Command: <code>{esc(command)}</code>.
-Setting: {'full' if study.full else 'quick'}; seeds {esc(', '.join(map(str, study.seeds)))}.</p>
+Setting: {'full' if study.full else 'quick'}; seeds {esc(', '.join(map(str, study.seeds)) or 'none (deterministic)')}.</p>
 <p>{esc(study.description)}</p>
 <h2>Claims</h2><table><tr><th>claim</th><th>the chapter says</th><th>verdict</th><th>measured</th></tr>{rows}</table>
 {'<h2>Runs (mean ± sd over seeds)</h2><table><tr><th>run</th><th>seeds</th><th>epochs</th><th>train loss</th><th>val loss</th><th>val accuracy</th><th>s/run</th></tr>' + runs + '</table>' if runs else ''}

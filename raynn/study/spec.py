@@ -137,7 +137,7 @@ class Study:
     def seeds(self) -> list[int]:
         if self.runs:
             return sorted({r.seed for r in self.runs})
-        return list((self.analysis or {}).get("seeds", [0]))
+        return list((self.analysis or {}).get("seeds", []))  # empty: a deterministic analysis
 
 
 # ----------------------------------------------------------------------------------------------------------------
