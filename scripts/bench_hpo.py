@@ -856,7 +856,6 @@ def mnist(args: argparse.Namespace, tmp: Path, out: Callable[[str], None]) -> No
     from raynn.tune.trial import run_trial
 
     raw = yaml.safe_load((ROOT / "search_spaces" / "mnist.yaml").read_text())
-    raw["base"]["data"]["root"] = str((ROOT.parent / "shared" / "data" / "mnist").resolve())
     space = SearchSpace.from_dict(raw)
     R, eta = int(raw["base"]["train"]["epochs"]), 3
     hb_trials, hb_units = hb_band(R, eta)
