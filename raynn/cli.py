@@ -117,8 +117,9 @@ def _study(args: argparse.Namespace) -> int:
     # study() checks the whole study file and every run config before Ray starts.
     report = study(args.name, full=args.full, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
                    address=args.address, out=args.out)
-    held = sum(o.held for o in report.outcomes.values())
-    print(f"raynn study: {held} of {len(report.outcomes)} claim(s) held; open {report.html}")
+    held = sum(o.held is True for o in report.outcomes.values())
+    measured = sum(o.held is not None for o in report.outcomes.values())
+    print(f"raynn study: {held} of {measured} measured claim(s) held; open {report.html}")
     return 0
 
 

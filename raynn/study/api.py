@@ -41,6 +41,10 @@ def command_line(study: Study, workers: int | None, gpus_per_worker: float | Non
     return " ".join(parts)
 
 
+def _seeds(seeds: list[int]) -> str:
+    return f"seeds {', '.join(map(str, seeds))}" if seeds else "deterministic (no random numbers)"
+
+
 def _data_name(study: Study) -> str:
     if not study.runs:
         return "synthetic data (no training runs)"
@@ -77,7 +81,7 @@ def study(
     ``index.html`` and ``configs/`` (each run's config, ready for ``raynn train``).
     """
     from raynn.study.analyses import run_analysis
-    from raynn.study.figures import draw_figure
+    from raynn.study.figures import draw_figure, draws_analysis
     from raynn.study.outputs import write_configs, write_html, write_results_csv, write_summary
 
     spec = load_study(name, full=full, workers=workers, gpus_per_worker=gpus_per_worker, patch=patch)
@@ -95,10 +99,15 @@ def study(
     results = StudyResults(spec, runs, analysis)
     outcomes = evaluate_claims(results)
     captions: dict[str, str] = {}
-    seeds = f"seeds {', '.join(map(str, spec.seeds))}" if spec.seeds else "deterministic (no random numbers)"
     for fig in spec.figures:
-        bands = " Lines are means over seeds, bands ± one standard deviation." if len(spec.seeds) > 1 and runs else ""
-        caption = (f"{fig.title}. Data: {_data_name(spec)}; {seeds}.{bands} Command: {command}")
+        if draws_analysis(fig.kind):
+            seeds = (spec.analysis or {}).get("seeds", [])
+            data = f"synthetic, see the study's description; {_seeds(seeds)}"
+        else:
+            seeds = sorted({r.seed for r in spec.runs})
+            data = f"{_data_name(spec)}; {_seeds(seeds)}"
+        bands = " Lines are means over seeds, bands ± one standard deviation." if len(seeds) > 1 else ""
+        caption = f"{fig.title}. Data: {data}.{bands} Command: {command}"
         draw_figure(results, fig, outcomes, caption, folder / f"{fig.id}.png")
         captions[fig.id] = caption
     write_results_csv(results, folder / "results.csv")
@@ -107,5 +116,5 @@ def study(
     write_html(results, outcomes, captions, command, folder)
     for claim in spec.claims:
         o = outcomes[claim.id]
-        progress(f"raynn study: claim {claim.id}: {'held' if o.held else 'DID NOT HOLD'}: {o.measured}")
+        progress(f"raynn study: claim {claim.id}: {o.verdict if o.held is not False else 'DID NOT HOLD'}: {o.measured}")
     return StudyReport(folder, outcomes, results)

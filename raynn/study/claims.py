@@ -18,15 +18,24 @@ import numpy as np
 from raynn.registry import Registry
 from raynn.study.results import StudyResults
 
-__all__ = ["CLAIMS", "Outcome", "evaluate_claims"]
+__all__ = ["CLAIMS", "NotMeasured", "Outcome", "evaluate_claims"]
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """The verdict on one claim, with the numbers that decided it."""
+    """The verdict on one claim, with the numbers that decided it; ``held`` is None when this setting of the
+    study does not measure the claim (a quick setting with one batch multiplier cannot show a trend in k)."""
 
-    held: bool
+    held: bool | None
     measured: str
+
+    @property
+    def verdict(self) -> str:
+        return {True: "held", False: "did not hold", None: "not measured"}[self.held]
+
+
+class NotMeasured(ValueError):
+    """Raised by a check when the runs of this setting cannot decide its claim (say which runs are missing)."""
 
 
 Check = Callable[..., Outcome]
@@ -39,6 +48,8 @@ def evaluate_claims(results: StudyResults) -> dict[str, Outcome]:
     for claim in results.study.claims:
         try:
             out[claim.id] = CLAIMS.get(claim.check)(results, **claim.params)
+        except NotMeasured as exc:
+            out[claim.id] = Outcome(None, f"not measured in this setting: {exc}")
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             out[claim.id] = Outcome(False, f"could not be checked: {exc}")
     return out
@@ -141,7 +152,7 @@ def large_batch_table(results: StudyResults) -> dict[tuple[int, str, str], list[
 def _ref(table: dict[tuple[int, str, str], list[float]]) -> float:
     refs = [v for (k, _, _), v in table.items() if k == 1]
     if not refs:
-        raise ValueError("the large-batch grid has no k = 1 reference run")
+        raise NotMeasured("the large-batch grid has no k = 1 reference run")
     return float(np.mean(refs[0]))
 
 
@@ -151,8 +162,8 @@ def linear_rule_range(results: StudyResults, *, warmup: str = "gradual", points:
     table = large_batch_table(results)
     ref = _ref(table)
     ks = sorted(k for (k, rule, w) in table if rule == "linear" and w == warmup and k > 1)
-    if not ks:
-        raise ValueError(f"no run with rule linear and warmup {warmup}")
+    if len(ks) < 2:
+        raise NotMeasured(f"needs runs with rule linear and warmup {warmup} at two k > 1, has k in {ks}")
     diffs = {k: float(np.mean(table[(k, "linear", warmup)])) - ref for k in ks}
     within = [k for k in ks if diffs[k] <= points]
     largest = max(within, default=1)
@@ -171,7 +182,7 @@ def large_batch_compare(results: StudyResults, *, better: Sequence[str], than: S
     a = table.get((kk, str(better[0]), str(better[1])))
     b = table.get((kk, str(than[0]), str(than[1])))
     if a is None or b is None:
-        raise ValueError(f"k={kk}: missing {better if a is None else than} runs")
+        raise NotMeasured(f"k={kk}: no {list(better if a is None else than)} runs")
     gain = float(np.mean(b) - np.mean(a))
     return Outcome(gain >= margin, f"k={kk}: {better[0]}/warmup {better[1]} {np.mean(a):.2f}% "
                    f"(sd {np.std(a):.2f}) vs {than[0]}/warmup {than[1]} {np.mean(b):.2f}% (sd {np.std(b):.2f}), "
@@ -191,7 +202,7 @@ def warmup_default(results: StudyResults, *, rule: str = "linear", points: float
         ok &= auto - others[best_w] <= points
         parts.append(f"k={kk}: auto {auto:.2f}% vs best ({best_w}) {others[best_w]:.2f}%")
     if not parts:
-        raise ValueError(f"no k has both rule {rule} with warmup auto and another warmup")
+        raise NotMeasured(f"no k has both rule {rule} with warmup auto and another warmup")
     return Outcome(bool(ok), "; ".join(parts))
 
 

@@ -19,7 +19,7 @@ from raynn.study.claims import Outcome, large_batch_table
 from raynn.study.results import StudyResults
 from raynn.study.spec import FigureSpec
 
-__all__ = ["FIGURES", "draw_figure", "AXIS_LABELS"]
+__all__ = ["FIGURES", "draw_figure", "draws_analysis", "AXIS_LABELS"]
 
 Draw = Callable[[StudyResults, FigureSpec, Any], None]
 FIGURES: Registry[Draw] = Registry("figure kind")
@@ -51,7 +51,7 @@ def _claim_lines(results: StudyResults, spec: FigureSpec, outcomes: Mapping[str,
         claim, outcome = claims[cid], outcomes.get(cid)
         lines += textwrap.wrap(f"Chapter ({results.study.section}): {claim.text}", chars)
         if outcome is not None:
-            verdict = "HELD" if outcome.held else "DID NOT HOLD"
+            verdict = outcome.verdict.upper()
             lines += textwrap.wrap(f"Measured: {verdict}. {outcome.measured}", chars, subsequent_indent="    ")
     return lines
 
@@ -87,12 +87,18 @@ def _analysis(results: StudyResults) -> dict[str, Any]:
     return results.analysis.data
 
 
-def _cols(n: int) -> Callable[[Any], Any]:
+def _cols(n: int, analysis: bool = False) -> Callable[[Any], Any]:
     def deco(fn: Any) -> Any:
         fn.ncols = n
+        fn.draws_analysis = analysis  # its caption describes the analysis, not the training runs
         return fn
 
     return deco
+
+
+def draws_analysis(kind: str) -> bool:
+    """Whether figure ``kind`` draws the study's analysis rather than its training runs."""
+    return bool(getattr(FIGURES.get(kind), "draws_analysis", False))
 
 
 def _legend(ax: Any) -> None:
@@ -187,6 +193,7 @@ def _schedules(results: StudyResults, spec: FigureSpec, axes: Any) -> None:
 
 
 _schedules.ncols = _schedule_cols  # type: ignore[attr-defined]
+_schedules.draws_analysis = True  # type: ignore[attr-defined]
 _schedules.width = 11.5  # type: ignore[attr-defined]
 _schedules.right = 4.3  # type: ignore[attr-defined]  # inches kept for the legend of formulas
 FIGURES.add("schedules", _schedules, "learning rate alpha_k of each schedule against k, with the chapter's symbols")
@@ -196,7 +203,7 @@ FIGURES.add("schedules", _schedules, "learning rate alpha_k of each schedule aga
 # Momentum (Fig. 7.6).
 
 
-@_cols(2)
+@_cols(2, analysis=True)
 def _momentum(results: StudyResults, spec: FigureSpec, axes: Any) -> None:
     d = _analysis(results)
     a1, a2 = d["curvatures"]
@@ -234,7 +241,7 @@ FIGURES.add("momentum_paths", _momentum, "heavy ball and Nesterov paths over the
 # Initialization (Table 7.2).
 
 
-@_cols(2)
+@_cols(2, analysis=True)
 def _init(results: StudyResults, spec: FigureSpec, axes: Any) -> None:
     d = _analysis(results)
     for ax, key, ylabel in ((axes[0], "activation_var", "Var(a^(l)) of the activations"),
@@ -274,7 +281,7 @@ def _lsq_contours(ax: Any, x: np.ndarray, y: np.ndarray, path: np.ndarray, w_sta
     _legend(ax)
 
 
-@_cols(2)
+@_cols(2, analysis=True)
 def _norm_gradient(results: StudyResults, spec: FigureSpec, axes: Any) -> None:
     g = _analysis(results)["gradient"]
     y = np.asarray(g["y"])
@@ -287,7 +294,7 @@ def _norm_gradient(results: StudyResults, spec: FigureSpec, axes: Any) -> None:
 FIGURES.add("norm_gradient", _norm_gradient, "loss contours and gradient steps before/after standardization (Fig. 7.9)")
 
 
-@_cols(3)
+@_cols(3, analysis=True)
 def _whitening(results: StudyResults, spec: FigureSpec, axes: Any) -> None:
     w = _analysis(results)["whitening"]
     for ax, (name, pts) in zip(axes, w["points"].items()):
@@ -313,16 +320,19 @@ FIGURES.add("whitening", _whitening, "raw, standardized and PCA-whitened data si
 def _large_batch_error(results: StudyResults, spec: FigureSpec, axes: Any) -> None:
     ax = axes[0]
     table = large_batch_table(results)
-    ref = float(np.mean(next(v for (k, _, _), v in table.items() if k == 1)))
+    refs = [v for (k, _, _), v in table.items() if k == 1]
     combos = sorted({(r, w) for (k, r, w) in table if k > 1})
     for i, (rule, warm) in enumerate(combos):
         ks = sorted(k for (k, r, w) in table if (r, w) == (rule, warm))
-        ks = [1] + ks
-        vals = [table[(1, "reference", "none")] if k == 1 else table[(k, rule, warm)] for k in ks]
+        vals = [table[(k, rule, warm)] for k in ks]
+        if refs:
+            ks, vals = [1, *ks], [refs[0], *vals]
         ax.errorbar(ks, [np.mean(v) for v in vals], yerr=[np.std(v) for v in vals], marker="o", ms=3, capsize=2,
                     lw=1, color=f"C{i}", label=f"{rule} rule, warmup {warm}")
-    ax.axhspan(ref - 0.5, ref + 0.5, color="#999999", alpha=0.2, label="reference ± 0.5 points")
-    ax.axhline(ref, color="k", lw=0.8)
+    if refs:
+        ref = float(np.mean(refs[0]))
+        ax.axhspan(ref - 0.5, ref + 0.5, color="#999999", alpha=0.2, label="k = 1 (reference) ± 0.5 points")
+        ax.axhline(ref, color="k", lw=0.8)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("k = global batch / reference batch")
     ax.set_ylabel("validation error at the last epoch (%)")

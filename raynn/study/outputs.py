@@ -82,12 +82,15 @@ def write_summary(results: StudyResults, outcomes: Mapping[str, Outcome], figure
              f"Setting: {'full (--full)' if study.full else 'quick (default)'}; seeds {', '.join(map(str, study.seeds)) or 'none (deterministic)'}.", ""]
     if study.description:
         lines += [study.description.strip(), ""]
-    held = sum(o.held for o in outcomes.values())
-    lines += [f"## Claims: {held} of {len(outcomes)} held", "", "| claim | the chapter says | held? | measured |",
+    held = sum(o.held is True for o in outcomes.values())
+    measured = sum(o.held is not None for o in outcomes.values())
+    lines += [f"## Claims: {held} of {measured} measured held ({len(outcomes) - measured} not measured in this setting)"
+              if measured < len(outcomes) else f"## Claims: {held} of {len(outcomes)} held", "", "| claim | the chapter says | held? | measured |",
               "| --- | --- | --- | --- |"]
     for claim in study.claims:
         o = outcomes[claim.id]
-        lines.append(f"| {claim.id} | {claim.text} | {'yes' if o.held else '**no**'} | {o.measured} |")
+        mark = {True: "yes", False: "**no**", None: "not measured"}[o.held]
+        lines.append(f"| {claim.id} | {claim.text} | {mark} | {o.measured} |")
     table = _run_table(results)
     if table:
         lines += ["", "## Runs (mean ± sd over seeds)", "", *table]
@@ -103,9 +106,10 @@ def write_html(results: StudyResults, outcomes: Mapping[str, Outcome], figures: 
     """``index.html`` with the figures embedded (base64), so the one file can be moved or mailed."""
     study = results.study
     esc = html.escape
+    _css = {True: "ok", False: "no", None: "na"}
     rows = "".join(
-        f"<tr><td>{esc(c.id)}</td><td>{esc(c.text)}</td><td class='{'ok' if outcomes[c.id].held else 'no'}'>"
-        f"{'held' if outcomes[c.id].held else 'did not hold'}</td><td>{esc(outcomes[c.id].measured)}</td></tr>"
+        f"<tr><td>{esc(c.id)}</td><td>{esc(c.text)}</td><td class='{_css[outcomes[c.id].held]}'>"
+        f"{outcomes[c.id].verdict}</td><td>{esc(outcomes[c.id].measured)}</td></tr>"
         for c in study.claims)
     figs = ""
     for fid, caption in figures.items():
@@ -115,7 +119,7 @@ def write_html(results: StudyResults, outcomes: Mapping[str, Outcome], figures: 
                    for line in _run_table(results)[2:])
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>raynn study: {esc(study.title)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px;vertical-align:top}}.ok{{color:#060}}.no{{color:#a00;font-weight:bold}}
+td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px;vertical-align:top}}.ok{{color:#060}}.no{{color:#a00;font-weight:bold}}.na{{color:#777}}
 img{{max-width:100%}}figcaption{{font-size:13px;color:#555}}code{{background:#f3f3f3}}</style></head><body>
 <h1>{esc(study.title)}</h1><p>Chapter section {esc(study.section)}. Command: <code>{esc(command)}</code>.
 Setting: {'full' if study.full else 'quick'}; seeds {esc(', '.join(map(str, study.seeds)) or 'none (deterministic)')}.</p>
