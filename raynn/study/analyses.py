@@ -2,7 +2,8 @@
 
 * ``schedules`` (Figs. 7.4, 7.5): every learning-rate schedule of 4.4.2 evaluated over one run length.
 * ``momentum`` (Fig. 7.6): gradient descent, heavy-ball momentum and Nesterov on an ill-conditioned 2-D
-  quadratic, with raynn's own optimizers.
+  quadratic, with raynn's own optimizers (torch's SGD; its Nesterov keeps the look-ahead point
+  ``theta + rho Delta theta`` of the chapter's recurrence as its parameter, Bengio et al. 2012).
 * ``initialization`` (Table 7.2, 4.3): per-layer variance of activations and back-propagated gradients
   through a deep MLP built and initialized by raynn, for each initializer / activation pairing.
 * ``normalization`` (Figs. 7.9, 7.10): gradient descent on a two-feature least-squares loss before and after

@@ -238,8 +238,13 @@ def load_study(
     raw = _read(path)
     _unknown(raw, _TOP_KEYS, "study")
     if "full" in raw:
-        _mapping(raw["full"], "study.full")
-        _unknown(raw["full"], _TOP_KEYS - {"full"}, "study.full")
+        # The patch is checked as written, in either setting: a typo in it must not wait for a --full run.
+        patch_full = _mapping(raw["full"], "study.full")
+        _unknown(patch_full, _TOP_KEYS - {"full"}, "study.full")
+        if "runs" in patch_full:
+            _unknown(_mapping(patch_full["runs"], "study.full.runs"), _RUNS_KEYS, "study.full.runs")
+            for i, item in enumerate(patch_full["runs"].get("variants") or []):
+                _unknown(_mapping(item, f"study.full.runs.variants[{i}]"), _VARIANT_KEYS, f"study.full.runs.variants[{i}]")
     if full and raw.get("full"):
         raw = merge_patch({k: v for k, v in raw.items() if k != "full"}, raw["full"])
     if patch:
