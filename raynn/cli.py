@@ -125,7 +125,6 @@ def _study(args: argparse.Namespace) -> int:
 
 def _list() -> int:
     from raynn.registry import all_registries
-
     from raynn.study import study_registry
 
     for kind, registry in [*all_registries().items(), ("study", study_registry())]:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from raynn.study.claims import Outcome, evaluate_claims
 from raynn.study.results import StudyResults
 from raynn.study.spec import Study, load_study
 
-__all__ = ["StudyReport", "study", "command_line"]
+__all__ = ["StudyReport", "command_line", "study"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def _data_name(study: Study) -> str:
         return "synthetic data (no training runs)"
     data = study.runs[0].config["data"]
     sub = f", subset {data['subset']}" if data["subset"] else ""
-    return f"{data['name']}{sub}, {int(round(100 * data['val_fraction']))}% held out for validation"
+    return f"{data['name']}{sub}, {round(100 * data['val_fraction'])}% held out for validation"
 
 
 def study(

@@ -10,8 +10,10 @@ Nothing here imports Ray.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
@@ -118,7 +120,7 @@ def batch_per_iteration(results: StudyResults, *, labels: Sequence[str], window:
     for label in labels:
         per_seed = [float(np.mean(r.iterations[lo:n])) for r in results.by_label(label)]
         values.append(float(np.mean(per_seed)))
-    ok = all(b <= a + tolerance for a, b in zip(values, values[1:]))
+    ok = all(b <= a + tolerance for a, b in pairwise(values))
     parts = [f"{label}: {_fmt(v)}" for label, v in zip(labels, values)]
     return Outcome(ok, f"mean mini-batch loss over iterations {lo + 1}-{n}: " + "; ".join(parts))
 
@@ -131,7 +133,7 @@ def batch_per_epoch(results: StudyResults, *, labels: Sequence[str], metric: str
     for label in labels:
         _, mean, _ = results.epoch_curve(label, metric)
         values.append(float(mean[(epoch or len(mean)) - 1]))
-    ok = all(a <= b + tolerance for a, b in zip(values, values[1:]))
+    ok = all(a <= b + tolerance for a, b in pairwise(values))
     where = f"epoch {epoch}" if epoch else "the last epoch"
     return Outcome(ok, f"{metric} at {where}: " + "; ".join(f"{label}: {_fmt(v)}" for label, v in zip(labels, values)))
 

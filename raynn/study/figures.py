@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import textwrap
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from raynn.study.claims import Outcome, large_batch_table
 from raynn.study.results import StudyResults
 from raynn.study.spec import FigureSpec
 
-__all__ = ["FIGURES", "draw_figure", "draws_analysis", "AXIS_LABELS"]
+__all__ = ["AXIS_LABELS", "FIGURES", "draw_figure", "draws_analysis"]
 
 Draw = Callable[[StudyResults, FigureSpec, Any], None]
 FIGURES: Registry[Draw] = Registry("figure kind")
@@ -220,8 +221,8 @@ def _momentum(results: StudyResults, spec: FigureSpec, axes: Any) -> None:
         ax.plot(p[:, 0], p[:, 1], "-o", ms=2, lw=0.9, color=f"C{i}", label=names.get(method, method))
     ax.plot([0], [0], "k*", ms=8)
     ax.set_aspect("equal", adjustable="datalim")  # the true shape of the contours: a1 : a2 curvature
-    ax.set_xlabel("θ1 (flat direction, curvature %g)" % a1)
-    ax.set_ylabel("θ2 (steep direction, curvature %g)" % a2)
+    ax.set_xlabel(f"θ1 (flat direction, curvature {a1:g})")
+    ax.set_ylabel(f"θ2 (steep direction, curvature {a2:g})")
     ax.set_title(f"paths over the contours of f(θ) = ½(a1 θ1² + a2 θ2²), α={d['lr']:g}", fontsize=9)
     _legend(ax)
     ax = axes[1]

@@ -10,12 +10,13 @@ Pure arithmetic; nothing imports Ray.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from raynn.errors import ConfigError
 from raynn.registry import Registry
 
-__all__ = ["GENERATORS", "iters_per_epoch", "train_size", "large_batch"]
+__all__ = ["GENERATORS", "iters_per_epoch", "large_batch", "train_size"]
 
 GENERATORS: Registry[Callable[..., list[Any]]] = Registry("run generator")
 

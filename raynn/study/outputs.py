@@ -9,8 +9,9 @@ import base64
 import csv
 import html
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import yaml
@@ -18,7 +19,7 @@ import yaml
 from raynn.study.claims import Outcome
 from raynn.study.results import StudyResults, mean_sd
 
-__all__ = ["write_results_csv", "write_summary", "write_html", "write_configs", "result_rows"]
+__all__ = ["result_rows", "write_configs", "write_html", "write_results_csv", "write_summary"]
 
 _METRICS = ("train_loss", "val_loss", "val_accuracy", "lr", "step", "global_batch", "early_stopped", "samples_per_s")
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from raynn.study.analyses import Analysis
 from raynn.study.spec import RunSpec, Study
 
-__all__ = ["RunResult", "StudyResults", "smooth", "mean_sd"]
+__all__ = ["RunResult", "StudyResults", "mean_sd", "smooth"]
 
 
 @dataclass

@@ -17,12 +17,13 @@ import secrets
 import shutil
 import tempfile
 import time
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from raynn.study.results import RunResult
 from raynn.study.spec import RunSpec
 
-__all__ = ["run_all", "train_in_process", "IterationLog"]
+__all__ = ["IterationLog", "run_all", "train_in_process"]
 
 
 class IterationLog:

@@ -20,17 +20,28 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
 from raynn.errors import ConfigError
 from raynn.registry import Registry
 
-__all__ = ["Study", "RunSpec", "ClaimSpec", "FigureSpec", "load_study", "study_registry", "studies_dir",
-           "merge_patch", "expand_runs", "set_dotted"]
+__all__ = [
+    "ClaimSpec",
+    "FigureSpec",
+    "RunSpec",
+    "Study",
+    "expand_runs",
+    "load_study",
+    "merge_patch",
+    "set_dotted",
+    "studies_dir",
+    "study_registry",
+]
 
 _TOP_KEYS = {"title", "section", "description", "claims", "runs", "analysis", "figures", "full"}
 _RUNS_KEYS = {"base", "variants", "grid", "seeds", "label", "log_iterations", "workers", "generate"}
