@@ -128,7 +128,7 @@ def _curves(results: StudyResults, spec: FigureSpec, axes: Any) -> None:
     for ax, panel in zip(axes, _panels(spec)):
         x, metric = panel.get("x", "epoch"), panel.get("y", "train_loss")
         labels = panel.get("labels") or results.labels()
-        everything = []
+        everything, lengths = [], []
         for i, label in enumerate(labels):
             if x == "iteration":
                 xs, mean, sd = results.iteration_curve(label, int(panel.get("window", 1)))
@@ -136,12 +136,15 @@ def _curves(results: StudyResults, spec: FigureSpec, axes: Any) -> None:
             else:
                 xs, mean, sd = results.epoch_curve(label, metric)
             color = f"C{i % 10}"
+            lengths.append(len(xs))
             ax.plot(xs, mean, color=color, label=label, lw=1.2)
             if len(results.by_label(label)) > 1:
                 ax.fill_between(xs, mean - sd, mean + sd, color=color, alpha=0.15, lw=0)
             everything += list(mean)
         if panel.get("log_y", True):
             _log_if_wide(ax, everything)
+        if panel.get("log_x", x == "iteration" and max(lengths) > 10 * min(lengths)):
+            ax.set_xscale("log")  # runs of 80 and of 5,000 iterations: both visible
         ax.set_xlabel(AXIS_LABELS.get(x, x))
         ylabel = AXIS_LABELS.get(metric, metric)
         if x == "iteration":
