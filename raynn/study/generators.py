@@ -59,7 +59,7 @@ def large_batch(
     warmup_epochs: float,
     decay_epochs: Sequence[float] = (),
     decay_factors: Sequence[float] = (),
-    workers: int = 2,
+    workers: int = 1,
 ) -> list[Any]:
     """Runs at global batch ``k * reference_batch`` for each ``k``, with each ``[rule, warmup]`` of ``combos``.
 
@@ -82,8 +82,9 @@ def large_batch(
         warmup_epochs: Length of the constant and gradual warmups, in epochs.
         decay_epochs: Epochs at which the rate is multiplied by the matching ``decay_factors`` entry.
         decay_factors: Cumulative factors, non-increasing in (0, 1] (``[0.1, 0.01]``).
-        workers: Ray Train workers of the data-parallel runs (``train.workers`` of each; overridden by
-            ``--workers``). The per-worker batch is the global batch divided by ``workers``.
+        workers: Ray Train workers per run, from the study (``runs.workers``) or ``--workers``; not a key of
+            ``generate``. The per-worker batch is the global batch divided by ``workers``, so ``k`` means the
+            same global batch on any number of workers.
     """
     from raynn.config import check_config
     from raynn.scaling import plan_scaling

@@ -377,7 +377,7 @@ def _runs(value: Any, study: str, workers: int | None, gpus: float | None) -> tu
     if log_iterations and run_workers > 1:
         # The per-iteration loss is taken in the training process; with data parallelism only epochs are logged.
         log_iterations = False
-    points = expand_runs(spec)
+    points = expand_runs(spec, run_workers)
     template = spec.get("label")
     if template is not None:
         _str(template, "study.runs.label")
@@ -390,14 +390,15 @@ def _runs(value: Any, study: str, workers: int | None, gpus: float | None) -> tu
             phase_sets = generated_phases or [sets]
             for phase_no, phase in enumerate(phase_sets):
                 cfg = copy.deepcopy(base)
+                cfg.setdefault("train", {})["workers"] = run_workers
+                # A generator may set train.workers itself (a global batch too small to split over the workers).
                 for key, val in phase.items():
                     set_dotted(cfg, key, val)
                 cfg["seed"] = seed
-                train = cfg.setdefault("train", {})
-                train["workers"] = run_workers
+                train = cfg["train"]
                 if gpus is not None:
                     train["gpus_per_worker"] = gpus
-                if run_workers == 1:
+                if train["workers"] == 1:
                     train.setdefault("num_threads", 1)  # one CPU per run: several run at once
                 cfg.pop("name", None)
                 from raynn.config import check_config
@@ -423,10 +424,11 @@ def _slug(text: str) -> str:
 Point = tuple[str, dict[str, Any], dict[str, Any], list[dict[str, Any]] | None]
 
 
-def expand_runs(spec: Mapping[str, Any]) -> list[Point]:
+def expand_runs(spec: Mapping[str, Any], workers: int = 1) -> list[Point]:
     """The run points of a ``runs`` section: (label, params, dotted-key settings, phases or None).
 
-    ``variants`` x ``grid`` (every combination), or the points a ``generate`` entry derives.
+    ``variants`` x ``grid`` (every combination), or the points a ``generate`` entry derives for runs on
+    ``workers`` Ray Train workers each (a generator that sets a global batch splits it over them).
     """
     if "generate" in spec:
         if "variants" in spec or "grid" in spec:
@@ -438,7 +440,7 @@ def expand_runs(spec: Mapping[str, Any]) -> list[Point]:
         if name not in GENERATORS:
             raise ConfigError("study.runs.generate.name", f"must be one of {', '.join(GENERATORS.names())}", name)
         try:
-            return GENERATORS.get(name)(spec.get("base", {}), **gen)
+            return GENERATORS.get(name)(spec.get("base", {}), workers=workers, **gen)
         except TypeError as exc:
             raise ConfigError(f"study.runs.generate ({name})", str(exc), gen) from None
     variants: list[tuple[str, dict[str, Any]]] = []

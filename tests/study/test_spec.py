@@ -33,10 +33,12 @@ def test_every_study_loads_and_checks_every_run(name: str, full: bool) -> None:
                 assert cfg["data"]["name"] == "mnist"  # --full is MNIST, the chapter's data set
 
 
-def test_large_batch_is_data_parallel_by_default() -> None:
-    study = load_study("large-batch")
-    assert {r.workers for r in study.runs if r.params["global_batch"] % 2 == 0} == {2}
-    assert {r.workers for r in load_study("large-batch", workers=1).runs} == {1}
+def test_large_batch_is_data_parallel_by_default_and_k_means_the_global_batch() -> None:
+    for workers, want in ((None, 2), (1, 1), (4, 4)):
+        study = load_study("large-batch", workers=workers)
+        assert {r.workers for r in study.runs} == {want}
+        for run in study.runs:  # global batch = per-worker batch x workers = k x reference batch (16)
+            assert run.config["train"]["batch_size"] * want == 16 * run.params["k"]
 
 
 def _write(tmp_path: Path, doc: dict) -> Path:

@@ -87,5 +87,7 @@ def test_large_batch_orderings_at_the_largest_k(ray_session: None, tmp_path: Pat
         "k": [1, 32], "combos": [["none", "none"], ["linear", "constant"], ["linear", "gradual"]]}}}
     assert len(load_study("large-batch", workers=1, patch=patch).runs) == 12
     report = study("large-batch", workers=1, patch=patch, out=tmp_path, progress=lambda _m: None)
+    for run in report.results.runs:  # the same global batch on one worker: k * 16 examples per iteration
+        assert run.spec.workers == 1 and run.history[-1]["global_batch"] == 16 * run.spec.params["k"]
     assert report.outcomes["scale-the-rate"].held, report.outcomes["scale-the-rate"].measured
     assert report.outcomes["constant-vs-gradual"].held, report.outcomes["constant-vs-gradual"].measured
