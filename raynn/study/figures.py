@@ -252,7 +252,7 @@ def _init(results: StudyResults, spec: FigureSpec, axes: Any) -> None:
                             (axes[1], "grad_var", "Var(∂L/∂z^(l)) × N of the gradients")):
         for i, (label, p) in enumerate(d["pairings"].items()):
             values = np.maximum(np.asarray(p[key]), 1e-30)
-            ax.semilogy(np.arange(1, len(values) + 1), values, "-o", ms=3, color=f"C{i}",
+            ax.semilogy(np.arange(1, len(values) + 1), values, marker="o", ms=3, color=f"C{i}",
                         ls={"kept": "-", "lost": "--"}.get(p["expect"], ":"),
                         label=f"{label} (claim: {p['expect']})" if p["expect"] != "shown" else f"{label} (shown)")
         ax.set_xlabel(f"hidden layer l (width {d['width']})")

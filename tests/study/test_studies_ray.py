@@ -28,9 +28,10 @@ SMALLEST: dict[str, dict[str, Any]] = {
     "regularization": {"runs": {"seeds": [0], "base": {"train": {"epochs": 2}}}},
     "initialization": {"analysis": {"width": 16, "depth": 4, "batch": 32, "seeds": [0]}},
     "momentum": {"analysis": {"iterations": 20}},
-    # Data-parallel on 2 Ray Train workers: the reference and one large batch, one epoch each.
+    # One data-parallel run on 2 Ray Train workers (a worker group costs ~12 s to start), one epoch; without
+    # the k = 1 reference the claims are "not measured" and the figures draw what there is.
     "large-batch": {"runs": {"base": {"train": {"epochs": 1}},
-                             "generate": {"k": [1, 2], "combos": [["linear", "gradual"]], "decay_epochs": [],
+                             "generate": {"k": [2], "combos": [["linear", "gradual"]], "decay_epochs": [],
                                           "decay_factors": []}}},
 }
 
@@ -58,7 +59,7 @@ def test_study_runs_end_to_end_and_writes_its_outputs(name: str, ray_session: No
     epochs = [r for r in rows if r["row"] == "epoch"]
     assert len(epochs) == sum(len(r.history) for r in report.results.runs)
     for run in report.results.runs:
-        assert len(run.history) == run.config["train"]["epochs"]  # 2 epochs: too few for early stopping
+        assert len(run.history) == run.spec.config["train"]["epochs"]  # 2 epochs: too few for early stopping
         cfg = yaml.safe_load(next((tmp_path / "configs").glob(f"{run.spec.run_id}*.yaml")).read_text())
         assert cfg["seed"] == run.spec.seed
     if spec.analysis is not None:
@@ -67,7 +68,7 @@ def test_study_runs_end_to_end_and_writes_its_outputs(name: str, ray_session: No
         for run in report.results.runs:
             assert run.spec.workers == 2
             # 1,438 examples over 2 ranks: ceil(719 / per-worker batch) iterations; one process takes twice as many.
-            per_worker = run.config["train"]["batch_size"]
+            per_worker = run.spec.config["train"]["batch_size"]
             assert run.history[-1]["step"] == -(-719 // per_worker)
             assert run.history[-1]["global_batch"] == 2 * per_worker == 16 * run.spec.params["k"]
 
