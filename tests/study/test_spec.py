@@ -109,3 +109,11 @@ def test_grid_times_variants_with_labels() -> None:
     # The label template reads grid keys: the batch-size study's legend.
     study = load_study("batch-size")
     assert [r.label for r in study.runs if r.seed == 0] == ["batch 8", "batch 32", "batch 128"]
+
+
+def test_raynn_study_is_callable_and_a_package() -> None:
+    import raynn
+
+    assert callable(raynn.study) and raynn.study.load_study is load_study
+    with pytest.raises(ConfigError, match="must be one of"):
+        raynn.study("no-such-study")
