@@ -108,7 +108,7 @@ def study(
             seeds = sorted({r.seed for r in spec.runs})
             data = f"{_data_name(spec)}; {_seeds(seeds)}"
         bands = ("" if len(seeds) < 2 else " Lines are means over seeds." if draws_analysis(fig.kind)
-                 else " Lines are means over seeds, bands ± one standard deviation.")
+                 else " Lines are means over seeds; bands and error bars ± one standard deviation.")
         caption = f"{fig.title}. Data: {data}.{bands} Command: {command}"
         draw_figure(results, fig, outcomes, caption, folder / f"{fig.id}.png")
         captions[fig.id] = caption

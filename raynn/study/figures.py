@@ -67,7 +67,7 @@ def draw_figure(results: StudyResults, spec: FigureSpec, outcomes: Mapping[str, 
     chars = int(width / 0.075)  # 8-point monospace is 0.067 inch a character; keep a margin
     top = _claim_lines(results, spec, outcomes, chars)
     bottom = textwrap.wrap(caption, int(chars * 1.15))
-    line = 0.17  # inches per line of 8-point text
+    line = 0.14  # inches per line of 8-point text (1.2 x 8 points)
     plot_h = 4.0
     height = plot_h + line * (len(top) + len(bottom) + 2) + 0.4
     fig, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False)
