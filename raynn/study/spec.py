@@ -357,6 +357,8 @@ def _label(template: str, values: Mapping[str, Any]) -> str:
 
 
 def _runs(value: Any, study: str, workers: int | None, gpus: float | None) -> tuple[RunSpec, ...]:
+    from raynn.config import check_config
+
     if value is None:
         return ()
     spec = _mapping(value, "study.runs")
@@ -401,8 +403,6 @@ def _runs(value: Any, study: str, workers: int | None, gpus: float | None) -> tu
                 if train["workers"] == 1:
                     train.setdefault("num_threads", 1)  # one CPU per run: several run at once
                 cfg.pop("name", None)
-                from raynn.config import check_config
-
                 try:
                     checked = check_config(cfg)
                 except ConfigError as exc:
