@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-__all__ = ["Demand", "NodeKind", "Cluster", "most_workers", "never_fits"]
+__all__ = ["Demand", "NodeKind", "Cluster", "most_workers", "never_fits", "trial_resources", "trial_demand",
+           "DRIVER_MEMORY"]
 
 UNIT = 10_000
 """Ray keeps resource quantities as fixed-point multiples of 1e-4 (``ray/_private/ray_constants.py``)."""
@@ -180,3 +181,27 @@ def never_fits(demand: Demand, cluster: Cluster) -> str | None:
         return f"{arithmetic}, but no node of this cluster has {need} {where}; {fix}"
     return (f"{arithmetic}, but no node of this cluster holds one worker next to the trial driver "
             f"(largest node: {_shape(cpus, gpus)}) {where}; add larger nodes")
+
+
+DRIVER_MEMORY = 256 * 1024**2
+"""Bytes of Ray's ``memory`` resource a data-parallel trial's driver reserves: a non-empty Tune request (Tune
+refuses an empty one) that no Ray Train worker asks for, so the driver never blocks its own workers."""
+
+
+def trial_resources(workers: int, gpus_per_worker: float) -> dict[str, float]:
+    """The resources Tune reserves for one trial's own process.
+
+    One worker: the trial trains in its own process, so it reserves that worker (1 CPU, the GPUs). More: the
+    trial only drives a ``TorchTrainer`` (whose controller takes 0 CPUs) and Ray Train reserves the workers in its
+    own placement group; the driver reserves memory only, so ``n`` workers of 1 CPU fit on ``n`` CPUs.
+    """
+    if workers == 1:
+        return {"CPU": 1.0, **({"GPU": float(gpus_per_worker)} if gpus_per_worker else {})}
+    return {"memory": float(DRIVER_MEMORY)}
+
+
+def trial_demand(workers: int, gpus_per_worker: float, *, workers_flag: str = "--workers-per-trial",
+                 gpus_flag: str = "--gpus-per-worker") -> Demand:
+    """What one trial (or one ``raynn train`` run) needs, in CPUs and GPUs, with :func:`trial_resources`'s driver
+    (it reserves no CPU or GPU beyond the workers', whether the trial trains itself or drives Ray Train)."""
+    return Demand(workers, 1.0, float(gpus_per_worker), workers_flag=workers_flag, gpus_flag=gpus_flag)

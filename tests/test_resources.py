@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from raynn.resources import Cluster, Demand, NodeKind, most_workers, never_fits
+from raynn.resources import Cluster, Demand, NodeKind, most_workers, never_fits, trial_demand, trial_resources
 
 TWO_CPUS = Cluster((NodeKind("node 10.0.0.1", 2),))
 HEAD_AND_WORKER = Cluster((NodeKind("node 10.0.0.1", 2), NodeKind("node 10.0.0.2", 1)))
@@ -90,3 +90,13 @@ def test_the_autoscaler_cap_is_in_the_message() -> None:
 def test_demand_rejects_bad_values(bad: dict) -> None:
     with pytest.raises(ValueError, match="must"):
         Demand(**{"workers": 1, **bad})
+
+
+def test_a_data_parallel_trial_driver_reserves_nothing_a_worker_needs() -> None:
+    assert trial_resources(1, 0) == {"CPU": 1.0}
+    assert trial_resources(1, 0.5) == {"CPU": 1.0, "GPU": 0.5}
+    driver = trial_resources(2, 1)
+    assert driver.keys() == {"memory"} and driver["memory"] > 0
+    demand = trial_demand(2, 0)
+    assert (demand.driver_cpus, demand.driver_gpus, demand.cpus_per_worker) == (0, 0, 1)
+    assert never_fits(demand, TWO_CPUS) is None
