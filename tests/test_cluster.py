@@ -92,7 +92,7 @@ def test_a_trial_whose_workers_wait_past_the_timeout_is_reported_once(tmp_path: 
     codes, stderr = _drive([["tune", _space(tmp_path), "--scheduler", "fifo", "--searcher", "random",
                              "--num-samples", "2", "--workers-per-trial", "2", "--max-concurrent", "2",
                              "--storage", "out", "--name", "waits", "--pending-timeout", "5"]], tmp_path, timeout=600)
-    assert len(codes) == 1, stderr[-3000:]
+    assert codes and codes[0][0] == 0, stderr[-3000:]  # the search ends; the other trial finished
     reports = [line for line in stderr.splitlines() if line.startswith("raynn tune: trial ")]
     assert len(reports) == 1, stderr[-5000:]
     assert ("failed: The worker group startup timed out after 5.0 seconds waiting for 2 workers (cluster: "

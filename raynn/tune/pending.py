@@ -43,7 +43,8 @@ class PendingReport(Callback):
         self.limit, self.clock, self.free = limit, clock, free or _free_resources
         self.out = out
         self.since: dict[str, float] = {}
-        self.told: set[str] = set()
+        self.told_pending: set[str] = set()
+        self.told_failed: set[str] = set()
 
     def _say(self, line: str) -> None:
         print(line, file=self.out or sys.stderr, flush=True)
@@ -59,10 +60,13 @@ class PendingReport(Callback):
             return  # pending trials wait their turn behind running ones: not stuck
         for trial in trials:
             since = self.since.get(trial.trial_id)
-            if since is None or now - since <= self.limit or trial.trial_id in self.told:
+            if since is None or now - since <= self.limit or trial.trial_id in self.told_pending:
                 continue
-            self.told.add(trial.trial_id)
-            wanted = dict(trial.placement_group_factory.required_resources)
+            wanted = {k: v for k, v in trial.placement_group_factory.required_resources.items()
+                      if k in ("CPU", "GPU")}
+            if not wanted:
+                continue  # a data-parallel trial's driver reserves no CPU or GPU: its wait is Ray Train's, below
+            self.told_pending.add(trial.trial_id)
             self._say(f"raynn tune: trial {trial.trial_id} pending {now - since:.0f}s: Ray cannot place "
                       f"{_resources(wanted)} (cluster: {self.free()}); free resources or add nodes")
 
@@ -70,14 +74,14 @@ class PendingReport(Callback):
         path = getattr(trial, "error_file", None)
         text = Path(path).read_text(errors="replace") if path and Path(path).is_file() else ""
         reason = startup_timeout_reason(text)
-        if reason and trial.trial_id not in self.told:
-            self.told.add(trial.trial_id)
+        if reason and trial.trial_id not in self.told_failed:
+            self.told_failed.add(trial.trial_id)
             self._say(f"raynn tune: trial {trial.trial_id} failed: {reason} (cluster: {self.free()}); raise "
                       f"--pending-timeout if the autoscaler is adding nodes, else lower --max-concurrent")
 
 
 def _resources(resources: dict[str, float]) -> str:
-    return ", ".join(f"{v:g} {k}" for k, v in sorted(resources.items()) if k in ("CPU", "GPU")) or "its driver"
+    return ", ".join(f"{v:g} {k}" for k, v in sorted(resources.items()))
 
 
 def _free_resources() -> str:

@@ -77,6 +77,14 @@ def test_a_startup_timeout_is_one_line_with_rays_reason(tmp_path: Path) -> None:
                      "nodes, else lower --max-concurrent"]
 
 
+def test_a_data_parallel_driver_waiting_is_not_reported_as_pending() -> None:
+    report, clock, out = _report()
+    trials = [_Trial("a", "PENDING", placement_group_factory=_Factory({"memory": 2.0**28}))]
+    for clock.now in (0, 3600):
+        report.on_step_end(0, trials)
+    assert out.getvalue() == ""
+
+
 def test_other_errors_are_left_to_tune(tmp_path: Path) -> None:
     report, _, out = _report()
     error = tmp_path / "error.txt"
