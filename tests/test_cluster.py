@@ -23,6 +23,17 @@ SPACE: dict[str, Any] = {
 pytestmark = [pytest.mark.ray]
 
 
+@pytest.fixture(autouse=True)
+def _one_ray_instance() -> None:
+    """One Ray instance at a time: the suite's shared session is stopped (conftest's ``ray_session`` starts it
+    again when asked). With two instances on one machine, Ray Train's PlacementGroupCleaner cannot find its
+    cluster and a paused trial's workers would keep their CPUs (see the README)."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+
+
 def _drive(commands: list[list[str]], cwd: Path, timeout: float) -> tuple[list[tuple[int, float]], str]:
     """Run ``commands`` on a 2-CPU Ray in one subprocess: [(exit status, seconds)] and the whole stderr."""
     proc = subprocess.run([sys.executable, str(DRIVER), json.dumps(commands)], cwd=cwd, capture_output=True,
@@ -69,12 +80,9 @@ def test_a_request_that_never_fits_exits_2_with_the_arithmetic(tmp_path: Path) -
 
 @pytest.mark.slow
 def test_two_workers_per_trial_run_on_two_cpus(tmp_path: Path) -> None:
-    """The issue's case: each 2-worker trial needs the machine's 2 CPUs and its driver reserves none of them.
-
-    fifo, not asha: a paused trial's Ray Train placement group is released by Ray Train's PlacementGroupCleaner,
-    which finds its cluster through the State API and fails when the machine runs other Ray instances (the
-    suite's shared session, other users), so a pause could leave the 2 CPUs reserved; see the README."""
-    codes, stderr = _drive([["tune", _space(tmp_path), "--scheduler", "fifo", "--searcher", "random",
+    """The issue's case: each 2-worker trial needs the machine's 2 CPUs and its driver reserves none of them;
+    asha pauses the trials at rung 1, so the first trial's workers must be released for the second to start."""
+    codes, stderr = _drive([["tune", _space(tmp_path), "--scheduler", "asha", "--searcher", "random",
                              "--num-samples", "2", "--workers-per-trial", "2", "--storage", "out",
                              "--name", "fits", "--pending-timeout", "120"]], tmp_path, timeout=600)
     assert [rc for rc, _ in codes] == [0], stderr[-3000:]
