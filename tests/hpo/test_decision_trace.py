@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from raynn.hpo import AsyncHalving, Decision, HalvingScheduler, HyperBand, SuccessiveHalving
+from raynn.hpo import AsyncHalving, Decision, HalvingScheduler, HyperBand, SuccessiveHalving, TrialStatus
 
 FIXTURE = Path(__file__).parent / "data" / "decision_traces.json"
 BLOCK = 250
@@ -49,8 +49,8 @@ def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj).encode()).hexdigest()[:16]
 
 
-def drive(make: Callable[[], HalvingScheduler], slots: int, seed: int, roundtrip_at: int | None = None
-          ) -> tuple[list[Any], dict[str, Any]]:
+def drive(make: Callable[[], HalvingScheduler], slots: int, seed: int, roundtrip_at: int | None = None,
+          check: Callable[[HalvingScheduler], None] | None = None) -> tuple[list[Any], dict[str, Any]]:
     """Run the stream; return (trace, final state_dict). Only calls the protocol the old cores had."""
     sched = make()
     rng = np.random.default_rng(seed)
@@ -121,6 +121,8 @@ def drive(make: Callable[[], HalvingScheduler], slots: int, seed: int, roundtrip
             trace.append(["user_stop", victim])
             stops()
         if step % 50 == 0:
+            if check is not None:
+                check(sched)
             trace.append(["query", sched.budget_spent, sched.is_finished(), sched.best(), sched.has_room()])
     trace.append(["end", sched.budget_spent, sched.is_finished(), sched.best(), sched.choose_paused()])
     return trace, sched.state_dict()
@@ -172,6 +174,26 @@ def test_roundtrip_midway_keeps_the_trace(name: str) -> None:
     steps = sum(1 for e in full if e[0] in ("result", "error"))
     trace, state = drive(make, slots, _seed(name), roundtrip_at=steps // 2)
     _check(name, trace, state)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_status_agrees_with_the_state_dict(name: str) -> None:
+    """``status(trial_id)`` (O(1)) says what the saved rows say, as the strings state files always held."""
+    seen: set[TrialStatus] = set()
+
+    def check(sched: HalvingScheduler) -> None:
+        for row in sched.state_dict()["trials"]:
+            status = sched.status(row[0])
+            assert isinstance(status, TrialStatus) and isinstance(row[4], str)
+            assert status.value == row[4] and status is TrialStatus(row[4])
+            assert status.terminal == (row[4] in ("stopped", "removed"))
+            seen.add(status)
+
+    make, slots = CASES[name]
+    drive(make, slots, _seed(name), check=check)
+    assert {TrialStatus.RUNNING, TrialStatus.WAITING, TrialStatus.STOPPED} <= seen
+    with pytest.raises(ValueError, match="unknown trial 'nope'"):
+        make().status("nope")
 
 
 if __name__ == "__main__":
