@@ -117,7 +117,7 @@ def run_core(make: Callable[[int], Any], n: int, seed: int = 0) -> dict[str, flo
 class _Trial:
     """What a scheduler reads of a Tune ``Trial``: its id and status."""
 
-    __slots__ = ("trial_id", "status")
+    __slots__ = ("status", "trial_id")
 
     def __init__(self, trial_id: str) -> None:
         self.trial_id, self.status = trial_id, "PENDING"
@@ -245,7 +245,9 @@ def measure(sizes: list[int], what: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--what", choices=("all", "cores", "adapters"), default="all")
     args = parser.parse_args()

@@ -37,9 +37,9 @@ with --before f4184a7, whose adapters cost O(n) per event).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
-import json
 import shutil
 import statistics
 import subprocess

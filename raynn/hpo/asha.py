@@ -280,7 +280,10 @@ class AsyncHalving(HalvingScheduler):
         trials = self._table.trials
         for k, members in enumerate(self._members):
             self._ranked[k] = sorted(self._key(trials[t], k) for t in members)
-            self._waiting[k] = [key for key in self._ranked[k] if trials[key[-1]].status is WAITING
-                                and trials[key[-1]].rung == k]
+            self._waiting[k] = [
+                key
+                for key in self._ranked[k]
+                if trials[key[-1]].status is WAITING and trials[key[-1]].rung == k
+            ]
         self._stops = list(state["stops"])
         self._exhausted = bool(state["exhausted"])

@@ -49,8 +49,13 @@ def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj).encode()).hexdigest()[:16]
 
 
-def drive(make: Callable[[], HalvingScheduler], slots: int, seed: int, roundtrip_at: int | None = None,
-          check: Callable[[HalvingScheduler], None] | None = None) -> tuple[list[Any], dict[str, Any]]:
+def drive(
+    make: Callable[[], HalvingScheduler],
+    slots: int,
+    seed: int,
+    roundtrip_at: int | None = None,
+    check: Callable[[HalvingScheduler], None] | None = None,
+) -> tuple[list[Any], dict[str, Any]]:
     """Run the stream; return (trace, final state_dict). Only calls the protocol the old cores had."""
     sched = make()
     rng = np.random.default_rng(seed)
@@ -152,8 +157,10 @@ def _check(name: str, trace: list[Any], state: dict[str, Any]) -> None:
     got = summarise(trace, state)
     for i, (old, new) in enumerate(zip(expected["blocks"], got["blocks"], strict=False)):
         if old != new:
-            pytest.fail(f"{name}: decisions differ from the recorded ones in events {i * BLOCK}.."
-                        f"{(i + 1) * BLOCK - 1}; new events there: {trace[i * BLOCK:(i + 1) * BLOCK]}")
+            pytest.fail(
+                f"{name}: decisions differ from the recorded ones in events {i * BLOCK}.."
+                f"{(i + 1) * BLOCK - 1}; new events there: {trace[i * BLOCK : (i + 1) * BLOCK]}"
+            )
     assert got["events"] == expected["events"]
     assert got["state"] == expected["state"], "same decisions, but the final state_dict differs"
 
@@ -162,7 +169,9 @@ def _check(name: str, trace: list[Any], state: dict[str, Any]) -> None:
 def test_decisions_match_the_recorded_trace(name: str) -> None:
     make, slots = CASES[name]
     trace, state = drive(make, slots, _seed(name))
-    assert len({e[1] for e in trace if e[0] == "add"}) == N_TRIALS or name.endswith("_250") or "3bands" in name
+    assert (
+        len({e[1] for e in trace if e[0] == "add"}) == N_TRIALS or name.endswith("_250") or "3bands" in name
+    )
     assert any(e[0] == "resume" for e in trace) and any(e[0] == "stop" or e[3:4] == ["STOP"] for e in trace)
     _check(name, trace, state)
 
