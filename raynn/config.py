@@ -75,6 +75,8 @@ DEFAULTS: dict[str, Any] = {
         "early_stopping": None,
         "max_failures": 3,
         "num_threads": None,
+        # Seconds Ray Train may wait for its worker group to be placed before the run fails with Ray's reason.
+        "pending_timeout": 600,
     },
 }
 
@@ -365,6 +367,7 @@ class _Checker:
         self.int_("train.workers", 1)
         self.float_("train.gpus_per_worker", "must be >= 0", lambda v: v >= 0)
         self.int_("train.max_failures", 0)
+        self.float_("train.pending_timeout", "must be > 0 (seconds)", lambda v: v > 0)
         self.int_("train.num_threads", 1, optional=True)
         es = self.get("train.early_stopping")
         if es is None:

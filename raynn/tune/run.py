@@ -69,6 +69,7 @@ def run_tune(
     eta: int = 3,
     seed: int = 0,
     verbose: bool = True,
+    pending_timeout: float = 600.0,
 ) -> TuneResult:
     """Search ``space`` with ``scheduler`` and ``searcher`` on Ray Tune; see ``raynn tune --help``.
 
@@ -104,6 +105,8 @@ def run_tune(
             raise ConfigError(key, f"must be an integer >= {low}", value)
     if gpus_per_worker < 0:
         raise ConfigError("--gpus-per-worker", "must be >= 0", gpus_per_worker)
+    if not pending_timeout > 0:
+        raise ConfigError("--pending-timeout", "must be > 0 (seconds)", pending_timeout)
     if scheduler == "sh" and budget is None:
         raise ConfigError("--budget", "must be given for successive halving (the B of Algorithm 7.2)", budget)
     space = space if isinstance(space, SearchSpace) else load_space(space)
@@ -136,22 +139,22 @@ def run_tune(
     from ray import tune
 
     from raynn.api import ensure_ray
+    from raynn.cluster import check_fits
+    from raynn.resources import trial_demand, trial_resources
     from raynn.tune.events import EventLog
     from raynn.tune.monitor import MetricsExporter, TensorBoardLogger
+    from raynn.tune.pending import PendingReport
     from raynn.tune.search import RaynnSearcher
     from raynn.tune.trial import run_trial
     from raynn.tune.view import ProgressView
 
     ensure_ray(address)
+    check_fits(trial_demand(workers_per_trial, gpus_per_worker))  # a trial the cluster can never hold: exit 2
     overrides = {"train.epochs": max_resource, "train.workers": workers_per_trial,
-                 "train.gpus_per_worker": gpus_per_worker, "storage": str(exp_dir), "seed": seed}
+                 "train.gpus_per_worker": gpus_per_worker, "train.pending_timeout": pending_timeout,
+                 "storage": str(exp_dir), "seed": seed}
     trainable = tune.with_parameters(run_trial, space=space.to_dict(), overrides=overrides)
-    if workers_per_trial == 1:
-        resources = {"CPU": 1, **({"GPU": gpus_per_worker} if gpus_per_worker else {})}
-    else:
-        # The trial only drives a TorchTrainer, which reserves its own workers; Tune needs a non-empty request.
-        resources = {"CPU": 0.1}
-    trainable = tune.with_resources(trainable, resources)
+    trainable = tune.with_resources(trainable, trial_resources(workers_per_trial, gpus_per_worker))
     if max_concurrent is None:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         max_concurrent = max(1, cpus // workers_per_trial)
@@ -160,7 +163,7 @@ def run_tune(
     snapshot = [sched.snapshot_callback()] if hasattr(sched, "snapshot_callback") else []
     callbacks = [*snapshot, view, EventLog(exp_dir, metric, mode),
                  MetricsExporter(sched, metric, mode, experiment=name, budget=budget),
-                 TensorBoardLogger(exp_dir)]
+                 TensorBoardLogger(exp_dir), PendingReport(pending_timeout)]
     if resume:
         tuner = _restored_tuner(exp_dir, trainable, sched, callbacks)
     else:
