@@ -15,7 +15,7 @@ from raynn.config import check_config
 from raynn.hpo.spaces import SearchSpace
 from raynn.tune.figures import ledger_rungs, plot_curves, plot_rungs
 
-__all__ = ["collect", "write_outputs", "RESULTS_FILE", "CURVES_FILE", "RUNGS_FILE", "SUMMARY_FILE"]
+__all__ = ["collect", "trial_curve", "write_outputs", "RESULTS_FILE", "CURVES_FILE", "RUNGS_FILE", "SUMMARY_FILE"]
 
 RESULTS_FILE, CURVES_FILE, RUNGS_FILE, SUMMARY_FILE = "results.csv", "curves.png", "rungs.png", "summary.json"
 
@@ -28,12 +28,10 @@ def collect(grid: Any, scheduler: Any, space: SearchSpace, overrides: dict[str, 
 
     trials, curves = [], {}
     for result in grid:
-        df = result.metrics_dataframe
-        if df is None or metric not in df or "epoch" not in df:
+        found = trial_curve(result, metric)
+        if found is None:
             continue
-        df = df.dropna(subset=[metric, "epoch"])
-        trial_id = str(df["trial_id"].iloc[-1]) if "trial_id" in df else Path(result.path).name
-        curve = [(int(e), float(v)) for e, v in zip(df["epoch"], df[metric])]
+        trial_id, curve = found
         curves[trial_id] = curve
         trials.append({
             "trial_id": trial_id, "status": "ERROR" if result.error else "TERMINATED",
@@ -61,6 +59,18 @@ def collect(grid: Any, scheduler: Any, space: SearchSpace, overrides: dict[str, 
         trials=sorted(trials, key=lambda t: t["trial_id"]),
         trial_rungs=scheduler.trial_rungs() if hasattr(scheduler, "trial_rungs") else {},
     )
+
+
+def trial_curve(result: Any, metric: str) -> tuple[str, list[tuple[int, float]]] | None:
+    """``(trial_id, [(epoch, value), ...])`` of one ``ray.tune.Result``, in reported order; None without any."""
+    df = result.metrics_dataframe
+    if df is None or metric not in df or "epoch" not in df:
+        return None
+    df = df.dropna(subset=[metric, "epoch"])
+    if df.empty:
+        return None
+    trial_id = str(df["trial_id"].iloc[-1]) if "trial_id" in df else Path(result.path).name
+    return trial_id, [(int(e), float(v)) for e, v in zip(df["epoch"], df[metric])]
 
 
 def write_outputs(result: Any, metric: str) -> None:
