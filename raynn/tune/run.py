@@ -38,6 +38,8 @@ class TuneResult:
     """What a tuning run leaves behind.
 
     Attributes:
+        best_trial, best_value, best_epoch: The incumbent (:mod:`raynn.tune.best`): the best value at the largest
+            epoch any trial reached, its trial and that epoch.
         best_config: The best trial's raynn run config (checked), ``best_params`` its searched values.
         best_checkpoint: That trial's latest checkpoint directory.
         ledger: The scheduler's budget ledger (spent against planned, per bracket and rung).
@@ -50,6 +52,7 @@ class TuneResult:
     best_params: dict[str, Any]
     best_config: dict[str, Any]
     best_value: float | None
+    best_epoch: int | None
     best_checkpoint: str | None
     ledger: dict[str, Any]
     curves: dict[str, list[tuple[int, float]]]
@@ -253,9 +256,11 @@ def _tuner(space: SearchSpace, sched: Any, core: Any, settings: dict[str, Any], 
             search_alg=RaynnSearcher(core, metric=metric, mode=mode), scheduler=sched,
             num_samples=settings["num_samples"], max_concurrent_trials=settings["max_concurrent"], metric=metric,
             mode=mode,
-            # One process per slot, trial after trial: no start-up of Python, torch and the data per trial
-            # (the data stays prepared in the actor, raynn.tune.trial.DATA_CACHE).
-            reuse_actors=True,
+            # In-process trials: one process per slot, trial after trial, no start-up of Python, torch and the
+            # data per trial (the data stays prepared in the actor, raynn.tune.trial.DATA_CACHE). Not for
+            # data-parallel trials: a paused trial's TorchTrainer run must end with its actor, or its workers
+            # keep their CPUs and the next trial in that actor waits for them forever.
+            reuse_actors=settings["workers_per_trial"] == 1,
             trial_dirname_creator=_trial_dirname,
         ),
         # No CheckpointConfig(num_to_keep=...): it forces an experiment snapshot every num_to_keep checkpoints
