@@ -58,20 +58,25 @@ def _space(path: str) -> Any:
 def _config(space: Any, params: dict[str, Any], seed: int) -> dict[str, Any]:
     from raynn.config import apply_overrides, check_config
 
-    return check_config(apply_overrides(space.apply(params), [f"seed={seed}"]))
+    raw = space.apply(params)
+    root = raw.get("data", {}).get("root")
+    if root and not os.path.isabs(root):  # Tune runs a trial in its own working directory
+        raw["data"]["root"] = str((ROOT / root).resolve())
+    return check_config(apply_overrides(raw, [f"seed={seed}"]))
 
 
 def _never(epoch: int) -> bool:
     return False
 
 
-def _ray_trainable(config: dict[str, Any], space_path: str, seed: int) -> None:
+def _ray_trainable(config: dict[str, Any], space: dict[str, Any], seed: int) -> None:
     """What a Ray Tune user writes around raynn's loop: report each epoch, no checkpoint (ASHA only stops)."""
     from ray import tune
 
+    from raynn.hpo.spaces import SearchSpace
     from raynn.training.loop import Env, run_training
 
-    cfg = _config(_space(space_path), config, seed)
+    cfg = _config(SearchSpace.from_dict(space, check=False), config, seed)
     run_training(cfg, Env(report=lambda metrics, ckpt: tune.report(metrics), log=lambda line: None,
                           checkpoint_at=_never))
 
@@ -93,7 +98,7 @@ def run_ray(space_path: str, sampler_name: str, seed: int, trials: int, slots: i
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as storage:
         grid = tune.Tuner(
-            tune.with_parameters(_ray_trainable, space_path=space_path, seed=seed),
+            tune.with_parameters(_ray_trainable, space=space.to_dict(), seed=seed),
             tune_config=tune.TuneConfig(
                 search_alg=OptunaSearch(space=dists, metric="val_loss", mode="min", sampler=sampler),
                 scheduler=ASHAScheduler(time_attr="epoch", max_t=r_max, grace_period=1, reduction_factor=eta),
