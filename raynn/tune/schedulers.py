@@ -13,7 +13,9 @@ own ``HyperBandScheduler`` / ``ASHAScheduler`` is what those get wrong:
   the experiment ends with every trial ``TERMINATED``.
 * :class:`AsyncHalving` pauses at every rung and promotes (Ray's ASHA only stops).
 * A paused trial resumes from its checkpoint (Tune's pause/restore; the trainable must report a checkpoint
-  with each result and read ``ray.tune.get_checkpoint()``).
+  with the result at which it pauses, a rung, and read ``ray.tune.get_checkpoint()``). Before resuming it,
+  the adapter uploads the trial's result logs from the driver's staging directory to storage, so Tune's
+  restore of those logs from storage loses no row (:func:`_push_trial_logs`).
 * ``Tuner.restore`` gives Tune a fresh copy of the scheduler (ray-project/ray#30838). The adapter writes the
   cores' ``state_dict`` (JSON, temp file + rename) into the experiment directory after every event and
   reloads it when the restored copy first sees a
