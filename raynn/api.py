@@ -78,9 +78,14 @@ def train(
         history = run_training(cfg, run.env())
         return TrainResult(history[-1], run.latest_checkpoint(), str(run.run_dir), history)
 
+    from raynn.cluster import check_fits
+    from raynn.resources import trial_demand
     from raynn.training.distributed import configure_ray_train_env, make_trainer
 
     ensure_ray(address)
+    # A run the cluster can never hold fails here, with the arithmetic, before any worker group starts.
+    check_fits(trial_demand(cfg["train"]["workers"], cfg["train"]["gpus_per_worker"], workers_flag="train.workers",
+                            gpus_flag="train.gpus_per_worker"))
     configure_ray_train_env()
     result = make_trainer(cfg, name, storage).fit()  # raises TrainingFailedError once retries run out
     history = result.return_value or []

@@ -21,6 +21,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="override a config key, e.g. --set optimizer.lr=0.1 (repeatable)")
     train.add_argument("--workers", type=int, help="data-parallel Ray Train workers (train.workers)")
     train.add_argument("--gpus-per-worker", type=float, help="GPUs per worker (train.gpus_per_worker)")
+    train.add_argument("--pending-timeout", type=float, metavar="SECONDS",
+                       help="fail when Ray cannot place the workers within this time (train.pending_timeout, 600)")
     train.add_argument("--address", help="Ray cluster address; implies running on Ray (default: local)")
     train.add_argument("--name", help="run name (default: raynn-<time>)")
     train.add_argument("--storage", help="directory for runs and checkpoints (storage)")
@@ -44,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
                            "tolerance (default 10; 0: only rungs and last epoch)")
     tune.add_argument("--verbose", action="store_true",
                       help="also show Ray's own log lines (otherwise in ray.log in the experiment directory)")
+    tune.add_argument("--pending-timeout", type=float, metavar="SECONDS",
+                      help="report a trial Ray cannot place within this time, and fail a trial whose Ray Train "
+                           "workers cannot be placed (default 600)")
     tune.add_argument("--resume", action="store_true",
                       help="continue the experiment --name in --storage with the settings it was started with")
     tune.add_argument("--address", help="Ray cluster address (default: start a local instance)")
@@ -64,7 +69,7 @@ def _train(args: argparse.Namespace) -> int:
 
     overrides = list(args.overrides)
     for flag, key in (("workers", "train.workers"), ("gpus_per_worker", "train.gpus_per_worker"),
-                      ("name", "name"), ("storage", "storage")):
+                      ("pending_timeout", "train.pending_timeout"), ("name", "name"), ("storage", "storage")):
         value = getattr(args, flag)
         if value is not None:
             overrides.append(f"{key}={value}")
@@ -89,6 +94,8 @@ def _tune(args: argparse.Namespace) -> int:
                 flag = "SPACE" if key == "space" else "--" + key.replace("_", "-")
                 raise ConfigError(flag, "is not taken with --resume (the experiment keeps the settings it was "
                                   "started with, in raynn_tune.json)", value)
+    if args.pending_timeout is not None:  # a setting of this driver, not of the experiment: taken with --resume
+        given["pending_timeout"] = args.pending_timeout
     run_tune(args.space, resume=args.resume, address=args.address, name=args.name, storage=args.storage,
              ray_logs=args.verbose, **given)
     return 0

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable
 import yaml
 
 from raynn.errors import ConfigError
+from raynn.paths import resolve_input_paths
 
 __all__ = ["DEFAULTS", "load_config", "check_config", "apply_overrides", "parse_override"]
 
@@ -74,6 +75,8 @@ DEFAULTS: dict[str, Any] = {
         "early_stopping": None,
         "max_failures": 3,
         "num_threads": None,
+        # Seconds Ray Train may wait for its worker group to be placed before the run fails with Ray's reason.
+        "pending_timeout": 600,
     },
 }
 
@@ -93,6 +96,7 @@ def load_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = 
             raise ConfigError("config", f"must be valid YAML ({_first_line(exc)})", str(path)) from None
         if not isinstance(raw, dict):
             raise ConfigError("config", "must be a YAML mapping at the top level", type(raw).__name__)
+        raw = resolve_input_paths(raw, p.parent)
     raw = apply_overrides(raw, overrides)
     return check_config(raw)
 
@@ -253,7 +257,7 @@ class _Checker:
                 raise ConfigError("data.root", "must be an existing directory", root)
             # Ray workers run in their own directories: a relative path must mean the same thing there.
             self.cfg["data"]["root"] = str(Path(root).resolve())
-        if self.get("data.name") != "digits" and root is None:
+        if root is None and DATASETS.get(self.get("data.name")).needs_root:
             raise ConfigError("data.root", f"must be set for data set {self.get('data.name')!r}", root)
         self.float_("data.val_fraction", "must be in (0, 1)", lambda v: 0 < v < 1)
         self.int_("data.subset", 10, optional=True)
@@ -363,6 +367,7 @@ class _Checker:
         self.int_("train.workers", 1)
         self.float_("train.gpus_per_worker", "must be >= 0", lambda v: v >= 0)
         self.int_("train.max_failures", 0)
+        self.float_("train.pending_timeout", "must be > 0 (seconds)", lambda v: v > 0)
         self.int_("train.num_threads", 1, optional=True)
         es = self.get("train.early_stopping")
         if es is None:

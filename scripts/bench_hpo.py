@@ -19,22 +19,30 @@ themselves (ASHA, Ray's schedulers) are stopped when the budget is spent; result
 Parts: (1) the synthetic multi-fidelity problem of ``scripts/_hpo_problems.py`` (Hartmann-3 plus a biased
 ``c(x) / r`` fidelity term), (2) real training on an MNIST subset (``search_spaces/mnist.yaml``, ``--full`` or
 ``--part mnist``), (3) scheduler overhead: time per ``on_trial_result`` / ``choose_trial_to_run`` call and
-results per second, against ``FIFOScheduler``.
+results per second, against ``FIFOScheduler``; (4) ``--part overhead``: the same cost at 100, 1,000 and
+10,000 trials, without Ray running: the pure cores and the adapters (against Ray's ``ASHAScheduler`` and
+``FIFOScheduler``) driven by a fake trial stream (``scripts/_hpo_scale.py``), optionally side by side with an
+older commit of raynn (``--before REV``: its ``raynn/`` is taken with ``git archive`` into a temporary
+directory and imported instead of this checkout's, in a subprocess).
 
     flock /tmp/raynn-ray.lock .venv/bin/python scripts/bench_hpo.py              # --quick: 3 seeds, 2 slots
     flock /tmp/raynn-ray.lock .venv/bin/python scripts/bench_hpo.py --full       # 5 seeds, slots 1, 2, MNIST
     flock /tmp/raynn-ray.lock .venv/bin/python scripts/bench_hpo.py --part mnist # MNIST only
+    .venv/bin/python scripts/bench_hpo.py --part overhead --before f4184a7       # no Ray session
 
-On 2 shared cores: --quick 4-7 min, --part mnist ~6 min, --full ~25 min.
+On 2 shared cores: --quick 4-7 min, --part mnist ~6 min, --full ~25 min, --part overhead ~10 min (and ~15 more
+with --before f4184a7, whose adapters cost O(n) per event).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -848,6 +856,60 @@ def _state_write_cost() -> float | None:
         return None
 
 
+def _scale_run(raynn_root: Path, sizes: list[int]) -> dict[str, Any]:
+    """Run scripts/_hpo_scale.py in a fresh interpreter that imports raynn from ``raynn_root``."""
+    env = {**os.environ, "PYTHONPATH": str(raynn_root)}
+    cmd = [sys.executable, str(ROOT / "scripts" / "_hpo_scale.py"), "--sizes", *map(str, sizes)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    if not Path(data["raynn"]).resolve().is_relative_to(raynn_root.resolve()):
+        raise RuntimeError(f"expected raynn from {raynn_root}, but the subprocess imported {data['raynn']}")
+    return data
+
+
+def overhead_scale(args: argparse.Namespace, out: Callable[[str], None]) -> None:
+    """Part 4: cores and adapters at 100 / 1,000 / 10,000 trials on a fake stream (see _hpo_scale.py)."""
+    sizes = args.sizes
+    after = _scale_run(ROOT, sizes)
+    before: dict[str, Any] | None = None
+    if args.before:
+        with tempfile.TemporaryDirectory(prefix="raynn-before-") as old:
+            archive = subprocess.run(
+                ["git", "-C", str(ROOT), "archive", args.before, "raynn"], capture_output=True, check=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+            before = _scale_run(Path(old), sizes)
+
+    def cell(part: str, name: str, n: int, key: str, digits: int = 1) -> str:
+        pair = [after] if before is None else [before, after]
+        vals = [d[part].get(name, {}).get(str(n), {}).get(key) for d in pair]
+        return " -> ".join("?" if v is None else f"{v:.{digits}f}" for v in vals)
+
+    when = "" if before is None else f" ({args.before} -> this checkout)"
+    out("")
+    out(f"Scheduler cores, pure raynn.hpo on a fake stream, 8 slots, R = 27, eta = 3: mean us per call{when}")
+    out(f"{'core':42s} {'trials':>6}  {'on_result us':>18}  {'choose_paused us':>18}  {'state_dict() ms':>18}")
+    for name in after["cores"]:
+        for n in sizes:
+            out(
+                f"{name:42s} {n:>6}  {cell('cores', name, n, 'us_result'):>18}  "
+                f"{cell('cores', name, n, 'us_choose'):>18}  {cell('cores', name, n, 'ms_state_dict', 2):>18}"
+            )
+    out("")
+    out(f"Ray Tune adapters, Tune's calls made by a fake TuneController, max_concurrent_trials = 8{when}")
+    ray_asha = next(name for name in after["adapters"] if name.startswith("Ray ASHA"))
+    out(f"{'scheduler':42s} {'trials':>6}  {'us/result':>18}  {'us/choose':>18}  {'result / Ray ASHA':>18}")
+    for name in after["adapters"]:
+        for n in sizes:
+            ratio = after["adapters"][name][str(n)]["us_result"] / after["adapters"][ray_asha][str(n)]["us_result"]
+            out(
+                f"{name:42s} {n:>6}  {cell('adapters', name, n, 'us_result'):>18}  "
+                f"{cell('adapters', name, n, 'us_choose'):>18}  {ratio:>18.2f}"
+            )
+    left = [f"{k} {n}" for k, v in after["adapters"].items() for n, r in v.items() if r["left"]]
+    out("  Every trial ended TERMINATED." if not left else f"  Trials left unfinished: {', '.join(left)}")
+
+
 def mnist(args: argparse.Namespace, tmp: Path, out: Callable[[str], None]) -> None:
     import yaml
     from ray import tune
@@ -856,7 +918,6 @@ def mnist(args: argparse.Namespace, tmp: Path, out: Callable[[str], None]) -> No
     from raynn.tune.trial import run_trial
 
     raw = yaml.safe_load((ROOT / "search_spaces" / "mnist.yaml").read_text())
-    raw["base"]["data"]["root"] = str((ROOT.parent / "shared" / "data" / "mnist").resolve())
     space = SearchSpace.from_dict(raw)
     R, eta = int(raw["base"]["train"]["epochs"]), 3
     hb_trials, hb_units = hb_band(R, eta)
@@ -969,7 +1030,11 @@ def main() -> None:
     mode.add_argument(
         "--full", action="store_true", help="5 seeds, slots 1 and 2, 1 band, then MNIST (~25 min on 2 cores)"
     )
-    parser.add_argument("--part", choices=("all", "synthetic", "mnist"), default="all")
+    parser.add_argument("--part", choices=("all", "synthetic", "mnist", "overhead"), default="all")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[100, 1000, 10000], help="--part overhead: trial counts"
+    )
+    parser.add_argument("--before", help="--part overhead: also measure raynn at this git revision")
     parser.add_argument("--seeds", type=int, help="synthetic seeds 0..n-1")
     parser.add_argument("--slots", type=int, nargs="+", help="concurrent trials (max_concurrent_trials)")
     parser.add_argument("--bands", type=int, help="budget in HyperBand bands (357 epochs each at R=27)")
@@ -999,6 +1064,13 @@ def main() -> None:
     args.bands = args.bands or 1
     do_synth = args.part in ("all", "synthetic")
     do_mnist = args.part == "mnist" or (args.part == "all" and full)
+    if args.part == "overhead":  # no Ray session: the fake stream calls the schedulers directly
+        t_start = time.perf_counter()
+        print(f"raynn HPO benchmark: scripts/bench_hpo.py {' '.join(sys.argv[1:])}", flush=True)
+        print(f"  {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores (shared)", flush=True)
+        overhead_scale(args, lambda line: print(line, flush=True))
+        print(f"\nTotal wall time {time.perf_counter() - t_start:.0f} s.")
+        return
 
     import optuna
     import ray

@@ -6,9 +6,14 @@ session down first; the next test that asks for ``ray_session`` starts it again.
 
 from __future__ import annotations
 
-from typing import Iterator
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +34,22 @@ def ray_session(_ray_teardown: None) -> None:
 @pytest.fixture()
 def storage(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """A headless Chromium through Playwright: the system's (Debian's ``chromium``) if on PATH, else the one
+    ``python -m playwright install chromium`` puts in Playwright's cache. The tests never download one."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        system = shutil.which("chromium") or shutil.which("chromium-browser")
+        own = Path(playwright.chromium.executable_path)
+        if system is None and not own.exists():
+            pytest.fail("no Chromium: install Debian's `chromium` (apt-get install chromium) or run "
+                        "`.venv/bin/python -m playwright install chromium` (see the README)")
+        chromium = playwright.chromium.launch(executable_path=system, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -34,7 +34,7 @@ def test_checking_a_checked_config_changes_nothing() -> None:
         ({"train": {"epochs": 2.5}}, "train.epochs", "2.5"),
         ({"train": {"workers": True}}, "train.workers", "True"),
         ({"data": {"name": "mnist", "root": "/no/such/dir"}}, "data.root", "/no/such/dir"),
-        ({"data": {"name": "mnist"}}, "data.root", "None"),
+        ({"data": {"name": "cifar10"}}, "data.root", "None"),
         ({"data": {"name": "imagenet"}}, "data.name", "imagenet"),
         ({"data": {"val_fraction": 1.5}}, "data.val_fraction", "1.5"),
         ({"optimizer": {"name": "lbfgs"}}, "optimizer.name", "lbfgs"),
@@ -99,6 +99,29 @@ def test_cli_rejects_bad_config_with_exit_2_and_starts_nothing(tmp_path: Path, t
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr  # one message, no traceback
     assert not (tmp_path / "out").exists()  # nothing started, nothing written
     assert "Started a local Ray instance" not in proc.stdout + proc.stderr
+
+
+def test_relative_input_paths_are_read_next_to_the_config_file(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "run.yaml").write_text("data: {name: mnist, root: ../data}\n")
+    cwd = tmp_path / "a" / "b"  # from here ../data would be a/data, which does not exist
+    (cwd / "data").mkdir(parents=True)
+    monkeypatch.chdir(cwd)
+    assert load_config(tmp_path / "configs" / "run.yaml")["data"]["root"] == str(tmp_path / "data")
+    # --set and Python dicts: relative to the current directory
+    cfg = load_config(tmp_path / "configs" / "run.yaml", ["data.root=data"])
+    assert cfg["data"]["root"] == str(cwd / "data")
+    assert check_config({"data": {"name": "mnist", "root": "data"}})["data"]["root"] == str(cwd / "data")
+
+
+def test_the_shipped_mnist_example_trains_from_any_directory(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "mnist_cnn.yaml"
+    proc = _raynn("train", str(example), "--set", "train.epochs=1", "--set", "data.subset=500",
+                  "--storage", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "val_acc" in proc.stdout + proc.stderr and (tmp_path / "out").is_dir()
 
 
 def test_cli_rejects_bad_override(tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ Names (the ``DATASETS`` registry):
 
 * ``digits`` -- scikit-learn's embedded ``load_digits`` (1797 images, 1x8x8). Needs no files.
 * ``mnist`` -- IDX files read with numpy from the directory ``root``; every pair present of
-  ``train-{images-idx3,labels-idx1}-ubyte[.gz]`` and ``t10k-...`` is loaded, train first.
+  ``train-{images-idx3,labels-idx1}-ubyte[.gz]`` and ``t10k-...`` is loaded, train first. Without ``root``,
+  the MNIST test set that ships inside raynn (:data:`MNIST_BUNDLED`, 10,000 images). Where the directory
+  holds an ``MD5SUMS`` file (as the bundled one does), every file it lists is checked against it first.
 * ``torchvision-mnist``, ``fashion-mnist``, ``cifar10`` -- ``torchvision.datasets`` with
   ``download=False``; train and test parts concatenated, train first.
 
@@ -19,6 +21,7 @@ Nothing is ever downloaded: a missing file is a ``ValueError`` naming the root.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import os
 from collections.abc import Callable
@@ -32,6 +35,7 @@ from raynn.registry import Registry
 
 __all__ = [
     "DATASETS",
+    "MNIST_BUNDLED",
     "ArrayDataset",
     "DatasetInfo",
     "load",
@@ -207,9 +211,36 @@ def _require_root(name: str, root: str | os.PathLike[str] | None) -> Path:
     return path
 
 
+# The real MNIST test set (LeCun, Cortes and Burges; t10k-*, 10,000 images, 1.7 MB gzipped) with its MD5SUMS.
+MNIST_BUNDLED = Path(__file__).resolve().parent / "mnist"
+
+
+def verify_md5sums(root: Path) -> None:
+    """Check every file that ``root/MD5SUMS`` lists (``md5sum`` format) against its digest; no file, no check.
+
+    Raises:
+        ValueError: naming the file, on a missing file or a digest that differs.
+    """
+    sums = root / "MD5SUMS"
+    if not sums.is_file():
+        return
+    for line in sums.read_text().splitlines():
+        if not line.strip():
+            continue
+        expected, _, name = line.strip().partition("  ")
+        path = root / name.lstrip("*")
+        if not path.is_file():
+            raise ValueError(f"{path}: listed in {sums} but missing")
+        actual = hashlib.md5(path.read_bytes()).hexdigest()
+        if actual != expected.lower():
+            raise ValueError(f"{path}: MD5 must be {expected} as {sums} says, but got {actual} (a damaged copy)")
+
+
 def load_mnist_idx(root: str | os.PathLike[str] | None) -> ArrayDataset:
-    """Every ``train-*`` / ``t10k-*`` IDX pair in ``root``, train first, pixels 0..255 as float32."""
-    path = _require_root("mnist", root)
+    """Every ``train-*`` / ``t10k-*`` IDX pair in ``root`` (default: the bundled test set), train first, pixels
+    0..255 as float32; files listed in ``root/MD5SUMS`` are verified first."""
+    path = _require_root("mnist", MNIST_BUNDLED if root is None else root)
+    verify_md5sums(path)
     xs, ys = [], []
     for part in ("train", "t10k"):
         images = _find(path, f"{part}-images-idx3-ubyte")
@@ -277,8 +308,8 @@ DATASETS.add(
 )
 DATASETS.add(
     "mnist",
-    DatasetInfo(load_mnist_idx, (1, 28, 28), 10),
-    "MNIST from IDX files (train-*/t10k-*, optionally .gz) in `root`",
+    DatasetInfo(load_mnist_idx, (1, 28, 28), 10, needs_root=False),
+    "MNIST from IDX files (train-*/t10k-*, optionally .gz) in `root`; without it the bundled test set (10,000)",
 )
 DATASETS.add(
     "torchvision-mnist",

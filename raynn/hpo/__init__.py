@@ -15,7 +15,7 @@ their calls into :class:`HalvingScheduler` / :class:`Searcher` calls (see :mod:`
 from __future__ import annotations
 
 from raynn.hpo.asha import AsyncHalving
-from raynn.hpo.base import Decision, HalvingScheduler, Mode
+from raynn.hpo.base import Decision, HalvingScheduler, Mode, TrialStatus
 from raynn.hpo.budget import (
     BracketPlan,
     Round,
@@ -77,6 +77,7 @@ __all__ = [
     "Searcher",
     "SearcherInfo",
     "SuccessiveHalving",
+    "TrialStatus",
     "build_searcher",
     "ceil_log2",
     "hyperband_brackets",

@@ -4,12 +4,16 @@ A bracket is filled with exactly ``n_0`` configurations, then the next bracket o
 after the last bracket a new band repeats the plan. Each bracket halves on its own: rung ``i`` is decided when
 every configuration in it has reached ``r_i`` or was removed; the best ``max(1, floor(m / halving))`` of the
 ``m`` configurations still alive go on to rung ``i + 1``, the others stop.
+
+Cost: each bracket counts, per rung, the members still running or queued (``_Bracket.pending``), so a result
+checks whether its rung is complete in O(1); the rung is sorted once, when it is decided. A result therefore
+costs O(1) amortised however many trials and brackets there are (O(m log m) once per rung of m members).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from raynn.hpo._common import (
@@ -17,15 +21,15 @@ from raynn.hpo._common import (
     REMOVED,
     RUNNING,
     STOPPED,
-    TERMINAL,
     WAITING,
     Trial,
+    TrialTable,
     check_config,
     check_result,
     check_trial_id,
     rank_key,
 )
-from raynn.hpo.base import Decision, HalvingScheduler, Mode
+from raynn.hpo.base import Decision, HalvingScheduler, Mode, TrialStatus
 from raynn.hpo.budget import BracketPlan
 
 
@@ -35,6 +39,9 @@ class _Bracket:
     members: list[list[str]]  # members[i]: trial ids that entered rung i, in order of entry
     sealed: bool = False  # rung 0 takes no more configurations
     decided: int = 0  # rungs decided so far; the bracket is done when it equals the number of rounds
+    # pending[i]: members of rung i that are RUNNING or QUEUED (derived, not saved): rung i can be decided
+    # when it is 0
+    pending: list[int] = field(default_factory=list)
 
     def to_json(self) -> list[Any]:
         return [self.plan, self.members, self.sealed, self.decided]
@@ -62,12 +69,19 @@ class SyncHalving(HalvingScheduler):
         }
 
     def _reset(self) -> None:
-        self._trials: dict[str, Trial] = {}
+        self._table = TrialTable()
         self._brackets: list[_Bracket] = []
         self._filling: int | None = None
-        self._queue: list[str] = []
         self._stops: list[str] = []
         self._exhausted = False
+
+    def _set(self, trial: Trial, status: TrialStatus) -> None:
+        """Every status change goes through here, so the bracket's pending count stays true."""
+        before = trial.status is RUNNING or trial.status is QUEUED
+        after = status is RUNNING or status is QUEUED
+        if before != after:
+            self._brackets[trial.bracket].pending[trial.rung] += 1 if after else -1
+        self._table.set_status(trial, status)
 
     # -- queries --------------------------------------------------------------------------------------------
 
@@ -96,10 +110,10 @@ class SyncHalving(HalvingScheduler):
         return not self._exhausted and (self._filling is not None or self._can_open())
 
     def _get(self, trial_id: str) -> Trial:
-        try:
-            return self._trials[trial_id]
-        except KeyError:
-            raise ValueError(f"unknown trial {trial_id!r}; on_trial_add it first") from None
+        return self._table.get(trial_id)
+
+    def status(self, trial_id: str) -> TrialStatus:
+        return self._table.get(trial_id).status
 
     def _rounds(self, trial: Trial) -> Sequence[Any]:
         return self._plans[self._brackets[trial.bracket].plan].rounds
@@ -119,13 +133,13 @@ class SyncHalving(HalvingScheduler):
 
     @property
     def budget_spent(self) -> int:
-        return sum(t.resource for t in self._trials.values())
+        return self._table.spent
 
     def is_finished(self) -> bool:
-        return not self.has_room() and all(t.status in TERMINAL for t in self._trials.values())
+        return not self.has_room() and self._table.all_terminal()
 
     def best(self) -> str | None:
-        scored = [t for t in self._trials.values() if t.values]
+        scored = [t for t in self._table.trials.values() if t.values]
         if not scored:
             return None
 
@@ -139,7 +153,7 @@ class SyncHalving(HalvingScheduler):
 
     def on_trial_add(self, trial_id: str) -> None:
         check_trial_id(trial_id)
-        if trial_id in self._trials:
+        if trial_id in self._table.trials:
             raise ValueError(f"trial {trial_id!r} was already added")
         if not self.has_room():
             raise ValueError(
@@ -148,11 +162,13 @@ class SyncHalving(HalvingScheduler):
         if self._filling is None:
             index = len(self._brackets)
             plan = index % len(self._plans)
-            self._brackets.append(_Bracket(plan, [[] for _ in self._plans[plan].rounds]))
+            rounds = len(self._plans[plan].rounds)
+            self._brackets.append(_Bracket(plan, [[] for _ in range(rounds)], pending=[0] * rounds))
             self._filling = index
         bracket = self._brackets[self._filling]
         bracket.members[0].append(trial_id)
-        self._trials[trial_id] = Trial(trial_id, arrival=len(self._trials), bracket=self._filling)
+        self._table.add(trial_id, bracket=self._filling)
+        bracket.pending[0] += 1
         if len(bracket.members[0]) == self._plans[bracket.plan].rounds[0].n:
             bracket.sealed = True
             self._filling = None
@@ -161,25 +177,27 @@ class SyncHalving(HalvingScheduler):
         trial = self._get(trial_id)
         resource, value = check_result(resource, value)
         if trial.status != RUNNING:
-            raise ValueError(f"trial {trial_id!r} is {trial.status}; only running trials report results")
-        trial.resource = max(trial.resource, resource)
+            raise ValueError(
+                f"trial {trial_id!r} is {trial.status.value}; only running trials report results"
+            )
+        self._table.reach(trial, resource)
         rounds = self._rounds(trial)
         if resource < rounds[trial.rung].r:
             return Decision.CONTINUE
         trial.values.append(value)
         last = trial.rung == len(rounds) - 1
-        trial.status = STOPPED if last else WAITING
+        self._set(trial, STOPPED if last else WAITING)
         decided = self._maybe_decide(self._brackets[trial.bracket], trigger=trial_id)
         if last:
             return Decision.STOP
         return decided or Decision.PAUSE
 
     def choose_paused(self) -> str | None:
-        if not self._queue:
+        trial = self._table.pop_queued()
+        if trial is None:
             return None
-        trial_id = self._queue.pop(0)
-        self._trials[trial_id].status = RUNNING
-        return trial_id
+        self._set(trial, RUNNING)
+        return trial.id
 
     def pop_stops(self) -> list[str]:
         stops, self._stops = self._stops, []
@@ -189,11 +207,9 @@ class SyncHalving(HalvingScheduler):
         trial = self._get(trial_id)
         if trial_id in self._stops:
             self._stops.remove(trial_id)
-        if trial.status in TERMINAL:
+        if trial.status.terminal:
             return
-        if trial.status == QUEUED:
-            self._queue.remove(trial_id)
-        trial.status = REMOVED
+        self._set(trial, REMOVED)  # a QUEUED trial stays in the queue, skipped by pop_queued()
         self._maybe_decide(self._brackets[trial.bracket])
 
     def on_search_exhausted(self) -> None:
@@ -210,27 +226,29 @@ class SyncHalving(HalvingScheduler):
         """Decide the bracket's open rung if it is complete; return the trigger's decision if it got one."""
         rounds = self._plans[bracket.plan].rounds
         i = bracket.decided
-        if i >= len(rounds) or (i == 0 and not bracket.sealed):
-            return None
-        members = [self._trials[m] for m in bracket.members[i]]
-        if any(t.status in (RUNNING, QUEUED) for t in members):
+        if i >= len(rounds) or (i == 0 and not bracket.sealed) or bracket.pending[i]:
             return None
         bracket.decided = i + 1
         if i == len(rounds) - 1:  # everyone in the last rung has already stopped
             return None
-        ranked = sorted((t for t in members if t.status == WAITING), key=lambda t: rank_key(t, i, self.mode))
+        trials = self._table.trials
+        ranked = sorted(
+            (t for t in map(trials.__getitem__, bracket.members[i]) if t.status is WAITING),
+            key=lambda t: rank_key(t, i, self.mode),
+        )
         keep = max(1, len(ranked) // self.halving) if ranked else 0
         decision = None
         for trial in ranked[:keep]:
             trial.rung = i + 1
             bracket.members[i + 1].append(trial.id)
             if trial.id == trigger:  # promoted the moment it paused: no need to pause at all
-                trial.status, decision = RUNNING, Decision.CONTINUE
+                self._set(trial, RUNNING)
+                decision = Decision.CONTINUE
             else:
-                trial.status = QUEUED
-                self._queue.append(trial.id)
+                self._set(trial, QUEUED)
+                self._table.enqueue(trial)
         for trial in ranked[keep:]:
-            trial.status = STOPPED
+            self._set(trial, STOPPED)
             if trial.id == trigger:
                 decision = Decision.STOP
             else:
@@ -244,10 +262,10 @@ class SyncHalving(HalvingScheduler):
     def state_dict(self) -> dict[str, Any]:
         return {
             "config": self._config(),
-            "trials": [t.to_json() for t in self._trials.values()],
+            "trials": self._table.rows(),
             "brackets": [b.to_json() for b in self._brackets],
             "filling": self._filling,
-            "queue": list(self._queue),
+            "queue": self._table.queued(),
             "stops": list(self._stops),
             "exhausted": self._exhausted,
         }
@@ -255,14 +273,14 @@ class SyncHalving(HalvingScheduler):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         check_config(self._config(), state)
         self._reset()
-        for row in state["trials"]:
-            trial = Trial.from_json(row)
-            self._trials[trial.id] = trial
+        self._table.load(state["trials"], state["queue"])
         self._brackets = [
-            _Bracket(plan, [list(m) for m in members], sealed, decided)
+            _Bracket(plan, [list(m) for m in members], sealed, decided, pending=[0] * len(members))
             for plan, members, sealed, decided in state["brackets"]
         ]
+        for trial in self._table.trials.values():
+            if trial.status is RUNNING or trial.status is QUEUED:
+                self._brackets[trial.bracket].pending[trial.rung] += 1
         self._filling = state["filling"]
-        self._queue = list(state["queue"])
         self._stops = list(state["stops"])
         self._exhausted = bool(state["exhausted"])

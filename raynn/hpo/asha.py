@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from typing import Any
 
 from raynn.hpo._common import (
@@ -9,16 +10,19 @@ from raynn.hpo._common import (
     REMOVED,
     RUNNING,
     STOPPED,
-    TERMINAL,
     WAITING,
     Trial,
+    TrialTable,
     check_config,
     check_optional_int,
     check_result,
     check_trial_id,
     rank_key,
 )
-from raynn.hpo.base import Decision, HalvingScheduler, Mode
+from raynn.hpo.base import Decision, HalvingScheduler, Mode, TrialStatus
+
+# A rung's entries, kept sorted: rank_key (unique: it ends with the arrival) followed by the trial id.
+_Key = tuple[int, float, int, str]
 from raynn.hpo.budget import rung_resources
 
 __all__ = ["AsyncHalving"]
@@ -39,6 +43,11 @@ class AsyncHalving(HalvingScheduler):
     fact; a removed trial is simply never promoted. Once the search is exhausted (:meth:`on_search_exhausted`
     or ``max_trials`` added) and nothing is running or promotable, each rung promotes its paused trials among
     its best ``max(1, floor(n_k / eta))`` and stops the other paused trials, so no trial stays paused forever.
+
+    Cost: each rung keeps its results sorted (``bisect``), and separately its trials still waiting there, also
+    sorted. The best waiting trial of rung ``k`` is in the top ``floor(n_k / eta)`` exactly when its key is at
+    most the key at that position, so finding a promotion is O(1) per rung and a result is one sorted
+    insertion (O(log n) comparisons and a memory move), instead of sorting every rung on every call.
 
     Args:
         max_resource: ``R``, resource of the last rung.
@@ -72,12 +81,26 @@ class AsyncHalving(HalvingScheduler):
         }
 
     def _reset(self) -> None:
-        self._trials: dict[str, Trial] = {}
+        self._table = TrialTable()  # its queue: trials promoted by the end-of-search flush, to resume
         # _members[k]: ids of the trials that reached rung k, in that order; results never leave a rung.
         self._members: list[list[str]] = [[] for _ in self.rungs]
-        self._queue: list[str] = []  # promoted by the end-of-search flush, to resume
+        # Derived from the trials (rebuilt by load_state_dict, never saved):
+        # _ranked[k]: the keys of _members[k], best first; _waiting[k]: those of trials WAITING at rung k.
+        self._ranked: list[list[_Key]] = [[] for _ in self.rungs]
+        self._waiting: list[list[_Key]] = [[] for _ in self.rungs]
         self._stops: list[str] = []
         self._exhausted = False
+
+    def _key(self, trial: Trial, k: int) -> _Key:
+        return (*rank_key(trial, k, self.mode), trial.id)
+
+    def _leave_rung(self, trial: Trial, status: TrialStatus) -> None:
+        """A trial WAITING at its rung is promoted (RUNNING / QUEUED, one rung up), stopped or removed."""
+        waiting = self._waiting[trial.rung]
+        del waiting[bisect_left(waiting, self._key(trial, trial.rung))]
+        if status is RUNNING or status is QUEUED:
+            trial.rung += 1
+        self._table.set_status(trial, status)
 
     # -- queries --------------------------------------------------------------------------------------------
 
@@ -94,16 +117,16 @@ class AsyncHalving(HalvingScheduler):
         ]
 
     def _search_over(self) -> bool:
-        return self._exhausted or (self.max_trials is not None and len(self._trials) >= self.max_trials)
+        return self._exhausted or (self.max_trials is not None and len(self._table) >= self.max_trials)
 
     def has_room(self) -> bool:
         return not self._search_over()
 
     def _get(self, trial_id: str) -> Trial:
-        try:
-            return self._trials[trial_id]
-        except KeyError:
-            raise ValueError(f"unknown trial {trial_id!r}; on_trial_add it first") from None
+        return self._table.get(trial_id)
+
+    def status(self, trial_id: str) -> TrialStatus:
+        return self._table.get(trial_id).status
 
     def target(self, trial_id: str) -> int:
         return self.rungs[self._get(trial_id).rung]
@@ -117,73 +140,75 @@ class AsyncHalving(HalvingScheduler):
 
     @property
     def budget_spent(self) -> int:
-        return sum(t.resource for t in self._trials.values())
+        return self._table.spent
 
     def is_finished(self) -> bool:
-        return self._search_over() and all(t.status in TERMINAL for t in self._trials.values())
+        return self._search_over() and self._table.all_terminal()
 
     def best(self) -> str | None:
-        scored = [t for t in self._trials.values() if t.values]
-        if not scored:
-            return None
-        return min(scored, key=lambda t: (-len(t.values), *rank_key(t, len(t.values) - 1, self.mode))).id
-
-    def _ranked(self, k: int) -> list[Trial]:
-        return sorted((self._trials[m] for m in self._members[k]), key=lambda t: rank_key(t, k, self.mode))
+        """The best result of the highest rung reached (its trials reached no rung above it)."""
+        for ranked in reversed(self._ranked):
+            if ranked:
+                return ranked[0][-1]
+        return None
 
     def _promotable(self) -> Trial | None:
         """``get_job`` of the paper: the best unpromoted paused trial in the top 1/eta of the highest rung."""
         for k in reversed(range(len(self.rungs) - 1)):
-            ranked = self._ranked(k)
-            for trial in ranked[: len(ranked) // self.eta]:
-                if trial.status == WAITING and trial.rung == k:
-                    return trial
+            waiting, ranked = self._waiting[k], self._ranked[k]
+            top = len(ranked) // self.eta
+            if waiting and top and waiting[0] <= ranked[top - 1]:
+                return self._table.trials[waiting[0][-1]]
         return None
 
     # -- events ---------------------------------------------------------------------------------------------
 
     def on_trial_add(self, trial_id: str) -> None:
         check_trial_id(trial_id)
-        if trial_id in self._trials:
+        if trial_id in self._table.trials:
             raise ValueError(f"trial {trial_id!r} was already added")
         if not self.has_room():
             raise ValueError(
                 f"no room for trial {trial_id!r}: has_room() is False (max_trials or search exhausted)"
             )
-        self._trials[trial_id] = Trial(trial_id, arrival=len(self._trials), bracket=0)
+        self._table.add(trial_id, bracket=0)
 
     def on_result(self, trial_id: str, resource: int, value: float) -> Decision:
         trial = self._get(trial_id)
         resource, value = check_result(resource, value)
         if trial.status != RUNNING:
-            raise ValueError(f"trial {trial_id!r} is {trial.status}; only running trials report results")
-        trial.resource = max(trial.resource, resource)
+            raise ValueError(
+                f"trial {trial_id!r} is {trial.status.value}; only running trials report results"
+            )
+        self._table.reach(trial, resource)
         k = trial.rung
         if resource < self.rungs[k]:
             return Decision.CONTINUE
         trial.values.append(value)
         self._members[k].append(trial_id)
+        key = self._key(trial, k)
+        insort(self._ranked[k], key)
         if k == len(self.rungs) - 1:
-            trial.status = STOPPED
+            self._table.set_status(trial, STOPPED)
             decision = Decision.STOP
         else:
-            trial.status = WAITING
+            self._table.set_status(trial, WAITING)
+            insort(self._waiting[k], key)
             decision = Decision.PAUSE
-            if not self._queue and self._promotable() is trial:
-                trial.rung += 1
-                trial.status = RUNNING
+            if not self._table.count(QUEUED) and self._promotable() is trial:
+                self._leave_rung(trial, RUNNING)
                 decision = Decision.CONTINUE
         return self._maybe_flush(trigger=trial_id) or decision
 
     def choose_paused(self) -> str | None:
-        if self._queue:
-            trial = self._trials[self._queue.pop(0)]
-        else:
-            trial = self._promotable()
-            if trial is None:
-                return None
-            trial.rung += 1
-        trial.status = RUNNING
+        trial = self._table.pop_queued()
+        if trial is not None:
+            self._table.set_status(trial, RUNNING)
+            return trial.id
+        trial = self._promotable()
+        if trial is None:
+            return None
+        self._leave_rung(trial, RUNNING)
         return trial.id
 
     def pop_stops(self) -> list[str]:
@@ -194,11 +219,12 @@ class AsyncHalving(HalvingScheduler):
         trial = self._get(trial_id)
         if trial_id in self._stops:
             self._stops.remove(trial_id)
-        if trial.status in TERMINAL:
+        if trial.status.terminal:
             return
-        if trial.status == QUEUED:
-            self._queue.remove(trial_id)
-        trial.status = REMOVED
+        if trial.status is WAITING:
+            self._leave_rung(trial, REMOVED)
+        else:  # a QUEUED trial stays in the queue, skipped by pop_queued()
+            self._table.set_status(trial, REMOVED)
         self._maybe_flush()
 
     def on_search_exhausted(self) -> None:
@@ -209,24 +235,25 @@ class AsyncHalving(HalvingScheduler):
         """At the end of the search, decide every paused trial once nothing runs and nothing is promotable."""
         if not self._search_over() or self._promotable() is not None:
             return None
-        if any(t.status in (RUNNING, QUEUED) for t in self._trials.values()):
+        if self._table.count(RUNNING, QUEUED):
             return None
         decision = None
         for k in reversed(range(len(self.rungs) - 1)):
-            ranked = self._ranked(k)
-            top = {t.id for t in ranked[: max(1, len(ranked) // self.eta)]}
-            for trial in ranked:
-                if trial.status != WAITING or trial.rung != k:
-                    continue
-                if trial.id in top:
-                    trial.rung += 1
+            if not self._waiting[k]:
+                continue
+            ranked = self._ranked[k]
+            last_kept = ranked[max(1, len(ranked) // self.eta) - 1]
+            for key in list(self._waiting[k]):  # best first, as the ranking visits them
+                trial = self._table.trials[key[-1]]
+                if key <= last_kept:
                     if trial.id == trigger:
-                        trial.status, decision = RUNNING, Decision.CONTINUE
+                        self._leave_rung(trial, RUNNING)
+                        decision = Decision.CONTINUE
                     else:
-                        trial.status = QUEUED
-                        self._queue.append(trial.id)
+                        self._leave_rung(trial, QUEUED)
+                        self._table.enqueue(trial)
                 else:
-                    trial.status = STOPPED
+                    self._leave_rung(trial, STOPPED)
                     if trial.id == trigger:
                         decision = Decision.STOP
                     else:
@@ -238,9 +265,9 @@ class AsyncHalving(HalvingScheduler):
     def state_dict(self) -> dict[str, Any]:
         return {
             "config": self._config(),
-            "trials": [t.to_json() for t in self._trials.values()],
+            "trials": self._table.rows(),
             "members": [list(m) for m in self._members],
-            "queue": list(self._queue),
+            "queue": self._table.queued(),
             "stops": list(self._stops),
             "exhausted": self._exhausted,
         }
@@ -248,10 +275,15 @@ class AsyncHalving(HalvingScheduler):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         check_config(self._config(), state)
         self._reset()
-        for row in state["trials"]:
-            trial = Trial.from_json(row)
-            self._trials[trial.id] = trial
+        self._table.load(state["trials"], state["queue"])
         self._members = [list(m) for m in state["members"]]
-        self._queue = list(state["queue"])
+        trials = self._table.trials
+        for k, members in enumerate(self._members):
+            self._ranked[k] = sorted(self._key(trials[t], k) for t in members)
+            self._waiting[k] = [
+                key
+                for key in self._ranked[k]
+                if trials[key[-1]].status is WAITING and trials[key[-1]].rung == k
+            ]
         self._stops = list(state["stops"])
         self._exhausted = bool(state["exhausted"])

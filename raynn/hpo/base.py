@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from enum import Enum
 from typing import Any
 
-__all__ = ["Decision", "HalvingScheduler", "Mode"]
+__all__ = ["Decision", "HalvingScheduler", "Mode", "TrialStatus"]
 
 
 class Decision(Enum):
@@ -32,6 +32,22 @@ class Decision(Enum):
     CONTINUE = "CONTINUE"
     PAUSE = "PAUSE"
     STOP = "STOP"
+
+
+class TrialStatus(Enum):
+    """Where a trial stands in a core; every trial is in exactly one. The values are the strings a
+    ``state_dict`` stores (state files written before this enum existed load unchanged)."""
+
+    RUNNING = "running"  # training towards its target (or not started yet)
+    WAITING = "waiting"  # paused at its target, its rung not decided yet
+    QUEUED = "queued"  # paused and promoted: choose_paused() will hand it out
+    STOPPED = "stopped"  # finished the last rung or eliminated
+    REMOVED = "removed"  # gone: completed, errored or stopped by the user
+
+    @property
+    def terminal(self) -> bool:
+        """Stopped or removed: the core will never schedule it again."""
+        return self in (TrialStatus.STOPPED, TrialStatus.REMOVED)
 
 
 class Mode(Enum):
@@ -91,6 +107,10 @@ class HalvingScheduler(ABC):
     @abstractmethod
     def on_search_exhausted(self) -> None:
         """No more configurations will come: decide with what there is, so no trial stays paused forever."""
+
+    @abstractmethod
+    def status(self, trial_id: str) -> TrialStatus:
+        """Where the trial stands (O(1)); ``ValueError`` for an unknown id."""
 
     @abstractmethod
     def target(self, trial_id: str) -> int:

@@ -29,8 +29,9 @@ primitive: numbers as they are, and for a categorical whose choices are not all 
 ``[128, 64]``), the choice's JSON text ``"[128, 64]"``, because Optuna's ``CategoricalDistribution`` only
 holds primitives. :meth:`SearchSpace.apply` decodes them into the nested raw config.
 
-A relative ``data.root`` in ``base`` is made absolute against the current directory at load, so every trial
-reads the same files wherever it runs. Every key is checked at load: a bad distribution is a
+A relative input path in ``base`` (``data.root``, a teacher or pre-trained file) is made absolute at load:
+against the YAML file's directory for :func:`load_space`, against the current directory for
+:meth:`SearchSpace.from_dict`, so every trial reads the same files wherever it runs. Every key is checked at load: a bad distribution is a
 :class:`~raynn.errors.ConfigError` naming ``space.<key>.<field>``, and configs built from the space (each key
 at its low end / first choice, then every key at each end and each choice in turn) must pass
 :func:`raynn.config.check_config`, so a key that is not a config key, or a value no run accepts, is reported
@@ -55,6 +56,7 @@ import numpy as np
 import yaml
 
 from raynn.errors import ConfigError
+from raynn.paths import resolve_input_paths
 from raynn.registry import Registry
 
 if TYPE_CHECKING:
@@ -521,19 +523,6 @@ def _set_path(tree: dict[str, Any], key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def _absolute_root(base: Any) -> Any:
-    """``base`` with a relative ``data.root`` made absolute against the current directory.
-
-    A search resolves it once, where it is started; trials may run in other directories (Ray Tune changes
-    into each trial's directory), and a resumed search may start elsewhere.
-    """
-    data = base.get("data") if isinstance(base, Mapping) else None
-    root = data.get("root") if isinstance(data, Mapping) else None
-    if not isinstance(root, str) or not root or os.path.isabs(root):
-        return base
-    return {**base, "data": {**data, "root": os.path.abspath(root)}}
-
-
 class SearchSpace:
     """Searched keys with their distributions, and the fixed config every trial starts from.
 
@@ -566,8 +555,14 @@ class SearchSpace:
 
     # construction -------------------------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any], *, check: bool = True) -> SearchSpace:
-        """Parse ``{"base": {...}, "space": {key: {type: ...}}}``; ``check``: also against the run config."""
+    def from_dict(cls, raw: Mapping[str, Any], *, check: bool = True, base_dir: str | os.PathLike[str] = ".",
+                  ) -> SearchSpace:
+        """Parse ``{"base": {...}, "space": {key: {type: ...}}}``; ``check``: also against the run config.
+
+        Relative input paths in ``base`` are resolved against ``base_dir`` once, where the search is set up:
+        trials run in other directories (Ray Tune changes into each trial's), and a resumed search may start
+        elsewhere.
+        """
         if not isinstance(raw, Mapping):
             raise ConfigError("search space", "must be a mapping with keys base, space", raw)
         unknown = sorted(set(raw) - {"base", "space"})
@@ -577,7 +572,7 @@ class SearchSpace:
         if not isinstance(space, Mapping) or not space:
             raise ConfigError("space", "must name at least one key", space)
         dims = {_check_key(key): _parse_dimension(key, dist) for key, dist in space.items()}
-        out = cls(dims, _absolute_root(raw.get("base")))
+        out = cls(dims, resolve_input_paths(raw.get("base"), base_dir))
         if check:
             out.check()
         return out
@@ -727,4 +722,4 @@ def load_space(path: str | os.PathLike[str]) -> SearchSpace:
         raise ConfigError("search space", f"must be valid YAML ({first})", str(path)) from None
     if not isinstance(raw, dict):
         raise ConfigError("search space", "must be a YAML mapping with keys base, space", str(path))
-    return SearchSpace.from_dict(raw)
+    return SearchSpace.from_dict(raw, base_dir=p.parent)

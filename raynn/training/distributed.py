@@ -93,6 +93,16 @@ def configure_ray_train_env() -> None:
     os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
 
 
+def _fail_fast_when_pending(seconds: float) -> None:
+    """Ray Train reads its worker-group start timeout (60 s by default) from this variable of the process that
+    calls ``fit()`` and propagates it to its controller; raynn's ``train.pending_timeout`` sets it."""
+    import os
+
+    from ray.train.v2._internal.constants import WORKER_GROUP_START_TIMEOUT_S_ENV_VAR
+
+    os.environ[WORKER_GROUP_START_TIMEOUT_S_ENV_VAR] = str(float(seconds))
+
+
 def make_trainer(cfg: dict[str, Any], name: str, storage: str | Path, callbacks: list[Any] | None = None) -> Any:
     """A ``TorchTrainer`` for a checked config (``train.workers`` workers, ``train.gpus_per_worker`` GPUs each)."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
@@ -104,9 +114,12 @@ def make_trainer(cfg: dict[str, Any], name: str, storage: str | Path, callbacks:
         num_workers=t["workers"], use_gpu=gpus > 0,
         resources_per_worker={"CPU": 1, **({"GPU": gpus} if gpus > 0 else {})},
     )
+    _fail_fast_when_pending(t["pending_timeout"])
     run = RunConfig(
         name=name, storage_path=str(Path(storage).resolve()),
-        failure_config=FailureConfig(max_failures=t["max_failures"]),
+        # A worker group not placed within the pending timeout is a controller failure; Ray Train retries those
+        # forever by default (a traceback a minute); 0 retries fails the run once, with Ray's reason.
+        failure_config=FailureConfig(max_failures=t["max_failures"], controller_failure_limit=0),
         checkpoint_config=CheckpointConfig(num_to_keep=2), callbacks=callbacks or None,
     )
     return TorchTrainer(worker_loop, train_loop_config=cfg, scaling_config=scaling, run_config=run)

@@ -82,6 +82,7 @@ def run_tune(
     checkpoint_every: int = CHECKPOINT_EVERY,
     verbose: bool = True,
     ray_logs: bool = False,
+    pending_timeout: float = 600.0,
 ) -> TuneResult:
     """Search ``space`` with ``scheduler`` and ``searcher`` on Ray Tune; see ``raynn tune --help``.
 
@@ -123,6 +124,8 @@ def run_tune(
             raise ConfigError(key, f"must be an integer >= {low}", value)
     if gpus_per_worker < 0:
         raise ConfigError("--gpus-per-worker", "must be >= 0", gpus_per_worker)
+    if not pending_timeout > 0:
+        raise ConfigError("--pending-timeout", "must be > 0 (seconds)", pending_timeout)
     if scheduler == "sh" and budget is None:
         raise ConfigError("--budget", "must be given for successive halving (the B of Algorithm 7.2)", budget)
     space = space if isinstance(space, SearchSpace) else load_space(space)
@@ -156,20 +159,26 @@ def run_tune(
     exp_dir.mkdir(parents=True, exist_ok=True)
     with _ray_logs_to(None if ray_logs else exp_dir / RAY_LOG):
         ensure_ray(address)
+        from raynn.cluster import check_fits
+        from raynn.resources import trial_demand
+
+        check_fits(trial_demand(workers_per_trial, gpus_per_worker))  # a trial the cluster can never hold: exit 2
         if max_concurrent is None:
             import ray
 
             cpus = int(ray.cluster_resources().get("CPU", 1))
             max_concurrent = max(1, cpus // workers_per_trial)
         overrides = {"train.epochs": max_resource, "train.workers": workers_per_trial,
-                     "train.gpus_per_worker": gpus_per_worker, "storage": str(exp_dir), "seed": seed}
+                     "train.gpus_per_worker": gpus_per_worker, "train.pending_timeout": pending_timeout,
+                     "storage": str(exp_dir), "seed": seed}
         settings = {
             "space": space.to_dict(), "scheduler": scheduler, "searcher": searcher, "budget": budget,
             "num_samples": num_samples, "workers_per_trial": workers_per_trial, "gpus_per_worker": gpus_per_worker,
             "max_concurrent": max_concurrent, "metric": metric, "mode": mode, "eta": eta, "seed": seed,
             "checkpoint_every": checkpoint_every}
         tuner, view = _tuner(space, sched, None if resume else core, settings, overrides, rungs, name, exp_dir,
-                             resume=resume, budget=budget, verbose=verbose, ray_logs=ray_logs)
+                             resume=resume, budget=budget, verbose=verbose, ray_logs=ray_logs,
+                             pending_timeout=pending_timeout)
         grid = tuner.fit()
     from raynn.tune.outputs import collect, write_outputs
 
@@ -220,12 +229,14 @@ def _ray_logs_to(path: Path | None) -> Iterator[None]:
 
 def _tuner(space: SearchSpace, sched: Any, core: Any, settings: dict[str, Any], overrides: dict[str, Any],
            rungs: list[int] | None, name: str, exp_dir: Path, *, resume: bool, budget: int | None, verbose: bool,
-           ray_logs: bool) -> tuple[Any, Any]:
+           ray_logs: bool, pending_timeout: float) -> tuple[Any, Any]:
     """The ``ray.tune.Tuner`` of a run (restored with ``resume``) and raynn's terminal view of it."""
     from ray import tune
 
     from raynn.tune.events import EventLog
+    from raynn.resources import trial_resources
     from raynn.tune.monitor import MetricsExporter, TensorBoardLogger
+    from raynn.tune.pending import PendingReport
     from raynn.tune.search import RaynnSearcher
     from raynn.tune.trial import run_trial
     from raynn.tune.view import ProgressView
@@ -234,19 +245,14 @@ def _tuner(space: SearchSpace, sched: Any, core: Any, settings: dict[str, Any], 
     trainable = tune.with_parameters(run_trial, space=space.to_dict(), overrides=overrides,
                                      rungs=list(rungs or []), checkpoint_every=settings["checkpoint_every"],
                                      ray_log=None if ray_logs else str(exp_dir / RAY_LOG))
-    if settings["workers_per_trial"] == 1:
-        gpus = settings["gpus_per_worker"]
-        resources = {"CPU": 1, **({"GPU": gpus} if gpus else {})}
-    else:
-        # The trial only drives a TorchTrainer, which reserves its own workers; Tune needs a non-empty request.
-        resources = {"CPU": 0.1}
-    trainable = tune.with_resources(trainable, resources)
+    trainable = tune.with_resources(trainable, trial_resources(settings["workers_per_trial"],
+                                                               settings["gpus_per_worker"]))
     view = ProgressView(sched, metric=metric, mode=mode, budget=budget, enabled=verbose)
     # The scheduler's snapshot first: Tune restores callback states by position.
     snapshot = [sched.snapshot_callback()] if hasattr(sched, "snapshot_callback") else []
     callbacks = [*snapshot, view, EventLog(exp_dir, metric, mode),
                  MetricsExporter(sched, metric, mode, experiment=name, budget=budget),
-                 TensorBoardLogger(exp_dir)]
+                 TensorBoardLogger(exp_dir), PendingReport(pending_timeout)]
     if resume:
         return _restored_tuner(exp_dir, trainable, sched, callbacks), view
     _save_settings(exp_dir, settings)

@@ -43,7 +43,7 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from raynn.hpo import AsyncHalving as _AsyncCore
-from raynn.hpo import HalvingScheduler, Mode
+from raynn.hpo import HalvingScheduler, Mode, TrialStatus
 from raynn.hpo import HyperBand as _HyperBandCore
 from raynn.hpo import SuccessiveHalving as _SuccessiveHalvingCore
 from raynn.hpo._common import as_resource
@@ -105,11 +105,6 @@ class _Gate:
                 self._limiter.num_unfinished_live_trials -= 1
 
 
-def _core_statuses(core: HalvingScheduler) -> dict[str, str]:
-    """Trial id -> core status ("running", "waiting", "queued", "stopped", "removed"), from its state_dict."""
-    return {row[0]: row[4] for row in core.state_dict()["trials"]}
-
-
 class HalvingAdapter(FIFOScheduler):
     """Base of the Ray Tune adapters: one or more :class:`~raynn.hpo.HalvingScheduler` cores behind Tune.
 
@@ -136,6 +131,8 @@ class HalvingAdapter(FIFOScheduler):
         self._mode: Mode | None = None if mode is None else Mode.parse(mode)
         self.resource_attr = resource_attr
         self._snapshotted = False  # True once snapshot_callback() was made: Tune's snapshots hold the state
+        # Every trial Tune added, by id (Tune's own objects): read per event instead of listing get_trials()
+        self._tune_trials: dict[str, Trial] = {}
         self._reset()
 
     def _reset(self) -> None:
@@ -149,6 +146,7 @@ class HalvingAdapter(FIFOScheduler):
         self._state_path: str | None = None
         self._seen_experiment = False
         self._from_snapshot = False
+        self._open_from = 0  # cores before this index are finished: events no longer visit them
 
     # -- what subclasses provide ----------------------------------------------------------------------------
 
@@ -233,6 +231,7 @@ class HalvingAdapter(FIFOScheduler):
 
     def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
         self._require_search_properties()
+        self._tune_trials[trial.trial_id] = trial
         self._see_experiment(trial)
         trial_id = trial.trial_id
         if trial_id in self._owner:
@@ -313,7 +312,7 @@ class HalvingAdapter(FIFOScheduler):
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
         """Resume a promoted paused trial first, then start a pending one; stop eliminated paused trials."""
-        trials = {t.trial_id: t for t in tune_controller.get_trials()}
+        trials = self._tune_trials  # the trials of tune_controller.get_trials(), by id
         for trial_id in list(self._pausing):
             if trials.get(trial_id) is None or trials[trial_id].status != Trial.RUNNING:
                 self._pausing.discard(trial_id)
@@ -450,34 +449,37 @@ class HalvingAdapter(FIFOScheduler):
         trial_id = trial.trial_id
         core = self._core_of(trial_id)
         assert core is not None
-        status = _core_statuses(core)[trial_id]
+        status = core.status(trial_id)
         if trial.status in (Trial.TERMINATED, Trial.ERROR):
-            if status not in ("stopped", "removed"):
+            if not status.terminal:
                 core.on_trial_remove(trial_id)
             return
         # Tune re-adds every unfinished trial as PENDING and starts all PENDING trials by itself; a trial
         # waiting at a rung, or promoted but not resumed yet, must stay paused until its core says so.
-        if status in ("waiting", "queued"):
+        if status in (TrialStatus.WAITING, TrialStatus.QUEUED):
             trial.set_status(Trial.PAUSED)
-        elif status in ("stopped", "removed"):
+        elif status.terminal:
             trial.set_status(Trial.PAUSED)
             if trial_id not in self._stops:
                 self._stops.append(trial_id)
-        # "running": Tune starts it again from its latest checkpoint
+        # TrialStatus.RUNNING: Tune starts it again from its latest checkpoint
 
     def _after_event(self, tune_controller: Any, leaving: str | None = None) -> None:
         """After every call into a core: collect stops (and promotions), rebalance slots, persist."""
         self._collect()
-        if tune_controller is not None:
-            trials = {t.trial_id: t for t in tune_controller.get_trials()}
-            self._balance(self._gate(tune_controller), trials, leaving=leaving)
+        if tune_controller is not None:  # O(1) per event: no listing of Tune's trials
+            self._balance(self._gate(tune_controller), self._tune_trials, leaving=leaving)
         self._save()
 
     def _collect(self) -> None:
-        for core in self._cores:
+        for core in self._cores[self._open_from :]:
             for trial_id in core.pop_stops():
                 if trial_id not in self._stops:
                     self._stops.append(trial_id)
+        # A finished core has no stops or promotions left; bands finish about in the order they opened, so
+        # skipping the finished ones at the front keeps an event O(1) with thousands of bands.
+        while self._open_from < len(self._cores) and self._cores[self._open_from].is_finished():
+            self._open_from += 1
 
     @staticmethod
     def _gate(tune_controller: Any) -> _Gate | None:
@@ -490,8 +492,9 @@ class HalvingAdapter(FIFOScheduler):
         ``leaving``: a trial Tune is completing right now; the search algorithm frees its slot next.
         """
         if gate is not None:
-            for trial_id, trial in trials.items():
-                if trial.status == Trial.PAUSED and trial_id not in self._resume:
+            for trial_id in list(gate.live):  # only trials holding a slot can give one back
+                trial = trials.get(trial_id)
+                if trial is not None and trial.status == Trial.PAUSED and trial_id not in self._resume:
                     gate.free(trial_id)
         used = 0 if gate is None else len(gate.live) - (leaving is not None and leaving in gate.live)
 
@@ -506,7 +509,7 @@ class HalvingAdapter(FIFOScheduler):
 
         for trial_id in self._resume:
             reserve(trial_id)
-        for core in self._cores:
+        for core in self._cores[self._open_from :]:
             while self._promote_eagerly or self._slot_free(gate, trials, used):
                 trial_id = core.choose_paused()
                 if trial_id is None:
@@ -557,11 +560,11 @@ class HalvingAdapter(FIFOScheduler):
         if any(t not in self._owner and t not in self._overflow for t in trials):
             return
         self._exhausted = True
+        # trials a restored state knows but Tune never re-created will not come back
+        for trial_id, index in self._owner.items():
+            if trial_id not in trials and not self._cores[index].status(trial_id).terminal:
+                self._cores[index].on_trial_remove(trial_id)
         for core in self._cores:
-            # trials a restored state knows but Tune never re-created will not come back
-            for trial_id, status in _core_statuses(core).items():
-                if trial_id not in trials and status not in ("stopped", "removed"):
-                    core.on_trial_remove(trial_id)
             core.on_search_exhausted()
         logger.debug(f"{type(self).__name__}: search exhausted after {len(self._owner)} trials")
         self._after_event(tune_controller)

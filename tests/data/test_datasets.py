@@ -7,9 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from raynn.data.datasets import DATASETS, ArrayDataset, DatasetInfo, _apportion, load, read_idx, split
-
-MNIST_ROOT = Path("/work/shared/data/mnist")
+from raynn.data.datasets import (
+    DATASETS,
+    MNIST_BUNDLED,
+    ArrayDataset,
+    DatasetInfo,
+    _apportion,
+    load,
+    read_idx,
+    split,
+)
 
 
 def _write_idx(path: Path, array: np.ndarray, type_code: int = 0x08, compress: bool = False) -> None:
@@ -39,7 +46,8 @@ def test_registry_names() -> None:
         assert entry.summary
         assert isinstance(entry.obj, DatasetInfo) and entry.obj.num_classes == 10
     assert DATASETS.get("digits").input_shape == (1, 8, 8) and not DATASETS.get("digits").needs_root
-    assert DATASETS.get("cifar10").input_shape == (3, 32, 32) and DATASETS.get("mnist").needs_root
+    assert DATASETS.get("cifar10").input_shape == (3, 32, 32) and DATASETS.get("cifar10").needs_root
+    assert not DATASETS.get("mnist").needs_root  # the bundled test set
 
 
 def test_digits_is_the_default() -> None:
@@ -52,9 +60,9 @@ def test_digits_is_the_default() -> None:
     assert ds.image_shape == (1, 8, 8) and len(ds) == 1797
 
 
-@pytest.mark.skipif(not MNIST_ROOT.is_dir(), reason="real MNIST test set not present")
-def test_real_mnist_test_set() -> None:
-    ds = load("mnist", root=MNIST_ROOT)
+def test_real_mnist_test_set_ships_inside_the_package() -> None:
+    assert MNIST_BUNDLED.is_relative_to(Path(__import__("raynn").__file__).parent)
+    ds = load("mnist")
     assert ds.x.shape == (10_000, 1, 28, 28) and ds.x.dtype == torch.float32
     assert ds.image_shape == DATASETS.get("mnist").input_shape
     assert ds.y.shape == (10_000,) and ds.y.dtype == torch.int64
@@ -62,6 +70,22 @@ def test_real_mnist_test_set() -> None:
     assert float(ds.x.min()) == 0.0 and float(ds.x.max()) == 255.0
     assert torch.equal(ds.x, ds.x.round())  # raw integer pixels, no scaling
     assert ds.num_classes == 10 and ds.name == "mnist"
+    assert torch.equal(load("mnist", root=MNIST_BUNDLED).y, ds.y)
+    # LeCun's published class counts of the test set
+    assert torch.bincount(ds.y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_mnist_files_are_checked_against_their_md5sums(tmp_path: Path) -> None:
+    for f in MNIST_BUNDLED.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    assert len(load("mnist", root=tmp_path)) == 10_000
+    labels = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(gzip.compress(gzip.decompress(labels.read_bytes())[:-1] + b"\x00"))
+    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte.gz: MD5 must be ec29112dd5afa0611ce80d1b7f02629c"):
+        load("mnist", root=tmp_path)
+    labels.unlink()
+    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte.gz: listed in .*MD5SUMS but missing"):
+        load("mnist", root=tmp_path)
 
 
 def test_mnist_idx_loads_train_then_t10k_plain_and_gzip(tmp_path: Path) -> None:
@@ -123,7 +147,7 @@ def test_mnist_empty_root_says_files_are_not_there(tmp_path: Path) -> None:
         load("mnist", root=tmp_path)
 
 
-@pytest.mark.parametrize("name", ["mnist", "torchvision-mnist", "fashion-mnist", "cifar10"])
+@pytest.mark.parametrize("name", ["torchvision-mnist", "fashion-mnist", "cifar10"])
 def test_file_based_sets_need_a_root(name: str) -> None:
     with pytest.raises(ValueError, match="root"):
         load(name)

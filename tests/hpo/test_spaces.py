@@ -428,8 +428,9 @@ def test_shipped_search_spaces_exist() -> None:
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
-def test_shipped_search_space_samples_pass_check_config(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(REPO)  # mnist's root ../shared/data/mnist is relative to the repository root
+def test_shipped_search_space_samples_pass_check_config(path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # from any directory
     space = load_space(path)
     rng = np.random.default_rng(0)
     for _ in range(5):
@@ -453,9 +454,20 @@ def test_batch_size_space_searches_batch_and_base_lr_under_linear_scaling() -> N
     )
 
 
-def test_relative_data_root_is_made_absolute_at_load(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(REPO)
-    space = load_space(REPO / "search_spaces" / "mnist.yaml")
-    root = space.base["data"]["root"]
-    assert Path(root).is_absolute() and Path(root) == (REPO / ".." / "shared" / "data" / "mnist").resolve()
+def test_relative_data_root_is_resolved_against_the_space_file(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "data" / "mnist").mkdir(parents=True)
+    (tmp_path / "spaces").mkdir()
+    path = tmp_path / "spaces" / "s.yaml"
+    path.write_text("base: {data: {name: mnist, root: ../data/mnist}}\n"
+                    "space: {optimizer.lr: {type: float, low: 0.01, high: 0.1}}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    space = load_space(path)
+    assert space.base["data"]["root"] == str(tmp_path / "data" / "mnist")
+    # a dict given in Python: relative to the current directory
+    raw = {"base": {"data": {"name": "mnist", "root": "d"}},
+           "space": {"optimizer.lr": {"type": "float", "low": 0.01, "high": 0.1}}}
+    assert SearchSpace.from_dict(raw, check=False).base["data"]["root"] == str(elsewhere / "d")
     assert load_space(REPO / "search_spaces" / "digits.yaml").base["data"].get("root") is None

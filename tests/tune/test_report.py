@@ -21,10 +21,6 @@ from raynn.tune.events import EVENTS_FILE, read_events
 from raynn.tune.figures import ledger_rungs, rung_path, rung_reached
 from raynn.tune.report import write_report
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
 # The tiny digits space of test_run.py.
 SPACE: dict[str, Any] = {
     "base": {"data": {"name": "digits"}, "model": {"name": "mlp", "params": {"hidden": [32]}},
@@ -96,21 +92,16 @@ def test_raynn_report_writes_one_self_contained_html(report: tuple[subprocess.Co
 
 @pytest.mark.ray
 def test_the_report_renders_in_headless_chromium(report: tuple[subprocess.CompletedProcess[str], Path],
-                                                 tuned: Any) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"needs Debian's {CHROMIUM} (the test never downloads a browser)")
+                                                 tuned: Any, browser: Any) -> None:
     _, html = report
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(html.as_uri(), wait_until="load")
-            images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
-            body = page.inner_text("body")
-            tables = page.evaluate("document.querySelectorAll('table').length")
-        finally:
-            browser.close()
+    page = browser.new_page()
+    try:
+        page.goto(html.as_uri(), wait_until="load")
+        images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+        body = page.inner_text("body")
+        tables = page.evaluate("document.querySelectorAll('table').length")
+    finally:
+        page.close()
     assert len(images) == 3
     assert all(complete and width > 0 for complete, width in images), images
     for value in (tuned.best_trial, tuned.best_value, tuned.best_checkpoint, *tuned.best_params.values()):
