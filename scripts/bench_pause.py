@@ -36,6 +36,10 @@ SPACE = {
 class PauseOnce(FIFOScheduler):
     """Pauses every trial once, after its first epoch; records when each report arrived."""
 
+    # As raynn's adapters: each result reaches the scheduler on its own, so its arrival time is the report's
+    # (with buffering, Tune hands over results in batches and the gaps between them measure the batching).
+    _supports_buffered_results = False
+
     def __init__(self) -> None:
         super().__init__()
         self.times: dict[str, list[tuple[int, float]]] = {}
@@ -57,7 +61,7 @@ class PauseOnce(FIFOScheduler):
         return None
 
 
-def measure(workers: int, repeats: int, reuse: bool) -> tuple[float, float]:
+def measure(workers: int, repeats: int, reuse: bool) -> tuple[float, float, float]:
     sched = PauseOnce()
     with tempfile.TemporaryDirectory() as storage:
         trainable = tune.with_parameters(run_trial, space=SPACE, overrides={"train.workers": workers,
@@ -71,7 +75,7 @@ def measure(workers: int, repeats: int, reuse: bool) -> tuple[float, float]:
                                         reuse_actors=reuse),
             run_config=tune.RunConfig(storage_path=storage, verbose=0),
         ).fit()
-    costs, epochs = [], []
+    costs, epochs, gaps = [], [], []
     for trial_id, reports in sched.times.items():
         epochs = [e for e, _ in reports]
         if epochs != list(range(1, len(epochs) + 1)):  # a resume that retrained epochs would not be a resume
@@ -79,8 +83,9 @@ def measure(workers: int, repeats: int, reuse: bool) -> tuple[float, float]:
         t = dict(reports)
         epoch = statistics.median(t[e + 1] - t[e] for e in range(2, max(t)))
         costs.append(t[2] - t[1] - epoch)
+        gaps.append(t[2] - t[1])
         epochs.append(epoch)
-    return statistics.median(costs), statistics.median(epochs)
+    return statistics.median(costs), statistics.median(epochs), statistics.median(gaps)
 
 
 def main() -> None:
@@ -94,9 +99,11 @@ def main() -> None:
     if not args.no_train:
         rows.append(("Ray Train TorchTrainer (2 workers)", *measure(2, args.repeats, False)))
     print(f"pause + resume of one trial after epoch 1 (digits MLP, median of {args.repeats} trials)")
-    print(f"{'trial runner':<42}{'pause+resume s':>16}{'epoch s':>10}")
-    for name, cost, epoch in rows:
-        print(f"{name:<42}{cost:>16.2f}{epoch:>10.2f}")
+    print(f"{'trial runner':<42}{'pause+resume s':>16}{'epoch s':>10}{'gap s':>8}")
+    for name, cost, epoch, gap in rows:
+        print(f"{name:<42}{cost:>16.2f}{epoch:>10.3f}{gap:>8.2f}")
+    print("gap: between the reports of epochs 1 and 2 (the pause and resume plus one epoch); epoch: the median "
+          "gap between later reports, as the driver sees them")
     verdict = "met" if rows[0][1] <= 0.5 else "NOT met"
     print(f"target: in-process pause + resume <= 0.5 s: {verdict} ({rows[0][1]:.2f} s)")
     if len(rows) > 2:
