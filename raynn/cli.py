@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--mode", help="min or max (default min)")
     tune.add_argument("--eta", type=int, help="reduction factor of HyperBand and ASHA (default 3)")
     tune.add_argument("--seed", type=int, help="seed of the searcher and of every trial (default 0)")
+    tune.add_argument("--checkpoint-every", type=int,
+                      help="a trial checkpoints at its rungs, its last epoch and every N epochs between, for fault "
+                           "tolerance (default 10; 0: only rungs and last epoch)")
+    tune.add_argument("--verbose", action="store_true",
+                      help="also show Ray's own log lines (otherwise in ray.log in the experiment directory)")
     tune.add_argument("--pending-timeout", type=float, metavar="SECONDS",
                       help="report a trial Ray cannot place within this time, and fail a trial whose Ray Train "
                            "workers cannot be placed (default 600)")
@@ -85,7 +90,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 _TUNE_SETTINGS = ("scheduler", "searcher", "budget", "num_samples", "workers_per_trial", "gpus_per_worker",
-                  "max_concurrent", "metric", "mode", "eta", "seed")
+                  "max_concurrent", "metric", "mode", "eta", "seed", "checkpoint_every")
 
 
 def _tune(args: argparse.Namespace) -> int:
@@ -100,7 +105,8 @@ def _tune(args: argparse.Namespace) -> int:
                                   "started with, in raynn_tune.json)", value)
     if args.pending_timeout is not None:  # a setting of this driver, not of the experiment: taken with --resume
         given["pending_timeout"] = args.pending_timeout
-    run_tune(args.space, resume=args.resume, address=args.address, name=args.name, storage=args.storage, **given)
+    run_tune(args.space, resume=args.resume, address=args.address, name=args.name, storage=args.storage,
+             ray_logs=args.verbose, **given)
     return 0
 
 

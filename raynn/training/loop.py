@@ -11,9 +11,11 @@ Per epoch: validate, report one progress line, and checkpoint (rank 0 alone writ
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -32,7 +34,7 @@ from raynn.optim import build_clipper, build_optimizer, decoupled_weight_decay_,
 from raynn.scaling import build_lr_schedule
 from raynn.training.checkpoint import CHECKPOINT_FILE, load_checkpoint, load_teacher
 
-__all__ = ["Env", "TensorBatches", "run_training"]
+__all__ = ["DataCache", "Env", "TensorBatches", "run_training"]
 
 
 def _identity(x: Any) -> Any:
@@ -71,11 +73,52 @@ class ShuffledBatches:
             yield tuple(t[idx] for t in self.tensors)
 
 
+class DataCache:
+    """The prepared data of the last ``maxsize`` data configs: split, fitted preprocessor, transformed tensors.
+
+    A Ray Tune actor reused for trial after trial (``reuse_actors=True``) keeps one of these, so a trial whose
+    data config (``data`` section and seed) was seen before skips loading, splitting and preprocessing. Least
+    recently used entries go first; ``maxsize`` bounds the memory to that many copies of the data set.
+    Entries are never mutated by the loop (it only indexes the tensors).
+
+    Args:
+        maxsize: Data configs kept at most, an integer >= 1.
+    """
+
+    def __init__(self, maxsize: int = 2) -> None:
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
+            raise ValueError(f"`maxsize` must be an integer >= 1, but got {maxsize=!r}")
+        self.maxsize = maxsize
+        self._entries: OrderedDict[str, Any] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, key: str, make: Callable[[], Any]) -> Any:
+        if key in self._entries:
+            self.hits += 1
+            self._entries.move_to_end(key)
+            return self._entries[key]
+        self.misses += 1
+        value = make()
+        self._entries[key] = value
+        while len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _every_epoch(epoch: int) -> bool:
+    return True
+
+
 @dataclass
 class Env:
     """Where the loop runs. The defaults describe a single CPU process that keeps no checkpoints.
 
     ``make_loader(dataset, batch_size, generator)`` returns the epoch iterator; Ray Train's adapter shards it.
+    ``checkpoint_at(epoch)`` says whether to write a checkpoint after ``epoch`` (1-based); the last epoch and an
+    early stop are always checkpointed. ``data_cache``: prepared data kept between runs in this process.
     """
 
     rank: int = 0
@@ -86,6 +129,8 @@ class Env:
     report: Callable[[dict[str, Any], str | None], None] = lambda metrics, checkpoint_dir: None
     latest_checkpoint: Callable[[], str | None] = lambda: None
     log: Callable[[str], None] = print
+    checkpoint_at: Callable[[int], bool] = _every_epoch
+    data_cache: DataCache | None = None
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -117,21 +162,27 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
 
     # Data: the same seeded split on every rank; statistics from the training split only.
     dcfg = cfg["data"]
-    data = load_dataset(dcfg["name"], root=dcfg["root"], subset=dcfg["subset"], seed=cfg["seed"])
-    train, val = split_dataset(data, dcfg["val_fraction"], seed=cfg["seed"])
     ckpt_path = env.latest_checkpoint()
     state = load_checkpoint(ckpt_path) if ckpt_path else None
-    pre = build_preprocessor(dcfg["preprocess"])
-    if state is not None:
-        pre.load_state_dict(state["preprocess"])
-    else:
+
+    def prepare() -> tuple[Any, ...]:
+        data = load_dataset(dcfg["name"], root=dcfg["root"], subset=dcfg["subset"], seed=cfg["seed"])
+        train, val = split_dataset(data, dcfg["val_fraction"], seed=cfg["seed"])
+        pre = build_preprocessor(dcfg["preprocess"])
+        # Fitted on the training split, deterministically: a checkpoint's statistics are the same ones.
         pre.fit(train.x)
-        if env.rank == 0 and hasattr(pre, "describe"):
-            env.log(f"raynn: preprocessing {pre.describe()}")
+        # Without augmentation the transform is applied once; with it, per batch after the image transform.
+        x_train = train.x if dcfg["augment"] else pre.transform(train.x)
+        return data.num_classes, train, val, pre, x_train, pre.transform(val.x)
+
+    if env.data_cache is not None:
+        key = json.dumps([dcfg, cfg["seed"]], sort_keys=True, default=str)
+        num_classes, train, val, pre, x_train, x_val = env.data_cache.get(key, prepare)
+    else:
+        num_classes, train, val, pre, x_train, x_val = prepare()
+    if state is None and env.rank == 0 and hasattr(pre, "describe"):
+        env.log(f"raynn: preprocessing {pre.describe()}")
     augment = build_augmentation(dcfg["augment"], seed=cfg["seed"] + env.rank)
-    # Without augmentation the transform is applied once; with it, per batch after the random image transform.
-    x_train = train.x if augment is not None else pre.transform(train.x)
-    x_val = pre.transform(val.x)
     in_shape = tuple(pre.output_shape(tuple(train.x.shape[1:])))
 
     tensors = [x_train, train.y]
@@ -143,7 +194,7 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
     loader = env.make_loader(TensorBatches(*tensors), tcfg["batch_size"], generator)
 
     # Model, optimizer, schedule: the scaling rule needs the epoch length, known only now.
-    model = build_model(model_spec(cfg), in_shape, data.num_classes)
+    model = build_model(model_spec(cfg), in_shape, num_classes)
     build_initializer(cfg["model"]["init"])(model, activation=cfg["model"]["activation"], bias=cfg["model"]["bias"],
                                             generator=torch.Generator().manual_seed(cfg["seed"]))
     model.to(device)
@@ -235,9 +286,10 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
                 f"epoch {epoch + 1:>3}/{tcfg['epochs']}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}  "
                 f"val_acc {val_acc:.4f}  lr {metrics['lr']:.5g}  {metrics['samples_per_s']:.0f} samples/s"
             )
+        if env.rank == 0 and (stop or epoch + 1 == tcfg["epochs"] or env.checkpoint_at(epoch + 1)):
             state = {
                 "epoch": epoch + 1, "step": k, "resumes": resumes, "config": cfg, "in_shape": list(in_shape),
-                "num_classes": data.num_classes, "model": _unwrap(model).state_dict(),
+                "num_classes": num_classes, "model": _unwrap(model).state_dict(),
                 "optimizer": optimizer.state_dict(), "preprocess": pre.state_dict(),
                 "clipper": clipper.state_dict() if clipper is not None and hasattr(clipper, "state_dict") else None,
                 "early_stopping": stopper.state_dict() if stopper else None,

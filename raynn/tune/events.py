@@ -1,14 +1,15 @@
 """The driver-side event log of a tuning run: one JSON line per trial result in ``<exp_dir>/events.jsonl``.
 
 Each ``result`` line holds the wall time since the experiment started, the trial, its epoch (the resource it
-reports), the metric's value, the best value so far, the node it ran on, its throughput when reported, and the
+reports), the metric's value, the incumbent (the best value at the largest epoch reached, with its trial and
+epoch: :mod:`raynn.tune.best`), the node it ran on, its throughput when reported, and the
 cumulative resource spent
 
     spent = sum over trials i of max_epoch(i),
 
 the furthest epoch each trial reported, so a trial paused at a rung and resumed from its checkpoint is charged
 once per epoch it trained (the ``budget_spent`` of the halving schedulers' ledger). ``status`` lines record a
-trial starting, pausing, ending or failing. ``raynn report`` draws the best value against ``spent`` from it.
+trial starting, pausing, ending or failing. ``raynn report`` draws the incumbent against ``spent`` from it.
 
 A resumed experiment (``raynn tune --resume``) appends to the same file: the clock, ``spent`` and the best so
 far continue from what the file already holds.
@@ -26,6 +27,7 @@ from typing import Any, Callable, Iterable
 from ray.tune import Callback
 
 from raynn.hpo._common import as_resource
+from raynn.tune.best import Incumbent
 
 __all__ = ["EVENTS_FILE", "EventLog", "read_events", "best_so_far"]
 
@@ -47,7 +49,7 @@ def read_events(path: str | Path) -> list[dict[str, Any]]:
 
 
 def best_so_far(events: Iterable[dict[str, Any]]) -> list[tuple[int, float]]:
-    """``(spent, best so far)`` after each result event that had a finite best."""
+    """``(spent, incumbent)`` after each result event that had one."""
     return [(int(e["spent"]), float(e["best"])) for e in events
             if e.get("event") == "result" and e.get("best") is not None and e.get("spent") is not None]
 
@@ -66,11 +68,12 @@ class EventLog(Callback):
     Lines (every one has ``event``, ``time``: Unix seconds, ``wall_s``: seconds since the experiment started):
 
     - ``start``: ``metric``, ``mode``, ``resumed``: once per ``Tuner.fit`` (again on ``--resume``).
-    - ``result``: ``trial_id``, ``epoch``, ``metric``, ``value`` (null when not finite), ``best``, ``spent``,
-      ``node_id``, and ``samples_per_s`` when the trial reported it.
+    - ``result``: ``trial_id``, ``epoch``, ``metric``, ``value`` (null when not finite), ``best`` (the
+      incumbent's value), ``best_trial``, ``best_epoch``, ``spent``, ``node_id``, and ``samples_per_s`` when
+      the trial reported it.
     - ``status``: ``trial_id``, ``status`` (``RUNNING``, ``PAUSED``, ``TERMINATED``, ``ERROR``), ``epoch``
       (the trial's furthest), ``spent``.
-    - ``end``: ``spent``, ``best``.
+    - ``end``: ``spent``, ``best``, ``best_trial``, ``best_epoch``.
 
     ``spent = sum_i max_epoch(i)`` over trials ``i``: a paused and resumed trial is charged once per epoch.
     Each line is written and flushed on its own, so the log is complete up to the moment the driver stops.
@@ -95,7 +98,7 @@ class EventLog(Callback):
         self._furthest: dict[str, int] = {}
         self._spent = 0
         self._status: dict[str, str] = {}
-        self._best: float | None = None
+        self._incumbent = Incumbent(mode)
 
     @property
     def spent(self) -> int:
@@ -104,14 +107,21 @@ class EventLog(Callback):
 
     @property
     def best(self) -> float | None:
-        return self._best
+        """The incumbent's value (:mod:`raynn.tune.best`)."""
+        return None if self._incumbent.best is None else self._incumbent.best.value
+
+    def _best_fields(self) -> dict[str, Any]:
+        best = self._incumbent.best
+        return {"best": self.best, "best_trial": None if best is None else best.trial_id,
+                "best_epoch": None if best is None else best.epoch}
 
     # -- state, rebuilt from the file so that a resumed experiment continues it ----------------------------
 
     def _load(self) -> bool:
         """Take the clock, spent, best and statuses from the log already on disk; True if there was one."""
         self._loaded = True
-        self._furthest, self._spent, self._status, self._best = {}, 0, {}, None
+        self._furthest, self._spent, self._status = {}, 0, {}
+        self._incumbent = Incumbent(self.mode)
         self._start = self._clock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
@@ -131,7 +141,7 @@ class EventLog(Callback):
             trial_id = event.get("trial_id")
             if event.get("event") == "result" and trial_id is not None and event.get("epoch") is not None:
                 self._charge(str(trial_id), int(event["epoch"]))
-                self._improve(event.get("value"))
+                self._incumbent.update(str(trial_id), event["epoch"], event.get("value"))
             elif event.get("event") == "status" and trial_id is not None:
                 self._status[str(trial_id)] = str(event.get("status"))
         return True
@@ -141,13 +151,6 @@ class EventLog(Callback):
         if epoch > furthest:  # an epoch trained again after a resume is not charged twice
             self._furthest[trial_id] = epoch
             self._spent += epoch - furthest
-
-    def _improve(self, value: Any) -> None:
-        value = _finite(value)
-        if value is None:
-            return
-        if self._best is None or (value < self._best if self.mode == "min" else value > self._best):
-            self._best = value
 
     def _write(self, event: str, **fields: Any) -> None:
         if not self._loaded:
@@ -180,10 +183,10 @@ class EventLog(Callback):
         epoch = as_resource(result.get(self.resource_attr))
         if epoch is not None:
             self._charge(trial_id, epoch)
-        self._improve(result.get(self.metric))
+            self._incumbent.update(trial_id, epoch, result.get(self.metric))
         fields: dict[str, Any] = {
             "trial_id": trial_id, "epoch": epoch, "metric": self.metric,
-            "value": _finite(result.get(self.metric)), "best": self._best, "spent": self.spent,
+            "value": _finite(result.get(self.metric)), **self._best_fields(), "spent": self.spent,
             "node_id": result.get("node_id", result.get("node_ip")),
         }
         if result.get("samples_per_s") is not None:
@@ -206,4 +209,4 @@ class EventLog(Callback):
         self._set_status(trial, "ERROR")
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
-        self._write("end", spent=self.spent, best=self._best)
+        self._write("end", spent=self.spent, **self._best_fields())

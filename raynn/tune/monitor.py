@@ -42,6 +42,7 @@ from ray.tune.result import (
     TRIAL_ID,
 )
 
+from raynn.tune.best import Incumbent
 from raynn.hpo import Mode
 from raynn.hpo._common import as_resource
 
@@ -59,7 +60,7 @@ GAUGES: dict[str, tuple[str, str | None]] = {
     ),
     "raynn_budget_spent": ("Epochs trained, each trial counted once at its furthest epoch.", None),
     "raynn_budget": ("The budget (epochs) the experiment spends against.", None),
-    "raynn_best_metric": ("Best value of the tuned metric reported so far.", "metric"),
+    "raynn_best_metric": ("Incumbent: best value of the tuned metric at the largest epoch reached.", "metric"),
     "raynn_trial_samples_per_second": ("Training samples/s each running trial reported last.", "trial_id"),
 }
 """Gauge name -> (description, its label besides ``experiment``)."""
@@ -100,7 +101,8 @@ class MetricsExporter(Callback):
     * ``raynn_budget_spent``: the scheduler's ``budget_spent`` (each trial charged its furthest epoch once);
       without one, the same sum kept here. ``raynn_budget``: ``budget``, else the scheduler's
       ``ledger()["budget"]``; absent when neither has one (FIFO, ASHA).
-    * ``raynn_best_metric{metric}``: the best finite ``metric`` reported so far, in ``mode``.
+    * ``raynn_best_metric{metric}``: the incumbent (:mod:`raynn.tune.best`): the best finite ``metric`` at the
+      largest epoch any trial reached, in ``mode``.
     * ``raynn_trial_samples_per_second{trial_id}``: ``throughput_key`` of each RUNNING trial's last
       result. Only running trials are kept set, so the series of a paused or finished trial leaves the
       endpoint (Ray drops a gauge not set for two report intervals) and a sum over trials is the
@@ -154,7 +156,7 @@ class MetricsExporter(Callback):
         self._level: dict[str, int] = {}
         self._levels: Counter[int] = Counter({r: 0 for r in [0, *(self._rungs or [])]})
         self._spent = 0
-        self._best: float | None = None
+        self._incumbent = Incumbent(self.mode.value)
         self._throughput: dict[str, float] = {}
         self._ledger_spent: int | None = None
         self._ledger_budget: int | None = None
@@ -177,8 +179,8 @@ class MetricsExporter(Callback):
         budget = self.budget if self.budget is not None else self._ledger_budget
         if budget is not None:
             out["raynn_budget"] = {"": float(budget)}
-        if self._best is not None:
-            out["raynn_best_metric"] = {self.metric: self._best}
+        if self._incumbent.best is not None:
+            out["raynn_best_metric"] = {self.metric: self._incumbent.best.value}
         return out
 
     def _set(self, name: str, label: str, value: float) -> None:
@@ -286,11 +288,8 @@ class MetricsExporter(Callback):
                 self._set("raynn_trials_at_rung", str(level), float(self._levels[level]))
         if epoch is not None and self._ledger_spent is None:
             self._set("raynn_budget_spent", "", float(self._spent))
-        value = _real(result.get(self.metric))
-        if value is not None and math.isfinite(value):
-            if self._best is None or (value < self._best if self.mode is Mode.MIN else value > self._best):
-                self._best = value
-                self._set("raynn_best_metric", self.metric, value)
+        if epoch is not None and self._incumbent.update(trial_id, epoch, _real(result.get(self.metric))):
+            self._set("raynn_best_metric", self.metric, self._incumbent.best.value)
         throughput = _real(result.get(self.throughput_key))
         if throughput is not None:
             self._throughput[trial_id] = throughput

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from raynn.config import check_config
 from raynn.hpo.spaces import SearchSpace
+from raynn.tune.best import best_of_curves
 from raynn.tune.figures import ledger_rungs, plot_curves, plot_rungs
 
-__all__ = ["collect", "write_outputs", "RESULTS_FILE", "CURVES_FILE", "RUNGS_FILE", "SUMMARY_FILE"]
+__all__ = ["collect", "trial_curve", "write_outputs", "RESULTS_FILE", "CURVES_FILE", "RUNGS_FILE", "SUMMARY_FILE"]
 
 RESULTS_FILE, CURVES_FILE, RUNGS_FILE, SUMMARY_FILE = "results.csv", "curves.png", "rungs.png", "summary.json"
 
@@ -28,12 +28,10 @@ def collect(grid: Any, scheduler: Any, space: SearchSpace, overrides: dict[str, 
 
     trials, curves = [], {}
     for result in grid:
-        df = result.metrics_dataframe
-        if df is None or metric not in df or "epoch" not in df:
+        found = trial_curve(result, metric)
+        if found is None:
             continue
-        df = df.dropna(subset=[metric, "epoch"])
-        trial_id = str(df["trial_id"].iloc[-1]) if "trial_id" in df else Path(result.path).name
-        curve = [(int(e), float(v)) for e, v in zip(df["epoch"], df[metric])]
+        trial_id, curve = found
         curves[trial_id] = curve
         trials.append({
             "trial_id": trial_id, "status": "ERROR" if result.error else "TERMINATED",
@@ -42,11 +40,8 @@ def collect(grid: Any, scheduler: Any, space: SearchSpace, overrides: dict[str, 
             "checkpoint": result.checkpoint.path if result.checkpoint is not None else None,
             "params": dict(result.config or {}),
         })
-    best = None
-    if trials:
-        furthest = max(t["epochs"] for t in trials)
-        finalists = [t for t in trials if t["epochs"] == furthest and math.isfinite(t["final"])] or trials
-        best = (min if mode == "min" else max)(finalists, key=lambda t: t["final"])
+    incumbent = best_of_curves(curves, mode)
+    best = next((t for t in trials if incumbent is not None and t["trial_id"] == incumbent.trial_id), None)
     ledger = scheduler.ledger() if hasattr(scheduler, "ledger") else {
         "scheduler": type(scheduler).__name__, "budget": None,
         "budget_spent": sum(t["epochs"] for t in trials)}
@@ -56,11 +51,24 @@ def collect(grid: Any, scheduler: Any, space: SearchSpace, overrides: dict[str, 
         best_config = check_config(raw)
     return TuneResult(
         best_trial=best["trial_id"] if best else None, best_params=best["params"] if best else {},
-        best_config=best_config, best_value=best["final"] if best else None,
+        best_config=best_config, best_value=incumbent.value if best else None,
+        best_epoch=incumbent.epoch if best else None,
         best_checkpoint=best["checkpoint"] if best else None, ledger=ledger, curves=curves, path=str(exp_dir),
         trials=sorted(trials, key=lambda t: t["trial_id"]),
         trial_rungs=scheduler.trial_rungs() if hasattr(scheduler, "trial_rungs") else {},
     )
+
+
+def trial_curve(result: Any, metric: str) -> tuple[str, list[tuple[int, float]]] | None:
+    """``(trial_id, [(epoch, value), ...])`` of one ``ray.tune.Result``, in reported order; None without any."""
+    df = result.metrics_dataframe
+    if df is None or metric not in df or "epoch" not in df:
+        return None
+    df = df.dropna(subset=[metric, "epoch"])
+    if df.empty:
+        return None
+    trial_id = str(df["trial_id"].iloc[-1]) if "trial_id" in df else Path(result.path).name
+    return trial_id, [(int(e), float(v)) for e, v in zip(df["epoch"], df[metric])]
 
 
 def write_outputs(result: Any, metric: str) -> None:
@@ -73,7 +81,8 @@ def write_outputs(result: Any, metric: str) -> None:
         for t in result.trials:
             writer.writerow([t["trial_id"], t["status"], t["epochs"], t["final"], t["best"],
                              *(t["params"].get(k) for k in keys), t["checkpoint"]])
-    summary = {"best_trial": result.best_trial, "best_value": result.best_value, "best_params": result.best_params,
+    summary = {"best_trial": result.best_trial, "best_value": result.best_value, "best_epoch": result.best_epoch,
+               "best_params": result.best_params,
                "best_checkpoint": result.best_checkpoint, "ledger": result.ledger, "curves": result.curves,
                "trial_rungs": result.trial_rungs}
     (exp / SUMMARY_FILE).write_text(json.dumps(summary, indent=1, default=str))

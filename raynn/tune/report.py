@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from raynn.errors import ConfigError
+from raynn.tune.best import best_of_curves
 from raynn.tune.events import EVENTS_FILE, best_so_far, read_events
 from raynn.tune.figures import ledger_rungs, plot_best_vs_spent, plot_curves, plot_rungs
 from raynn.tune.outputs import RESULTS_FILE, SUMMARY_FILE
@@ -71,13 +72,9 @@ def _summary_from_events(events: list[dict[str, Any]]) -> dict[str, Any]:
     for event in events:
         if event.get("event") == "result" and event.get("value") is not None:
             curves.setdefault(str(event["trial_id"]), {})[int(event["epoch"])] = float(event["value"])
-    finals = {t: (max(c), c[max(c)]) for t, c in curves.items() if c}
-    best = None
-    if finals:
-        furthest = max(epoch for epoch, _ in finals.values())
-        at_top = {t: v for t, (epoch, v) in finals.items() if epoch == furthest}
-        best = (min if mode == "min" else max)(at_top, key=at_top.__getitem__)
-    return {"unfinished": True, "best_trial": best, "best_value": finals[best][1] if best else None,
+    best = best_of_curves({t: sorted(c.items()) for t, c in curves.items()}, mode)
+    return {"unfinished": True, "best_trial": best.trial_id if best else None,
+            "best_value": best.value if best else None, "best_epoch": best.epoch if best else None,
             "best_params": {}, "best_checkpoint": None, "ledger": {},
             "curves": {t: sorted(c.items()) for t, c in curves.items()}}
 
@@ -249,13 +246,15 @@ def write_report(exp_dir: str | Path, output: str | Path | None = None) -> Path:
     metric = _metric_name(header, events or [])
     ledger, best_trial = summary.get("ledger") or {}, summary.get("best_trial")
 
-    best_rows = [["trial", best_trial], [f"{metric} (final, furthest rung)", summary.get("best_value")]]
+    best_rows = [["trial", best_trial], ["epoch (the largest reached)", summary.get("best_epoch")],
+                 [f"{metric} at that epoch", summary.get("best_value")]]
     best_rows += [[f"param: {k}", v] for k, v in sorted((summary.get("best_params") or {}).items())]
     best_rows += [["checkpoint", summary.get("best_checkpoint")]]
     budget = f" of {ledger['budget']}" if ledger.get("budget") else ""
     facts = [f"{len(summary.get('curves') or {})} trials", f"scheduler {ledger.get('scheduler', '?')}",
              f"budget spent {ledger.get('budget_spent', '?')}{budget} epochs",
-             f"best {metric} {_text(summary.get('best_value'))} (trial {_text(best_trial)})"]
+             f"best {metric} {_text(summary.get('best_value'))} (trial {_text(best_trial)}, "
+             f"epoch {_text(summary.get('best_epoch'))})"]
     if events is not None:
         results = sum(1 for e in events if e.get("event") == "result")
         wall = max((float(e.get("wall_s", 0)) for e in events), default=0.0)

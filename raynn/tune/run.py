@@ -8,13 +8,15 @@ directory receives a results table, a learning-curve plot and a rung diagram.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from raynn.config import check_config
 from raynn.errors import ConfigError
@@ -22,7 +24,13 @@ from raynn.hpo.searchers import SEARCHERS, build_searcher
 from raynn.hpo.spaces import SearchSpace, load_space
 from raynn.tune import SCHEDULERS
 
-__all__ = ["TuneResult", "run_tune"]
+__all__ = ["CHECKPOINT_EVERY", "TuneResult", "run_tune"]
+
+CHECKPOINT_EVERY = 10
+"""Default of ``checkpoint_every``. A pause needs a checkpoint only at a rung; between rungs a checkpoint only
+limits what a crash costs. Rungs grow geometrically (1, 3, 9, 27, 81 with eta = 3), so without one a crash late
+in a long trial could cost most of its epochs; every 10 epochs bounds that to 9 epochs, for at most one
+checkpoint write per 10 epochs (a write costs far less than an epoch for the models raynn trains)."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,8 @@ class TuneResult:
     """What a tuning run leaves behind.
 
     Attributes:
+        best_trial, best_value, best_epoch: The incumbent (:mod:`raynn.tune.best`): the best value at the largest
+            epoch any trial reached, its trial and that epoch.
         best_config: The best trial's raynn run config (checked), ``best_params`` its searched values.
         best_checkpoint: That trial's latest checkpoint directory.
         ledger: The scheduler's budget ledger (spent against planned, per bracket and rung).
@@ -42,6 +52,7 @@ class TuneResult:
     best_params: dict[str, Any]
     best_config: dict[str, Any]
     best_value: float | None
+    best_epoch: int | None
     best_checkpoint: str | None
     ledger: dict[str, Any]
     curves: dict[str, list[tuple[int, float]]]
@@ -68,7 +79,9 @@ def run_tune(
     mode: str = "min",
     eta: int = 3,
     seed: int = 0,
+    checkpoint_every: int = CHECKPOINT_EVERY,
     verbose: bool = True,
+    ray_logs: bool = False,
     pending_timeout: float = 600.0,
 ) -> TuneResult:
     """Search ``space`` with ``scheduler`` and ``searcher`` on Ray Tune; see ``raynn tune --help``.
@@ -80,6 +93,11 @@ def run_tune(
     ``resume=True`` continues the experiment ``storage/name`` after its driver stopped or was killed, with the
     settings it was started with (saved in its ``raynn_tune.json``; ``space`` may then be None): Tune restores
     its trials, raynn's scheduler its rungs, brackets and budget ledger, the searcher its studies.
+
+    A trial checkpoints at the resources where the scheduler may pause or compare it (its rungs), at its last
+    epoch, and every ``checkpoint_every`` epochs between (0: only those), for fault tolerance. ``verbose``
+    prints raynn's view and final line; ``ray_logs`` also shows Ray's own log lines, which otherwise go to
+    ``ray.log`` in the experiment directory (warnings and errors are shown either way).
     """
     # ---- check everything before anything starts ----------------------------------------------------------
     if resume:
@@ -89,6 +107,7 @@ def run_tune(
         workers_per_trial, gpus_per_worker, max_concurrent = (
             settings[k] for k in ("workers_per_trial", "gpus_per_worker", "max_concurrent"))
         metric, mode, eta, seed = (settings[k] for k in ("metric", "mode", "eta", "seed"))
+        checkpoint_every = settings.get("checkpoint_every", CHECKPOINT_EVERY)
         space = SearchSpace.from_dict(settings["space"])
     elif space is None:
         raise ConfigError("SPACE", "a search-space YAML file is needed unless resuming", space)
@@ -100,7 +119,7 @@ def run_tune(
         raise ConfigError("--mode", "must be min or max", mode)
     for key, value, low in (("--budget", budget, 1), ("--num-samples", num_samples, 1),
                             ("--workers-per-trial", workers_per_trial, 1), ("--max-concurrent", max_concurrent, 1),
-                            ("--eta", eta, 2)):
+                            ("--eta", eta, 2), ("--checkpoint-every", checkpoint_every, 0)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
             raise ConfigError(key, f"must be an integer >= {low}", value)
     if gpus_per_worker < 0:
@@ -135,56 +154,32 @@ def run_tune(
                                                                    num_samples))
 
     # ---- run ----------------------------------------------------------------------------------------------
-    import ray
-    from ray import tune
-
     from raynn.api import ensure_ray
-    from raynn.cluster import check_fits
-    from raynn.resources import trial_demand, trial_resources
-    from raynn.tune.events import EventLog
-    from raynn.tune.monitor import MetricsExporter, TensorBoardLogger
-    from raynn.tune.pending import PendingReport
-    from raynn.tune.search import RaynnSearcher
-    from raynn.tune.trial import run_trial
-    from raynn.tune.view import ProgressView
 
-    ensure_ray(address)
-    check_fits(trial_demand(workers_per_trial, gpus_per_worker))  # a trial the cluster can never hold: exit 2
-    overrides = {"train.epochs": max_resource, "train.workers": workers_per_trial,
-                 "train.gpus_per_worker": gpus_per_worker, "train.pending_timeout": pending_timeout,
-                 "storage": str(exp_dir), "seed": seed}
-    trainable = tune.with_parameters(run_trial, space=space.to_dict(), overrides=overrides)
-    trainable = tune.with_resources(trainable, trial_resources(workers_per_trial, gpus_per_worker))
-    if max_concurrent is None:
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        max_concurrent = max(1, cpus // workers_per_trial)
-    view = ProgressView(sched, metric=metric, mode=mode, budget=budget, enabled=verbose)
-    # The scheduler's snapshot first: Tune restores callback states by position.
-    snapshot = [sched.snapshot_callback()] if hasattr(sched, "snapshot_callback") else []
-    callbacks = [*snapshot, view, EventLog(exp_dir, metric, mode),
-                 MetricsExporter(sched, metric, mode, experiment=name, budget=budget),
-                 TensorBoardLogger(exp_dir), PendingReport(pending_timeout)]
-    if resume:
-        tuner = _restored_tuner(exp_dir, trainable, sched, callbacks)
-    else:
-        _save_settings(exp_dir, {
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    with _ray_logs_to(None if ray_logs else exp_dir / RAY_LOG):
+        ensure_ray(address)
+        from raynn.cluster import check_fits
+        from raynn.resources import trial_demand
+
+        check_fits(trial_demand(workers_per_trial, gpus_per_worker))  # a trial the cluster can never hold: exit 2
+        if max_concurrent is None:
+            import ray
+
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            max_concurrent = max(1, cpus // workers_per_trial)
+        overrides = {"train.epochs": max_resource, "train.workers": workers_per_trial,
+                     "train.gpus_per_worker": gpus_per_worker, "train.pending_timeout": pending_timeout,
+                     "storage": str(exp_dir), "seed": seed}
+        settings = {
             "space": space.to_dict(), "scheduler": scheduler, "searcher": searcher, "budget": budget,
             "num_samples": num_samples, "workers_per_trial": workers_per_trial, "gpus_per_worker": gpus_per_worker,
-            "max_concurrent": max_concurrent, "metric": metric, "mode": mode, "eta": eta, "seed": seed})
-        tuner = tune.Tuner(
-            trainable,
-            tune_config=tune.TuneConfig(
-                search_alg=RaynnSearcher(core, metric=metric, mode=mode), scheduler=sched, num_samples=num_samples,
-                max_concurrent_trials=max_concurrent, metric=metric, mode=mode,
-                # Not reused: with reuse_actors=True, Tune's per-trial results of a paused and resumed trial
-                # lost rows (a curve read [2, 3] after a correct resume from epoch 1), and curves are outputs here.
-                reuse_actors=False,
-                trial_dirname_creator=_trial_dirname,
-            ),
-            run_config=tune.RunConfig(name=name, storage_path=str(exp_dir.parent), callbacks=callbacks, verbose=0,
-                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
-        )
-    grid = tuner.fit()
+            "max_concurrent": max_concurrent, "metric": metric, "mode": mode, "eta": eta, "seed": seed,
+            "checkpoint_every": checkpoint_every}
+        tuner, view = _tuner(space, sched, None if resume else core, settings, overrides, rungs, name, exp_dir,
+                             resume=resume, budget=budget, verbose=verbose, ray_logs=ray_logs,
+                             pending_timeout=pending_timeout)
+        grid = tuner.fit()
     from raynn.tune.outputs import collect, write_outputs
 
     result = collect(grid, sched, space, overrides, metric, mode, exp_dir)
@@ -192,6 +187,94 @@ def run_tune(
     if verbose:
         view.final(result)
     return result
+
+
+RAY_LOG = "ray.log"
+"""Ray's own log lines of a run (checkpoints written, trials restored), in its experiment directory; shown on
+the terminal instead with ``raynn tune --verbose``."""
+
+
+@contextlib.contextmanager
+def _ray_logs_to(path: Path | None) -> Iterator[None]:
+    """While ``raynn tune`` runs, Ray's INFO lines in this process go to ``path`` (None: left alone); warnings and
+    errors still reach the terminal. Tune's own console output (an experiment table and result paths, printed
+    even at ``verbose=0`` by its new output engine) is off: raynn's view replaces it."""
+    if path is None:
+        yield
+        return
+    ray_logger = logging.getLogger("ray")
+    to_file = logging.FileHandler(path)
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    terminal = [h for h in ray_logger.handlers if isinstance(h, logging.StreamHandler)
+                and not isinstance(h, logging.FileHandler)]
+    levels = [h.level for h in terminal]
+    for handler in terminal:
+        handler.setLevel(max(handler.level, logging.WARNING))
+    ray_logger.addHandler(to_file)
+    # Tune reads this switch at fit(): "0" selects its legacy output, which prints nothing at verbose=0.
+    saved = os.environ.get("RAY_AIR_NEW_OUTPUT")
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("RAY_AIR_NEW_OUTPUT", None)
+        else:
+            os.environ["RAY_AIR_NEW_OUTPUT"] = saved
+        ray_logger.removeHandler(to_file)
+        to_file.close()
+        for handler, level in zip(terminal, levels):
+            handler.setLevel(level)
+
+
+def _tuner(space: SearchSpace, sched: Any, core: Any, settings: dict[str, Any], overrides: dict[str, Any],
+           rungs: list[int] | None, name: str, exp_dir: Path, *, resume: bool, budget: int | None, verbose: bool,
+           ray_logs: bool, pending_timeout: float) -> tuple[Any, Any]:
+    """The ``ray.tune.Tuner`` of a run (restored with ``resume``) and raynn's terminal view of it."""
+    from ray import tune
+
+    from raynn.tune.events import EventLog
+    from raynn.resources import trial_resources
+    from raynn.tune.monitor import MetricsExporter, TensorBoardLogger
+    from raynn.tune.pending import PendingReport
+    from raynn.tune.search import RaynnSearcher
+    from raynn.tune.trial import run_trial
+    from raynn.tune.view import ProgressView
+
+    metric, mode = settings["metric"], settings["mode"]
+    trainable = tune.with_parameters(run_trial, space=space.to_dict(), overrides=overrides,
+                                     rungs=list(rungs or []), checkpoint_every=settings["checkpoint_every"],
+                                     ray_log=None if ray_logs else str(exp_dir / RAY_LOG))
+    trainable = tune.with_resources(trainable, trial_resources(settings["workers_per_trial"],
+                                                               settings["gpus_per_worker"]))
+    view = ProgressView(sched, metric=metric, mode=mode, budget=budget, enabled=verbose)
+    # The scheduler's snapshot first: Tune restores callback states by position.
+    snapshot = [sched.snapshot_callback()] if hasattr(sched, "snapshot_callback") else []
+    callbacks = [*snapshot, view, EventLog(exp_dir, metric, mode),
+                 MetricsExporter(sched, metric, mode, experiment=name, budget=budget),
+                 TensorBoardLogger(exp_dir), PendingReport(pending_timeout)]
+    if resume:
+        return _restored_tuner(exp_dir, trainable, sched, callbacks), view
+    _save_settings(exp_dir, settings)
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=RaynnSearcher(core, metric=metric, mode=mode), scheduler=sched,
+            num_samples=settings["num_samples"], max_concurrent_trials=settings["max_concurrent"], metric=metric,
+            mode=mode,
+            # In-process trials: one process per slot, trial after trial, no start-up of Python, torch and the
+            # data per trial (the data stays prepared in the actor, raynn.tune.trial.DATA_CACHE). Not for
+            # data-parallel trials: a paused trial's TorchTrainer run must end with its actor, or its workers
+            # keep their CPUs and the next trial in that actor waits for them forever.
+            reuse_actors=settings["workers_per_trial"] == 1,
+            trial_dirname_creator=_trial_dirname,
+        ),
+        # No CheckpointConfig(num_to_keep=...): it forces an experiment snapshot every num_to_keep checkpoints
+        # of a trial (Ray's "snapshotting has been triggered multiple times" warning). A trial keeps its few
+        # checkpoints: one per rung and one per checkpoint_every epochs.
+        run_config=tune.RunConfig(name=name, storage_path=str(exp_dir.parent), callbacks=callbacks, verbose=0),
+    )
+    return tuner, view
 
 
 SETTINGS_FILE = "raynn_tune.json"

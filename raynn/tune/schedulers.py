@@ -13,7 +13,9 @@ own ``HyperBandScheduler`` / ``ASHAScheduler`` is what those get wrong:
   the experiment ends with every trial ``TERMINATED``.
 * :class:`AsyncHalving` pauses at every rung and promotes (Ray's ASHA only stops).
 * A paused trial resumes from its checkpoint (Tune's pause/restore; the trainable must report a checkpoint
-  with each result and read ``ray.tune.get_checkpoint()``).
+  with the result at which it pauses, a rung, and read ``ray.tune.get_checkpoint()``). Before resuming it,
+  the adapter uploads the trial's result logs from the driver's staging directory to storage, so Tune's
+  restore of those logs from storage loses no row (:func:`_push_trial_logs`).
 * ``Tuner.restore`` gives Tune a fresh copy of the scheduler (ray-project/ray#30838). The adapter writes the
   cores' ``state_dict`` (JSON, temp file + rename) into the experiment directory after every event and
   reloads it when the restored copy first sees a
@@ -327,6 +329,7 @@ class HalvingAdapter(FIFOScheduler):
                 self._resume.remove(trial_id)
             elif trial.status == Trial.PAUSED:
                 if gate is None or trial_id in gate.live:
+                    _push_trial_logs(trial)
                     return trial
             elif trial_id not in self._pausing:  # Tune has started it (PENDING, then RUNNING)
                 self._resume.remove(trial_id)
@@ -584,6 +587,47 @@ class _SchedulerSnapshot(Callback):
     def set_state(self, state: dict[str, Any]) -> None:
         self.scheduler.load_state_dict(state["scheduler"])
         self.scheduler._from_snapshot = True
+
+
+_TRIAL_LOG_FILES = ("result.json", "progress.csv")
+"""The per-trial result logs Tune's JSON and CSV loggers keep (``EXPR_RESULT_FILE``, ``EXPR_PROGRESS_FILE``)."""
+
+
+def _push_trial_logs(trial: Trial) -> None:
+    """Upload a paused trial's result logs from the driver's staging directory to storage, before Tune
+    restarts the trial from its checkpoint.
+
+    Why: Tune's loggers write a trial's ``result.json`` and ``progress.csv`` in the driver's staging directory
+    (``trial.local_path``), which Tune uploads to the experiment directory only every few seconds. When a trial
+    that has a checkpoint starts again (a resume after a pause, with or without actor reuse), the JSON logger's
+    ``log_trial_start`` copies the storage copy back over the staging copy (``LoggerCallback.
+    _restore_from_remote``, meant for ``Tuner.restore`` in a new driver). Every row logged since the last
+    upload is then lost (a curve read ``[1, 2, 3, 10, ...]``), and the next upload makes the loss permanent.
+    In the driver that logged them, the staging copy is the newest; uploading it first makes that restore
+    copy the same rows back. An upload Tune started earlier is waited for, so it cannot land after this one
+    with older rows. A file missing from staging (a trial not started since ``Tuner.restore``) is left alone.
+    """
+    storage = getattr(trial, "storage", None)
+    if storage is None or getattr(storage, "trial_dir_name", None) is None:
+        return
+    try:
+        storage.syncer.wait()
+    except Exception:  # Tune's own upload failed; it logs that itself when it next waits
+        logger.warning("Tune's last upload to storage failed; uploading the trial's result logs anyway",
+                       exc_info=True)
+    fs = storage.storage_filesystem
+    for name in _TRIAL_LOG_FILES:
+        local = Path(trial.local_path, name)
+        remote = f"{storage.trial_fs_path}/{name}"
+        if not local.is_file():
+            continue
+        if isinstance(fs, pyarrow.fs.LocalFileSystem) and os.path.exists(remote) and os.path.samefile(local, remote):
+            continue  # staging is the storage itself: nothing to upload
+        try:
+            pyarrow.fs.copy_files(str(local), remote, destination_filesystem=fs)
+        except Exception:
+            logger.warning(f"could not upload {local} to {remote}; Tune may drop rows of it on resume",
+                           exc_info=True)
 
 
 def _state_write_path(storage: Any) -> str | None:

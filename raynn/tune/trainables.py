@@ -21,13 +21,14 @@ def curve_loss(x: float, epoch: int) -> float:
 
 
 def curve_trainable(config: dict[str, Any]) -> None:
-    """Train "epochs" ``1..max_epoch`` of the curve, one ``ray.tune.report`` with a checkpoint per epoch.
+    """Train "epochs" ``1..max_epoch`` of the curve, one ``ray.tune.report`` per epoch, with a checkpoint.
 
     Config keys: ``x`` (the curve's offset), ``max_epoch`` (default 100), ``sleep`` (seconds per epoch,
     default 0.05), ``log_dir`` (optional absolute directory: each reported epoch is appended to
     ``<log_dir>/<trial_id>.log`` as ``"<epoch> <start>"``, ``start`` being the checkpointed epoch this run of
     the function resumed from (0: from scratch), so a test can read the sequence a trial trained),
-    ``resource_attr`` (default ``"epoch"``; None reports no resource at all).
+    ``resource_attr`` (default ``"epoch"``; None reports no resource at all), ``checkpoint_at`` (optional list
+    of epochs at which to report a checkpoint, e.g. a scheduler's rungs; default every epoch).
 
     The epoch counter lives in the checkpoint: a trial that Tune paused and resumed, or that was restored
     with ``Tuner.restore``, continues after its last checkpointed epoch instead of starting again at 1.
@@ -39,6 +40,7 @@ def curve_trainable(config: dict[str, Any]) -> None:
     sleep = float(config.get("sleep", 0.05))
     resource_attr = config.get("resource_attr", "epoch")
     log_dir = config.get("log_dir")
+    checkpoint_at = None if config.get("checkpoint_at") is None else {int(e) for e in config["checkpoint_at"]}
     trial_id = tune.get_context().get_trial_id()
 
     start = 0
@@ -56,6 +58,9 @@ def curve_trainable(config: dict[str, Any]) -> None:
         metrics: dict[str, Any] = {"loss": curve_loss(x, epoch), "x": x}
         if resource_attr:
             metrics[resource_attr] = epoch
+        if checkpoint_at is not None and epoch not in checkpoint_at:
+            tune.report(metrics)
+            continue
         with tempfile.TemporaryDirectory() as directory:
             with open(os.path.join(directory, "state.json"), "w") as f:
                 json.dump({"epoch": epoch}, f)

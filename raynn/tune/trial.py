@@ -1,7 +1,10 @@
 """What one Tune trial runs: a raynn training run, in the trial's process or data-parallel on Ray Train.
 
-In-process (one worker per trial), the plain loop reports through ``ray.tune.report`` with a checkpoint every
-epoch and resumes from ``ray.tune.get_checkpoint()``, so a paused trial continues where it stopped. With more
+In-process (one worker per trial), the plain loop reports through ``ray.tune.report`` and resumes from
+``ray.tune.get_checkpoint()``, so a paused trial continues where it stopped. It checkpoints where the scheduler
+may pause it (its rungs), every ``checkpoint_every`` epochs and at its last epoch, not after every epoch. The
+actor keeps the prepared data of recent data configs (:data:`DATA_CACHE`) for the next trial Tune runs in it
+(``reuse_actors=True``). With more
 workers, the trial launches a Ray Train ``TorchTrainer`` (the pattern Ray 2.60 documents, with
 ``TuneReportCallback``); its run is named after the trial, so a resumed trial resumes that run from its own
 checkpoint. Either way the trial reports ``epoch``, the resource halving schedulers measure.
@@ -12,7 +15,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run_trial"]
+__all__ = ["DATA_CACHE", "DATA_CACHE_SIZE", "RAY_LOGGERS", "checkpoint_policy", "route_ray_logs", "run_trial"]
+
+DATA_CACHE_SIZE = 2
+"""Data configs an actor keeps prepared: a search over one data set needs one; two leaves room for a second
+(a data option searched) without holding more than two copies of a data set in one actor's memory."""
+
+DATA_CACHE = None
+"""This process's :class:`~raynn.training.loop.DataCache`, made by the first trial run in it. Module state on
+purpose: a reused Tune actor runs trial after trial in one process, and this is what it keeps between them."""
+
+
+def checkpoint_policy(rungs: list[int], every: int) -> Any:
+    """``epoch -> bool``: checkpoint at a rung (where a halving scheduler may pause and later resume the trial)
+    and every ``every`` epochs (0: never, besides the rungs), for fault tolerance."""
+    at = frozenset(rungs)
+    return lambda epoch: epoch in at or (every > 0 and epoch % every == 0)
 
 
 def _node_id() -> str:
@@ -39,8 +57,41 @@ def _latest_checkpoint() -> str | None:
     return local_directory(checkpoint)
 
 
-def run_trial(params: dict[str, Any], *, space: dict[str, Any], overrides: dict[str, Any]) -> None:
-    """The Tune function trainable (bound with ``tune.with_parameters``)."""
+RAY_LOGGERS = ("ray.tune", "ray.train")
+"""Ray's loggers whose INFO lines a trial emits per checkpoint and restore ("Checkpoint successfully created
+at ...", "Restored on ... from checkpoint ...")."""
+
+
+def route_ray_logs(path: str | Path) -> None:
+    """Send this process's Ray Tune / Train log lines to the file ``path``; only warnings and errors still go
+    to stderr (which Ray forwards to the driver's terminal). Done once per process and path."""
+    import logging
+    import sys
+
+    path = str(Path(path).resolve())
+    for name in RAY_LOGGERS:
+        log = logging.getLogger(name)
+        if any(getattr(h, "baseFilename", None) == path for h in log.handlers):
+            continue
+        to_file = logging.FileHandler(path)
+        to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s pid=%(process)d: %(message)s"))
+        to_terminal = logging.StreamHandler(sys.stderr)
+        to_terminal.setLevel(logging.WARNING)
+        to_terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        log.addHandler(to_file)
+        log.addHandler(to_terminal)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+def run_trial(params: dict[str, Any], *, space: dict[str, Any], overrides: dict[str, Any],
+              rungs: list[int] | None = None, checkpoint_every: int = 1, ray_log: str | None = None) -> None:
+    """The Tune function trainable (bound with ``tune.with_parameters``); checkpoints per
+    :func:`checkpoint_policy` (``rungs`` None: every epoch); ``ray_log``: a file for Ray's log lines
+    (:func:`route_ray_logs`; None: left as Ray has them)."""
+    global DATA_CACHE
+    if ray_log is not None:
+        route_ray_logs(ray_log)
     import ray.tune
 
     from raynn.config import apply_overrides, check_config
@@ -52,10 +103,14 @@ def run_trial(params: dict[str, Any], *, space: dict[str, Any], overrides: dict[
     trial_id = ray.tune.get_context().get_trial_id()
     cfg["name"] = f"trial-{trial_id}"
     if cfg["train"]["workers"] == 1:
-        from raynn.training.loop import Env, run_training
+        from raynn.training.loop import DataCache, Env, run_training
 
+        if DATA_CACHE is None:
+            DATA_CACHE = DataCache(DATA_CACHE_SIZE)
+        at = checkpoint_policy(rungs, checkpoint_every) if rungs is not None else (lambda epoch: True)
         # The driver's view shows every trial's progress; per-trial epoch lines would only bury it.
-        run_training(cfg, Env(report=_report, latest_checkpoint=_latest_checkpoint, log=lambda line: None))
+        run_training(cfg, Env(report=_report, latest_checkpoint=_latest_checkpoint, log=lambda line: None,
+                              checkpoint_at=at, data_cache=DATA_CACHE))
         return
 
     from ray.tune.integration.ray_train import TuneReportCallback

@@ -1,4 +1,5 @@
-"""The terminal view of a tuning run: trials by state and rung, budget spent against B, the best so far."""
+"""The terminal view of a tuning run: trials by state and rung, budget spent against B, the incumbent (the best
+value at the largest epoch reached, :mod:`raynn.tune.best`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections import Counter
 from typing import Any
 
 from ray.tune import Callback
+
+from raynn.tune.best import Incumbent
 
 __all__ = ["ProgressView"]
 
@@ -27,18 +30,15 @@ class ProgressView(Callback):
         self.interval, self.enabled = interval, enabled
         self.start = time.monotonic()
         self.last = -math.inf
-        self.best: tuple[float, str, int] | None = None
+        self.incumbent = Incumbent(mode)
         self.resource: dict[str, int] = {}
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict[str, Any], **info: Any) -> None:
         if self.metric not in result:
             return
-        value = float(result[self.metric])
         epoch = int(result.get("epoch", 0))
         self.resource[trial.trial_id] = max(self.resource.get(trial.trial_id, 0), epoch)
-        better = self.best is None or (value < self.best[0] if self.mode == "min" else value > self.best[0])
-        if better and math.isfinite(value):
-            self.best = (value, trial.trial_id, epoch)
+        self.incumbent.update(trial.trial_id, epoch, result[self.metric])
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         now = time.monotonic()
@@ -59,11 +59,12 @@ class ProgressView(Callback):
         spent = ledger.get("budget_spent", sum(self.resource.values()))
         budget = self.budget or ledger.get("budget")
         budget_text = f"{spent}/{budget}" if budget else f"{spent}"
-        best = (f"{self.metric} {self.best[0]:.4f} (trial {self.best[1]}, epoch {self.best[2]})"
-                if self.best else "-")
+        best = self.incumbent.best.describe(self.metric) if self.incumbent.best else "-"
         return (f"[raynn tune {time.monotonic() - self.start:6.0f}s] trials: {state_text} | "
                 f"furthest epoch: {rung_text} | budget spent {budget_text} epochs | best {best}")
 
     def final(self, result: Any) -> None:
-        print(f"raynn tune: best {self.metric} {result.best_value} from trial {result.best_trial}; "
-              f"params {result.best_params}; checkpoint {result.best_checkpoint}; results in {result.path}")
+        best = (f"{self.metric} {result.best_value:.4g} (trial {result.best_trial}, epoch {result.best_epoch})"
+                if result.best_value is not None else "-")
+        print(f"raynn tune: best {best}; params {result.best_params}; checkpoint {result.best_checkpoint}; "
+              f"results in {result.path}")

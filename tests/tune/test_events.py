@@ -59,7 +59,9 @@ def test_spent_charges_each_epoch_once_across_a_pause_and_resume(tmp_path: Path)
     results = _results(tmp_path / EVENTS_FILE)
     assert [(e["trial_id"], e["epoch"], e["spent"]) for e in results] == [
         ("a", 1, 1), ("b", 1, 2), ("a", 2, 3), ("a", 3, 4)]
-    assert [e["best"] for e in results] == [0.9, 0.8, 0.5, 0.5]
+    # The incumbent: the best value at the largest epoch reached (a's 0.6 at 3, not its 0.5 at 2).
+    assert [(e["best"], e["best_trial"], e["best_epoch"]) for e in results] == [
+        (0.9, "a", 1), (0.8, "b", 1), (0.5, "a", 2), (0.6, "a", 3)]
     assert results[0]["samples_per_s"] == 500.0 and "samples_per_s" not in results[1]
     assert results[0]["node_id"] == "n1" and results[0]["metric"] == "val_loss"
     assert [e["wall_s"] for e in results] == [0.0, 2.0, 2.0, 2.0]
@@ -68,7 +70,8 @@ def test_spent_charges_each_epoch_once_across_a_pause_and_resume(tmp_path: Path)
     assert statuses == [("a", "RUNNING", 0), ("a", "PAUSED", 1), ("a", "RUNNING", 1), ("b", "TERMINATED", 1)]
     events = read_events(tmp_path / EVENTS_FILE)
     assert events[0]["event"] == "start" and events[0]["resumed"] is False
-    assert events[-1] == {**events[-1], "event": "end", "spent": 4, "best": 0.5}
+    assert events[-1] == {**events[-1], "event": "end", "spent": 4, "best": 0.6, "best_trial": "a",
+                          "best_epoch": 3}
     assert log.spent == 4
 
 
@@ -86,6 +89,7 @@ def test_a_resumed_experiment_appends_and_continues_clock_spent_and_best(tmp_pat
     resumed = pickle.loads(pickle.dumps(EventLog(tmp_path, "val_loss", "min")))
     resumed._clock = clock
     resumed.setup()
+    _result(resumed, _trial("c"), 1, 0.9)  # worse than b's 0.4 at epoch 1, which the file holds
     _result(resumed, _trial("a"), 2, 0.5)
     _result(resumed, _trial("a"), 2, 0.5)  # an epoch trained again after a crash is not charged twice
 
@@ -94,18 +98,20 @@ def test_a_resumed_experiment_appends_and_continues_clock_spent_and_best(tmp_pat
     events = read_events(tmp_path / EVENTS_FILE)
     assert [e["resumed"] for e in events if e["event"] == "start"] == [False, True]
     results = [e for e in events if e["event"] == "result"]
-    assert [e["spent"] for e in results] == [1, 2, 3, 3]
-    assert results[-1]["best"] == 0.4 and results[-1]["wall_s"] == 100.0
+    assert [e["spent"] for e in results] == [1, 2, 3, 4, 4]
+    assert (results[2]["best"], results[2]["best_trial"]) == (0.4, "b")
+    assert (results[-1]["best"], results[-1]["best_epoch"]) == (0.5, 2) and results[-1]["wall_s"] == 100.0
 
 
 def test_best_follows_the_mode_and_skips_values_that_are_not_finite(tmp_path: Path) -> None:
     log = EventLog(tmp_path, "val_loss", "max", clock=_Clock())
-    for epoch, value in enumerate([0.2, float("nan"), 0.6, 0.3], start=1):
-        _result(log, _trial("a"), epoch, value)
+    for trial, epoch, value in [("a", 1, 0.2), ("b", 1, 0.5), ("a", 2, float("nan")), ("b", 2, 0.3), ("a", 2, 0.6)]:
+        _result(log, _trial(trial), epoch, value)
     results = _results(tmp_path / EVENTS_FILE)
-    assert [e["value"] for e in results] == [0.2, None, 0.6, 0.3]
-    assert [e["best"] for e in results] == [0.2, 0.2, 0.6, 0.6]
-    assert best_so_far(results) == [(1, 0.2), (2, 0.2), (3, 0.6), (4, 0.6)]
+    assert [e["value"] for e in results] == [0.2, 0.5, None, 0.3, 0.6]
+    # max: the larger wins at equal epoch; a NaN is no result; a larger epoch replaces a better smaller one.
+    assert [e["best"] for e in results] == [0.2, 0.5, 0.5, 0.3, 0.6]
+    assert best_so_far(results) == [(1, 0.2), (2, 0.5), (3, 0.5), (4, 0.3), (4, 0.6)]
 
 
 def test_a_line_cut_short_by_a_crash_is_skipped(tmp_path: Path) -> None:

@@ -84,11 +84,11 @@ def test_exporter_counts_states_rungs_budget_best_and_throughput() -> None:
     a.status = "RUNNING"
     exporter.on_trial_start(4, [a, b], a)
     _result(exporter, a, 3, 0.5, 120.0)
-    _result(exporter, a, 4, 0.7, 130.0)  # worse: the best stays
+    _result(exporter, a, 4, 0.7, 130.0)  # worse, but at a larger epoch: the incumbent is this value
     series = exporter.series()
     assert series["raynn_trials"] == {**dict.fromkeys(STATES, 0.0), "RUNNING": 1.0, "TERMINATED": 1.0}
     assert series["raynn_trials_at_rung"] == {"0": 0.0, "1": 1.0, "3": 1.0, "9": 0.0}
-    assert series["raynn_best_metric"] == {"loss": 0.5}
+    assert series["raynn_best_metric"] == {"loss": 0.7}
     assert series["raynn_trial_samples_per_second"] == {"a": 130.0}
 
 
@@ -247,7 +247,8 @@ def test_metrics_endpoint_and_tensorboard_of_a_real_hyperband_run(ray_session: N
         "raynn_trials_at_rung": {"0": 0.0, "1": 2.0, "3": 3.0},
         "raynn_budget_spent": {"": float(ledger["budget_spent"])},
         "raynn_budget": {"": float(ledger["budget"])},
-        "raynn_best_metric": {"loss": pytest.approx(min(x_of[t] + 1 / e for t in x_of for e in epochs[t]))},
+        # the incumbent: the best value at the largest epoch reached (3)
+        "raynn_best_metric": {"loss": pytest.approx(min(x_of[t] + 1 / 3 for t in x_of if max(epochs[t]) == 3))},
     }
 
     # The driver exports every metrics_report_interval_ms; wait for the final values, with a deadline.

@@ -213,4 +213,4 @@ def test_an_unfinished_run_is_reported_from_its_event_log(tmp_path: Path) -> Non
     text = write_report(exp).read_text()
     assert "This run has not finished" in text
     assert text.count('<img src="data:image/png;base64,') == 3  # curves, rungs, best against spent
-    assert "best val_loss 0.6 (trial a)" in text  # the best at the furthest epoch (3), not b's 0.5 at epoch 1
+    assert "best val_loss 0.6 (trial a, epoch 3)" in text  # the best at the furthest epoch, not b's 0.5 at 1
