@@ -9,6 +9,7 @@ from numbers import Integral, Real
 from typing import Any
 
 from raynn.hpo.base import Mode
+from raynn.errors import argument_error
 
 def as_resource(value: Any) -> int | None:
     """A reported resource (cumulative epochs) as an ``int`` when it is a whole number (``3``, ``3.0``,
@@ -78,7 +79,7 @@ def check_optional_int(name: str, value: Any, minimum: int) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"`{name}` must be None or an integer >= {minimum}, but got {name}={value!r}")
+        raise argument_error(name, f"must be None or an integer >= {minimum}", value)
     return value
 
 

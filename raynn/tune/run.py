@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from raynn.config import check_config
+from raynn.api import check_address
+from raynn.config import INT_MAX, SEED_MAX, _is_int, _is_number, check_config
 from raynn.errors import ConfigError
 from raynn.hpo.searchers import SEARCHERS, build_searcher
 from raynn.hpo.spaces import SearchSpace, load_space
+from raynn.paths import check_name, check_storage
 from raynn.tune import SCHEDULERS
 
 __all__ = ["TuneResult", "run_tune"]
@@ -81,6 +83,9 @@ def run_tune(
     its trials, raynn's scheduler its rungs, brackets and budget ledger, the searcher its studies.
     """
     # ---- check everything before anything starts ----------------------------------------------------------
+    if name is not None:
+        check_name("--name", name)
+    check_storage("--storage", storage)
     if resume:
         settings = _resume_settings(storage, name)
         scheduler, searcher, budget, num_samples = (settings[k] for k in ("scheduler", "searcher", "budget",
@@ -102,8 +107,14 @@ def run_tune(
                             ("--eta", eta, 2)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
             raise ConfigError(key, f"must be an integer >= {low}", value)
-    if gpus_per_worker < 0:
-        raise ConfigError("--gpus-per-worker", "must be >= 0", gpus_per_worker)
+        if value is not None and value > INT_MAX:
+            raise ConfigError(key, f"must be <= {INT_MAX}", value)
+    if not _is_number(gpus_per_worker) or gpus_per_worker < 0:
+        raise ConfigError("--gpus-per-worker", "must be a finite number >= 0", gpus_per_worker)
+    if not _is_int(seed) or not 0 <= seed <= SEED_MAX:
+        raise ConfigError("--seed", f"must be an integer in [0, {SEED_MAX}]", seed)
+    if not isinstance(metric, str) or not metric:
+        raise ConfigError("--metric", "must be the name of a metric the trials report (val_loss, ...)", metric)
     if scheduler == "sh" and budget is None:
         raise ConfigError("--budget", "must be given for successive halving (the B of Algorithm 7.2)", budget)
     space = space if isinstance(space, SearchSpace) else load_space(space)
@@ -114,6 +125,8 @@ def run_tune(
     if not resume and (exp_dir / SETTINGS_FILE).exists():
         raise ConfigError("--name", "names an experiment that exists; continue it with --resume or choose "
                           "another name", name)
+
+    address = check_address(address)
 
     num_configs = num_samples or 8
     try:
@@ -203,11 +216,12 @@ def _save_settings(exp_dir: Path, settings: dict[str, Any]) -> None:
 def _resume_settings(storage: str | os.PathLike[str], name: str | None) -> dict[str, Any]:
     """The saved settings of ``storage/name``, checked before anything starts."""
     if not name:
-        raise ConfigError("--resume", "needs --name of the experiment to continue", name)
+        raise ConfigError("--resume", "must come with --name of the experiment to continue", name)
     exp_dir = Path(storage).resolve() / name
     if not (exp_dir / SETTINGS_FILE).is_file():
         raise ConfigError("--resume",
-                          f"needs the directory of an experiment started by raynn tune (it holds {SETTINGS_FILE})",
+                          f"must name the directory of an experiment started by raynn tune (it holds "
+                          f"{SETTINGS_FILE})",
                           str(exp_dir))
     _check_tune_state(exp_dir)
     return json.loads((exp_dir / SETTINGS_FILE).read_text())
@@ -225,7 +239,8 @@ def _check_tune_state(exp_dir: Path) -> None:
 
     if not any(exp_dir.glob(_TUNE_STATE[0])):
         raise ConfigError("--resume",
-                          "needs Tune's experiment state (experiment_state-*.json) in the experiment directory",
+                          "must find Tune's experiment state (experiment_state-*.json) in the experiment "
+                          "directory",
                           str(exp_dir))
     for pattern in _TUNE_STATE:
         files = sorted(exp_dir.glob(pattern))
