@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import socket
@@ -10,8 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from raynn.config import check_config, load_config
-from raynn.errors import ConfigError
+from raynn.config import check_config, check_input_files, load_config
+from raynn.errors import ConfigError, StorageError
 from raynn.paths import check_storage
 
 __all__ = ["TrainResult", "check_address", "ensure_ray", "train"]
@@ -33,6 +34,9 @@ def _checked(config: dict[str, Any] | str | os.PathLike[str] | None, overrides: 
     from raynn.config import apply_overrides
 
     return check_config(apply_overrides(config, overrides))
+
+
+_STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def run_name(cfg: dict[str, Any]) -> str:
@@ -154,6 +158,7 @@ def train(
     The whole config is checked before anything starts; a bad value raises :class:`raynn.errors.ConfigError`.
     """
     cfg = _checked(config, overrides)
+    check_input_files(cfg)
     address = check_address(address)
     storage = check_storage("storage", cfg["storage"])
     name = run_name(cfg)
@@ -163,7 +168,15 @@ def train(
         from raynn.training.loop import run_training
 
         run = LocalRun(storage / name)
-        history = run_training(cfg, run.env())
+        try:
+            history = run_training(cfg, run.env())
+        except OSError as exc:
+            if exc.errno not in _STORAGE_ERRNOS:
+                raise
+            last = run.latest_checkpoint()
+            raise StorageError(exc.errno, f"cannot write {exc.filename or storage}: {exc.strerror}; the last good "
+                               f"checkpoint is {last or 'none'}: make room and run again with name {name} "
+                               "(--name) to resume from it") from exc
         return TrainResult(history[-1], run.latest_checkpoint(), str(run.run_dir), history)
 
     from raynn.training.distributed import configure_ray_train_env, make_trainer

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import NoReturn, Sequence
 
-from raynn.errors import ConfigError
+from raynn.errors import ConfigError, StorageError
 
 __all__ = ["main"]
 
@@ -144,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"raynn: error: {exc}", file=sys.stderr)
         return 2
+    except StorageError as exc:  # after the start: not bad input, but one line all the same
+        print(f"raynn: error: {exc.strerror}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from raynn.errors import ConfigError
 from raynn.paths import check_name, resolve_input_paths
 from raynn.yamlio import load_yaml_file, load_yaml_text
 
-__all__ = ["DEFAULTS", "load_config", "check_config", "apply_overrides", "parse_override"]
+__all__ = ["DEFAULTS", "load_config", "check_config", "check_input_files", "apply_overrides", "parse_override"]
 
 DEFAULTS: dict[str, Any] = {
     "name": None,
@@ -138,6 +138,29 @@ def check_config(raw: dict[str, Any]) -> dict[str, Any]:
     cfg = _merge(DEFAULTS, raw, "")
     _Checker(cfg).run()
     return cfg
+
+
+def check_input_files(cfg: dict[str, Any]) -> None:
+    """Read the files a checked config names (a pre-trained model, a teacher) the way the run will, once,
+    where the run is set up: a file refused by ``torch.load(weights_only=True)`` (a pickled payload) or
+    unreadable is a :class:`ConfigError` naming its key, before anything starts or is written.
+
+    Not part of :func:`check_config`, which runs again in every trial and for every corner of a search space.
+    """
+    from raynn.training.checkpoint import CheckpointError, load_checkpoint, safe_load
+
+    init, dist = cfg["model"]["init"], cfg["targets"]["distillation"]
+    files = []
+    if isinstance(init, dict) and init.get("name") == "pretrained" and isinstance(init.get("path"), str):
+        files.append(("model.init.path", init["path"], safe_load))  # a state dict or a raynn checkpoint
+    if dist is not None:
+        files.append(("targets.distillation.teacher", dist["teacher"], load_checkpoint))
+    for key, path, load in files:
+        try:
+            load(path)
+        except (CheckpointError, FileNotFoundError) as exc:
+            reason = exc.reason if isinstance(exc, CheckpointError) else str(exc)
+            raise ConfigError(key, f"must be a checkpoint raynn can load: it is {reason}", path) from None
 
 
 # ----------------------------------------------------------------------------------------------------------------

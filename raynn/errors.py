@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ConfigError", "argument_error"]
+__all__ = ["ConfigError", "StorageError", "argument_error"]
 
 
 class ConfigError(ValueError):
@@ -27,3 +27,8 @@ def argument_error(name: str, rule: str, value: Any) -> ConfigError:
     """A bad constructor argument of the Python API, worded as Optuna words them:
     ``argument_error("eta", "must be an integer >= 2", 1)`` reads "`eta` must be an integer >= 2, but got eta=1"."""
     return ConfigError(name, rule, value, message=f"`{name}` {rule}, but got {name}={value!r}")
+
+
+class StorageError(OSError):
+    """A run could not write its storage (disk full, read-only, no permission) after it started. The message
+    says which file, why, which checkpoint is the last good one and how to resume."""

@@ -12,6 +12,7 @@ Per epoch: validate, report one progress line, and checkpoint (rank 0 alone writ
 from __future__ import annotations
 
 import math
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -30,13 +31,19 @@ from raynn.losses import SmoothedCrossEntropy, distillation_loss
 from raynn.nn import build_initializer, build_model
 from raynn.optim import build_clipper, build_optimizer, decoupled_weight_decay_, lp_penalty
 from raynn.scaling import build_lr_schedule
-from raynn.training.checkpoint import CHECKPOINT_FILE, load_checkpoint, load_teacher
+from raynn.training.checkpoint import (CHECKPOINT_FILE, CheckpointError, checkpoint_candidates, load_checkpoint,
+                                       load_teacher)
 
 __all__ = ["Env", "TensorBatches", "run_training"]
 
 
 def _identity(x: Any) -> Any:
     return x
+
+
+def _warn_stderr(line: str) -> None:
+    # Warnings go to stderr even where progress lines are silenced (Tune trials): Ray relays it to the driver.
+    print(line, file=sys.stderr, flush=True)
 
 
 class TensorBatches(Dataset):
@@ -86,6 +93,23 @@ class Env:
     report: Callable[[dict[str, Any], str | None], None] = lambda metrics, checkpoint_dir: None
     latest_checkpoint: Callable[[], str | None] = lambda: None
     log: Callable[[str], None] = print
+    warn: Callable[[str], None] = _warn_stderr
+
+
+def _resume_state(env: Env) -> tuple[dict[str, Any] | None, str | None]:
+    """The newest checkpoint that loads, and its path; (None, None) to start from scratch.
+
+    A truncated, corrupted or refused (unsafe) latest checkpoint costs the epochs since the one before it, not
+    the run: each one skipped is a warning naming the file (on every rank: each reads its own copy).
+    """
+    candidates = checkpoint_candidates(env.latest_checkpoint())
+    for i, path in enumerate(candidates):
+        try:
+            return load_checkpoint(path), path
+        except (CheckpointError, FileNotFoundError) as exc:
+            then = f"resuming from {candidates[i + 1]}" if i + 1 < len(candidates) else "starting from epoch 0"
+            env.warn(f"raynn: warning: cannot resume from checkpoint {exc}; {then}")
+    return None, None
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -119,8 +143,7 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
     dcfg = cfg["data"]
     data = load_dataset(dcfg["name"], root=dcfg["root"], subset=dcfg["subset"], seed=cfg["seed"])
     train, val = split_dataset(data, dcfg["val_fraction"], seed=cfg["seed"])
-    ckpt_path = env.latest_checkpoint()
-    state = load_checkpoint(ckpt_path) if ckpt_path else None
+    state, ckpt_path = _resume_state(env)
     pre = build_preprocessor(dcfg["preprocess"])
     if state is not None:
         pre.load_state_dict(state["preprocess"])

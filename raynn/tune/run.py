@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from raynn.api import check_address
-from raynn.config import INT_MAX, SEED_MAX, _is_int, _is_number, check_config
+from raynn.config import INT_MAX, SEED_MAX, _is_int, _is_number, check_config, check_input_files
 from raynn.errors import ConfigError
 from raynn.hpo.searchers import SEARCHERS, build_searcher
 from raynn.hpo.spaces import SearchSpace, load_space
@@ -119,6 +119,7 @@ def run_tune(
         raise ConfigError("--budget", "must be given for successive halving (the B of Algorithm 7.2)", budget)
     space = space if isinstance(space, SearchSpace) else load_space(space)
     sample = check_config(space.apply({k: space.dimensions[k].corners()[0] for k in space.keys()}))
+    check_input_files(sample)  # a pre-trained model or teacher, read once as the trials will (weights only)
     max_resource = sample["train"]["epochs"]
     name = name or f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     exp_dir = Path(storage).resolve() / name
