@@ -19,6 +19,18 @@ def checkpoint_dirs(run_dir: str | Path) -> list[Path]:
     return sorted(d for d in Path(run_dir).glob("checkpoint_*") if not d.name.endswith(".tmp"))
 
 
+def _copy_tree(src: Path, dst: Path) -> None:
+    """``shutil.copytree``, but the first failure raises its own ``OSError`` (with its errno: ENOSPC, EROFS)
+    instead of copytree's ``shutil.Error`` list, which says neither."""
+    dst.mkdir()
+    for path in sorted(src.rglob("*")):  # a directory sorts before what it holds
+        target = dst / path.relative_to(src)
+        if path.is_dir():
+            target.mkdir()
+        else:
+            shutil.copy2(path, target)
+
+
 class LocalRun:
     """The :class:`Env` of a single-process run. A second run with the same directory resumes it.
 
@@ -47,7 +59,7 @@ class LocalRun:
             tmp = dest.with_name(dest.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             try:
-                shutil.copytree(checkpoint_dir, tmp)
+                _copy_tree(Path(checkpoint_dir), tmp)
             except OSError:
                 shutil.rmtree(tmp, ignore_errors=True)  # a full disk: give back what the partial copy took
                 raise

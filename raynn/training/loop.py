@@ -31,8 +31,13 @@ from raynn.losses import SmoothedCrossEntropy, distillation_loss
 from raynn.nn import build_initializer, build_model
 from raynn.optim import build_clipper, build_optimizer, decoupled_weight_decay_, lp_penalty
 from raynn.scaling import build_lr_schedule
-from raynn.training.checkpoint import (CHECKPOINT_FILE, CheckpointError, checkpoint_candidates, load_checkpoint,
-                                       load_teacher)
+from raynn.training.checkpoint import (
+    CHECKPOINT_FILE,
+    CheckpointError,
+    checkpoint_candidates,
+    load_checkpoint,
+    load_teacher,
+)
 
 __all__ = ["Env", "TensorBatches", "run_training"]
 
