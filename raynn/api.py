@@ -80,15 +80,16 @@ def _resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
 
 
 def check_address(address: Any, key: str = "--address", timeout: float = PROBE_TIMEOUT_S) -> str | None:
-    """``address`` if a Ray cluster may answer there, checked before anything starts; None: start locally.
+    """``address`` if a Ray cluster may answer there, checked before anything starts (None and ``local``:
+    Ray starts a local instance).
 
     Ray itself retries an unreachable GCS for minutes, so the host is resolved and a TCP connection to the
     port is opened first, each within ``timeout`` seconds. ``auto`` is looked up the way ``ray.init`` does
     (``RAY_ADDRESS``, else the cluster last started on this machine). A port that accepts TCP but is not a
     GCS is not detected here.
     """
-    if address is None or address == "local":
-        return None
+    if address is None or address == "local":  # "local": a new local Ray instance (train runs on Ray Train)
+        return address
     if not isinstance(address, str):
         raise ConfigError(key, ADDRESS_RULE, address)
     target = address
