@@ -87,6 +87,10 @@ def _train(args: argparse.Namespace) -> int:
               if getattr(args, flag) is not None}
     cfg = load_config(args.config, args.overrides, values)  # the whole config is checked before anything starts
     result = train(cfg, address=args.address)
+    if result.metrics.get("diverged"):
+        print(f"raynn: error: training diverged at epoch {result.metrics['epoch']} (the loss is not finite); "
+              "lower optimizer.lr or add optimizer.clip", file=sys.stderr)
+        return 1
     print(f"raynn: finished: val_accuracy {result.metrics.get('val_accuracy', float('nan')):.4f}; "
           f"checkpoint {result.checkpoint}")
     return 0
@@ -109,7 +113,12 @@ def _tune(args: argparse.Namespace) -> int:
                 flag = "SPACE" if key == "space" else "--" + key.replace("_", "-")
                 raise ConfigError(flag, "is not taken with --resume (the experiment keeps the settings it was "
                                   "started with, in raynn_tune.json)", value)
-    run_tune(args.space, resume=args.resume, address=args.address, name=args.name, storage=args.storage, **given)
+    result = run_tune(args.space, resume=args.resume, address=args.address, name=args.name,
+                      storage=args.storage, **given)
+    if result.trials and all(t.get("diverged") for t in result.trials):
+        print(f"raynn: error: every trial diverged (the loss was not finite), so there is no best configuration; "
+              f"lower the learning rates in the space (summary in {result.path})", file=sys.stderr)
+        return 1
     return 0
 
 

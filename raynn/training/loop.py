@@ -204,6 +204,13 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
             torch.set_rng_state(state["rng"]["torch"])
         else:
             torch.manual_seed(cfg["seed"] + env.rank + env.world_size * start_epoch)
+    if history and history[-1].get("diverged"):
+        # Resumed after diverging (a tuner promoted it anyway, or the run was started again): training on from
+        # NaN weights would only spend the slot.
+        if env.rank == 0:
+            env.warn(f"raynn: warning: {ckpt_path} is of a run that diverged at epoch {start_epoch}; not training "
+                     "it further")
+        return history
     model = env.prepare_model(model)
     if env.rank == 0:
         env.log(f"raynn: {plan.describe()}")
@@ -250,10 +257,16 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
         train_loss = (torch.stack(losses) @ torch.tensor(sizes, dtype=losses[0].dtype, device=device)).item() / seen
         elapsed = time.perf_counter() - t0
         val_loss, val_acc = evaluate(model, x_val, val.y, device)
+        # Diverged: the validation loss is no longer a number (NaN weights after a NaN or inf step). Decided on
+        # the validation loss, which every rank computes alike from the same weights, so all ranks stop together.
+        # Reported as +inf, not NaN: a tuner ranks it worst (Tune drops NaN rows, as if the epoch never ran).
+        diverged = not math.isfinite(val_loss)
+        if diverged:
+            train_loss = val_loss = math.inf
         metrics = {
             "epoch": epoch + 1, "step": k, "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_acc,
             "lr": schedule(k - 1), "samples_per_s": seen * env.world_size / elapsed, "resumes": resumes,
-            "global_batch": plan.global_batch,
+            "global_batch": plan.global_batch, "diverged": diverged,
         }
         stop = stopper.step(val_loss if es_cfg["metric"] == "val_loss" else val_acc) if stopper else False
         metrics["early_stopped"] = bool(stop)
@@ -277,11 +290,14 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
                 env.report(metrics, tmp)
         else:
             env.report(metrics, None)
+        if diverged:
+            if env.rank == 0:
+                env.warn(f"raynn: warning: diverged at epoch {epoch + 1}: the loss is not finite (learning rate "
+                         f"{metrics['lr']:.5g} too large?); training stopped")
+            break
         if stop:
             if env.rank == 0:
                 env.log(f"raynn: early stop at epoch {epoch + 1} (best {es_cfg['metric']} "
                         f"{stopper.best:.4f} at epoch {stopper.best_epoch + 1})")
             break
-    if not math.isfinite(metrics.get("train_loss", 0.0)):
-        env.log("raynn: warning: the training loss is not finite; lower the learning rate")
     return history

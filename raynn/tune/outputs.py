@@ -31,21 +31,26 @@ def collect(grid: Any, scheduler: Any, space: SearchSpace, overrides: dict[str, 
         df = result.metrics_dataframe
         if df is None or metric not in df or "epoch" not in df:
             continue
+        diverged = "diverged" in df and bool(df["diverged"].fillna(False).astype(bool).any())
         df = df.dropna(subset=[metric, "epoch"])
+        if df.empty:  # every value NaN (a trainable that reports NaN): nothing to rank or draw
+            continue
         trial_id = str(df["trial_id"].iloc[-1]) if "trial_id" in df else Path(result.path).name
         curve = [(int(e), float(v)) for e, v in zip(df["epoch"], df[metric])]
         curves[trial_id] = curve
         trials.append({
-            "trial_id": trial_id, "status": "ERROR" if result.error else "TERMINATED",
+            "trial_id": trial_id,
+            "status": "ERROR" if result.error else "DIVERGED" if diverged else "TERMINATED", "diverged": diverged,
             "epochs": max(e for e, _ in curve), "final": curve[-1][1],
             "best": (min if mode == "min" else max)(v for _, v in curve),
             "checkpoint": result.checkpoint.path if result.checkpoint is not None else None,
             "params": dict(result.config or {}),
         })
     best = None
-    if trials:
-        furthest = max(t["epochs"] for t in trials)
-        finalists = [t for t in trials if t["epochs"] == furthest and math.isfinite(t["final"])] or trials
+    ranked = [t for t in trials if not t["diverged"]]  # a diverged trial is never the best, whatever its metric
+    if ranked:
+        furthest = max(t["epochs"] for t in ranked)
+        finalists = [t for t in ranked if t["epochs"] == furthest and math.isfinite(t["final"])] or ranked
         best = (min if mode == "min" else max)(finalists, key=lambda t: t["final"])
     ledger = scheduler.ledger() if hasattr(scheduler, "ledger") else {
         "scheduler": type(scheduler).__name__, "budget": None,
@@ -75,7 +80,8 @@ def write_outputs(result: Any, metric: str) -> None:
                              *(t["params"].get(k) for k in keys), t["checkpoint"]])
     summary = {"best_trial": result.best_trial, "best_value": result.best_value, "best_params": result.best_params,
                "best_checkpoint": result.best_checkpoint, "ledger": result.ledger, "curves": result.curves,
-               "trial_rungs": result.trial_rungs}
+               "trial_rungs": result.trial_rungs,
+               "diverged": sorted(t["trial_id"] for t in result.trials if t.get("diverged"))}
     (exp / SUMMARY_FILE).write_text(json.dumps(summary, indent=1, default=str))
     rungs = ledger_rungs(result.ledger)
     plot_curves(result.curves, metric, exp / CURVES_FILE, best_trial=result.best_trial, rungs=rungs)
