@@ -43,8 +43,8 @@ def test_a_malformed_address_states_the_forms_it_may_take(address: object) -> No
 
 def test_a_closed_port_or_a_name_that_does_not_resolve_is_one_error_in_seconds() -> None:
     closed = f"127.0.0.1:{_closed_port()}"
-    for address, rule in ((closed, "must be the address of a running Ray cluster: nothing accepts connections "
-                                   f"at {closed} (Connection refused)"),
+    for address, rule in ((closed, ("must be the address of a running Ray cluster: nothing accepts connections "
+                                    f"at {closed} (Connection refused)")),
                           (f"ray://{closed}", "must be the address of a running Ray cluster"),
                           ("nonsense.invalid:6379", "must name a host that resolves")):
         start = time.monotonic()
