@@ -197,11 +197,13 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
 
 
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
+    """An ``int`` and not a ``bool`` (YAML's ``true`` is not a count)."""
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_number(v: Any) -> bool:
+def is_finite_number(v: Any) -> bool:
+    """An ``int`` or ``float`` (not a ``bool``) that is finite: not NaN, not inf, not an int beyond any float."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return False
     try:
@@ -227,7 +229,7 @@ class _Checker:
         v = self.get(key)
         if v is None and optional:
             return
-        if not _is_int(v):
+        if not is_int(v):
             raise ConfigError(key, "must be an integer", v)
         if low is not None and v < low:
             raise ConfigError(key, f"must be >= {low}", v)
@@ -238,7 +240,7 @@ class _Checker:
         v = self.get(key)
         if v is None and optional:
             return
-        if not _is_number(v):
+        if not is_finite_number(v):
             raise ConfigError(key, "must be a finite number", v)
         if not ok(float(v)):
             raise ConfigError(key, rule, v)
@@ -427,7 +429,7 @@ class _Checker:
         self.choice("scaling.rule", SCALING_RULES)
         self.int_("scaling.reference_batch", 1)
         w = self.get("scaling.warmup_epochs")
-        if w != "auto" and not (_is_number(w) and w >= 0):
+        if w != "auto" and not (is_finite_number(w) and w >= 0):
             raise ConfigError("scaling.warmup_epochs", "must be 'auto' or a number of epochs >= 0", w)
 
     def schedule(self) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from raynn.api import check_address
-from raynn.config import INT_MAX, SEED_MAX, _is_int, _is_number, check_config, check_input_files
+from raynn.config import INT_MAX, SEED_MAX, check_config, check_input_files, is_finite_number, is_int
 from raynn.errors import ConfigError
 from raynn.hpo.searchers import SEARCHERS, build_searcher
 from raynn.hpo.spaces import SearchSpace, load_space
@@ -109,9 +109,9 @@ def run_tune(
             raise ConfigError(key, f"must be an integer >= {low}", value)
         if value is not None and value > INT_MAX:
             raise ConfigError(key, f"must be <= {INT_MAX}", value)
-    if not _is_number(gpus_per_worker) or gpus_per_worker < 0:
+    if not is_finite_number(gpus_per_worker) or gpus_per_worker < 0:
         raise ConfigError("--gpus-per-worker", "must be a finite number >= 0", gpus_per_worker)
-    if not _is_int(seed) or not 0 <= seed <= SEED_MAX:
+    if not is_int(seed) or not 0 <= seed <= SEED_MAX:
         raise ConfigError("--seed", f"must be an integer in [0, {SEED_MAX}]", seed)
     if not isinstance(metric, str) or not metric:
         raise ConfigError("--metric", "must be the name of a metric the trials report (val_loss, ...)", metric)
