@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import socket
+import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable
 
-from raynn.config import check_config, load_config
+from raynn.config import check_config, check_input_files, load_config
+from raynn.errors import ConfigError, StorageError
+from raynn.paths import check_storage
 
-__all__ = ["TrainResult", "train", "ensure_ray"]
+__all__ = ["TrainResult", "check_address", "ensure_ray", "train"]
 
 
 @dataclass(frozen=True)
@@ -32,20 +36,108 @@ def _checked(config: dict[str, Any] | str | os.PathLike[str] | None, overrides: 
     return check_config(apply_overrides(config, overrides))
 
 
+_STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 def run_name(cfg: dict[str, Any]) -> str:
     """The configured name, or a fresh one: a second run under the same name would resume the first."""
     return cfg["name"] or f"raynn-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
 
+ADDRESS_RULE = ("must be host:port of a running Ray cluster's GCS, ray://host:port (Ray Client), auto (the "
+                "cluster started on this machine) or local")
+PROBE_TIMEOUT_S = 5.0
+"""Seconds to resolve the host, then to connect: a wrong address is reported within ~10 s."""
+
+
+def _split_host_port(text: str) -> tuple[str, int] | None:
+    host, sep, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):  # [::1]:6379
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in host):
+        return None
+    return host, int(port)
+
+
+def _resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
+    """``getaddrinfo`` with a deadline (a resolver can stall for a minute); a daemon thread may outlive it."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["addrs"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise OSError(f"the host name did not resolve within {timeout:.0f} s")
+    if "error" in box:
+        raise box["error"]
+    return box["addrs"]
+
+
+def check_address(address: Any, key: str = "--address", timeout: float = PROBE_TIMEOUT_S) -> str | None:
+    """``address`` if a Ray cluster may answer there, checked before anything starts (None and ``local``:
+    Ray starts a local instance).
+
+    Ray itself retries an unreachable GCS for minutes, so the host is resolved and a TCP connection to the
+    port is opened first, each within ``timeout`` seconds. ``auto`` is looked up the way ``ray.init`` does
+    (``RAY_ADDRESS``, else the cluster last started on this machine). A port that accepts TCP but is not a
+    GCS is not detected here.
+    """
+    if address is None or address == "local":  # "local": a new local Ray instance (train runs on Ray Train)
+        return address
+    if not isinstance(address, str):
+        raise ConfigError(key, ADDRESS_RULE, address)
+    target = address
+    if address == "auto":
+        from ray._private import services
+
+        try:
+            target = services.get_ray_address_from_environment("auto", None)
+        except ConnectionError:
+            raise ConfigError(key, "auto must find a running Ray cluster on this machine (start one with `ray "
+                              "start --head` or scripts/cluster/local_cluster.sh up)", address) from None
+    elif address.startswith("ray://"):
+        target = address[len("ray://"):]
+    if "://" in target or "/" in target:  # http://...:8265 is the job API (scripts/cluster/submit.sh)
+        raise ConfigError(key, ADDRESS_RULE, address)
+    parsed = _split_host_port(target)
+    if parsed is None:
+        raise ConfigError(key, ADDRESS_RULE, address)
+    host, port = parsed
+    try:
+        addrs = _resolve(host, port, timeout)
+    except OSError as exc:
+        raise ConfigError(key, f"must name a host that resolves ({exc.strerror or exc})", address) from None
+    reasons = []
+    for family, kind, proto, _, sockaddr in addrs[:4]:
+        try:
+            with socket.socket(family, kind, proto) as sock:
+                sock.settimeout(timeout)
+                sock.connect(sockaddr)
+            return address
+        except OSError as exc:
+            reasons.append(exc.strerror or ("timed out" if isinstance(exc, TimeoutError) else str(exc)))
+    raise ConfigError(key, f"must be the address of a running Ray cluster: nothing accepts connections at "
+                      f"{host}:{port} ({'; '.join(dict.fromkeys(reasons))}); start the cluster or fix the "
+                      "address", address)
+
+
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """Connect to ``address`` or start a local Ray instance with its dashboard, unless already connected.
 
-    The dashboard matters: without it Ray Train cannot release a stopped run's resources.
+    The dashboard matters: without it Ray Train cannot release a stopped run's resources. ``address`` is
+    probed first (:func:`check_address`): an unreachable one is a :class:`ConfigError` within seconds.
     """
     import ray
 
     if ray.is_initialized():
         return
+    check_address(address)
     ray.init(address=address, num_cpus=num_cpus, include_dashboard=True, log_to_driver=True,
              runtime_env={"env_vars": {"RAY_TRAIN_ENABLE_STATE_TRACKING": "1"}})
 
@@ -67,15 +159,25 @@ def train(
     The whole config is checked before anything starts; a bad value raises :class:`raynn.errors.ConfigError`.
     """
     cfg = _checked(config, overrides)
+    check_input_files(cfg)
+    address = check_address(address)
+    storage = check_storage("storage", cfg["storage"])
     name = run_name(cfg)
     cfg["name"] = name
-    storage = Path(cfg["storage"]).resolve()
     if cfg["train"]["workers"] == 1 and address is None:
         from raynn.training.local import LocalRun
         from raynn.training.loop import run_training
 
         run = LocalRun(storage / name)
-        history = run_training(cfg, run.env())
+        try:
+            history = run_training(cfg, run.env())
+        except OSError as exc:
+            if exc.errno not in _STORAGE_ERRNOS:
+                raise
+            last = run.latest_checkpoint()
+            raise StorageError(exc.errno, f"cannot write {exc.filename or storage}: {exc.strerror}; the last good "
+                               f"checkpoint is {last or 'none'}: make room and run again with name {name} "
+                               "(--name) to resume from it") from exc
         return TrainResult(history[-1], run.latest_checkpoint(), str(run.run_dir), history)
 
     from raynn.cluster import check_fits

@@ -4,24 +4,45 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
-from raynn.errors import ConfigError
+from raynn.errors import ConfigError, StorageError
 
 __all__ = ["main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line like raynn's own (argparse prints the usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"raynn: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="raynn", description="Train and tune neural networks on Ray.")
+    parser = _Parser(prog="raynn", description="Train and tune neural networks on Ray.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train one model, in this process or data-parallel on Ray")
     train.add_argument("config", nargs="?", help="YAML run config (default: the built-in digits run)")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config key, e.g. --set optimizer.lr=0.1 (repeatable)")
-    train.add_argument("--workers", type=int, help="data-parallel Ray Train workers (train.workers)")
-    train.add_argument("--gpus-per-worker", type=float, help="GPUs per worker (train.gpus_per_worker)")
-    train.add_argument("--pending-timeout", type=float, metavar="SECONDS",
+    train.add_argument("--workers", type=_int, help="data-parallel Ray Train workers (train.workers)")
+    train.add_argument("--gpus-per-worker", type=_float, help="GPUs per worker (train.gpus_per_worker)")
+    train.add_argument("--pending-timeout", type=_float, metavar="SECONDS",
                        help="fail when Ray cannot place the workers within this time (train.pending_timeout, 600)")
     train.add_argument("--address", help="Ray cluster address; implies running on Ray (default: local)")
     train.add_argument("--name", help="run name (default: raynn-<time>)")
@@ -32,21 +53,21 @@ def _parser() -> argparse.ArgumentParser:
     # Defaults are run_tune's; None here tells "not given", which --resume needs (settings come from the run).
     tune.add_argument("--scheduler", help="fifo, sh, hyperband or asha (default hyperband)")
     tune.add_argument("--searcher", help="grid, random, optuna-gp or optuna-tpe (default optuna-gp)")
-    tune.add_argument("--budget", type=int, help="resource budget B in epochs (required for sh)")
-    tune.add_argument("--num-samples", type=int, help="configurations to try (sh: the N of Algorithm 7.2)")
-    tune.add_argument("--workers-per-trial", type=int, help="Ray Train workers per trial (default 1)")
-    tune.add_argument("--gpus-per-worker", type=float, help="GPUs per worker (default 0)")
-    tune.add_argument("--max-concurrent", type=int, help="trials at once (default: CPUs / workers per trial)")
+    tune.add_argument("--budget", type=_int, help="resource budget B in epochs (required for sh)")
+    tune.add_argument("--num-samples", type=_int, help="configurations to try (sh: the N of Algorithm 7.2)")
+    tune.add_argument("--workers-per-trial", type=_int, help="Ray Train workers per trial (default 1)")
+    tune.add_argument("--gpus-per-worker", type=_float, help="GPUs per worker (default 0)")
+    tune.add_argument("--max-concurrent", type=_int, help="trials at once (default: CPUs / workers per trial)")
     tune.add_argument("--metric", help="the metric to optimise (default val_loss)")
     tune.add_argument("--mode", help="min or max (default min)")
-    tune.add_argument("--eta", type=int, help="reduction factor of HyperBand and ASHA (default 3)")
-    tune.add_argument("--seed", type=int, help="seed of the searcher and of every trial (default 0)")
-    tune.add_argument("--checkpoint-every", type=int,
+    tune.add_argument("--eta", type=_int, help="reduction factor of HyperBand and ASHA (default 3)")
+    tune.add_argument("--seed", type=_int, help="seed of the searcher and of every trial (default 0)")
+    tune.add_argument("--checkpoint-every", type=_int,
                       help="a trial checkpoints at its rungs, its last epoch and every N epochs between, for fault "
                            "tolerance (default 10; 0: only rungs and last epoch)")
     tune.add_argument("--verbose", action="store_true",
                       help="also show Ray's own log lines (otherwise in ray.log in the experiment directory)")
-    tune.add_argument("--pending-timeout", type=float, metavar="SECONDS",
+    tune.add_argument("--pending-timeout", type=_float, metavar="SECONDS",
                       help="report a trial Ray cannot place within this time, and fail a trial whose Ray Train "
                            "workers cannot be placed (default 600)")
     tune.add_argument("--resume", action="store_true",
@@ -73,17 +94,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from raynn.api import train
+    from raynn.api import check_address, train
     from raynn.config import load_config
 
-    overrides = list(args.overrides)
-    for flag, key in (("workers", "train.workers"), ("gpus_per_worker", "train.gpus_per_worker"),
-                      ("pending_timeout", "train.pending_timeout"), ("name", "name"), ("storage", "storage")):
-        value = getattr(args, flag)
-        if value is not None:
-            overrides.append(f"{key}={value}")
-    cfg = load_config(args.config, overrides)  # the whole config is checked before anything starts
+    check_address(args.address)  # first: seconds, before the imports and checks that may take as long
+
+    # Flags are values as typed (a --name of 2024 is the string "2024"); --set values are YAML.
+    values = {key: getattr(args, flag) for flag, key in (("workers", "train.workers"),
+                                                          ("gpus_per_worker", "train.gpus_per_worker"),
+                                                          ("pending_timeout", "train.pending_timeout"),
+                                                          ("name", "name"), ("storage", "storage"))
+              if getattr(args, flag) is not None}
+    cfg = load_config(args.config, args.overrides, values)  # the whole config is checked before anything starts
     result = train(cfg, address=args.address)
+    if result.metrics.get("diverged"):
+        print(f"raynn: error: training diverged at epoch {result.metrics['epoch']} (the loss is not finite); "
+              "lower optimizer.lr or add optimizer.clip", file=sys.stderr)
+        return 1
     print(f"raynn: finished: val_accuracy {result.metrics.get('val_accuracy', float('nan')):.4f}; "
           f"checkpoint {result.checkpoint}")
     return 0
@@ -94,6 +121,9 @@ _TUNE_SETTINGS = ("scheduler", "searcher", "budget", "num_samples", "workers_per
 
 
 def _tune(args: argparse.Namespace) -> int:
+    from raynn.api import check_address
+
+    check_address(args.address)  # first: seconds, before importing Ray Tune (which alone may take as long)
     from raynn.tune.run import run_tune
 
     given = {key: getattr(args, key) for key in _TUNE_SETTINGS if getattr(args, key) is not None}
@@ -105,8 +135,12 @@ def _tune(args: argparse.Namespace) -> int:
                                   "started with, in raynn_tune.json)", value)
     if args.pending_timeout is not None:  # a setting of this driver, not of the experiment: taken with --resume
         given["pending_timeout"] = args.pending_timeout
-    run_tune(args.space, resume=args.resume, address=args.address, name=args.name, storage=args.storage,
-             ray_logs=args.verbose, **given)
+    result = run_tune(args.space, resume=args.resume, address=args.address, name=args.name,
+                      storage=args.storage, ray_logs=args.verbose, **given)
+    if result.trials and all(t.get("diverged") for t in result.trials):
+        print(f"raynn: error: every trial diverged (the loss was not finite), so there is no best configuration; "
+              f"lower the learning rates in the space (summary in {result.path})", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -162,6 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"raynn: error: {exc}", file=sys.stderr)
         return 2
+    except StorageError as exc:  # after the start: not bad input, but one line all the same
+        print(f"raynn: error: {exc.strerror}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

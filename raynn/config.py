@@ -19,14 +19,13 @@ import copy
 import math
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable
-
-import yaml
+from typing import Any, Callable, Iterable, Mapping
 
 from raynn.errors import ConfigError
-from raynn.paths import resolve_input_paths
+from raynn.paths import check_name, resolve_input_paths
+from raynn.yamlio import load_yaml_file, load_yaml_text
 
-__all__ = ["DEFAULTS", "load_config", "check_config", "apply_overrides", "parse_override"]
+__all__ = ["DEFAULTS", "load_config", "check_config", "check_input_files", "apply_overrides", "parse_override"]
 
 DEFAULTS: dict[str, Any] = {
     "name": None,
@@ -82,51 +81,58 @@ DEFAULTS: dict[str, Any] = {
 
 SCALING_RULES = ("linear", "sqrt", "none")
 
+INT_MAX = 2**31 - 1
+"""The largest count or size a config takes: beyond it torch indexes overflow (a batch of 10^30)."""
+SEED_MAX = 2**32 - 1
+"""NumPy's legacy seeds, which Optuna's samplers use, are 32-bit."""
 
-def load_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = ()) -> dict[str, Any]:
-    """Read a YAML run config (or the defaults when ``path`` is None), apply ``key=value`` overrides, check it."""
+
+def load_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = (),
+                values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Read a YAML run config (or the defaults when ``path`` is None), apply ``key=value`` overrides, then
+    ``values`` (dotted key -> value, taken as given: command-line flags such as ``--name``), and check it."""
     raw: Any = {}
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError("config", "must be an existing YAML file", str(path))
-        try:
-            raw = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError("config", f"must be valid YAML ({_first_line(exc)})", str(path)) from None
+        raw = load_yaml_file(path, "config")
         if not isinstance(raw, dict):
             raise ConfigError("config", "must be a YAML mapping at the top level", type(raw).__name__)
-        raw = resolve_input_paths(raw, p.parent)
+        raw = resolve_input_paths(raw, Path(path).parent)
     raw = apply_overrides(raw, overrides)
+    for key, value in (values or {}).items():
+        _set(raw, key.split("."), value)
     return check_config(raw)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``"optimizer.lr=0.1"`` -> (["optimizer", "lr"], 0.1); the value is parsed as YAML."""
+    if not isinstance(text, str):
+        raise ConfigError("--set", "must be a string key.subkey=value", text)
     key, sep, value = text.partition("=")
-    if not sep or not key or any(not part for part in key.split(".")):
+    if not sep or not key or any(not part.strip() for part in key.split(".")):
         raise ConfigError("--set", "must look like key.subkey=value", text)
-    try:
-        parsed = yaml.safe_load(value) if value else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(key, f"value must be valid YAML ({_first_line(exc)})", value) from None
-    return key.split("."), parsed
+    return key.split("."), load_yaml_text(value, key) if value else None
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """A copy of ``raw`` with each ``key.subkey=value`` of ``overrides`` set (values parsed as YAML)."""
+    if isinstance(overrides, (str, bytes)):  # one string would be read as its characters
+        raise ConfigError("overrides", "must be a list of key=value strings, not one string", overrides)
     out = copy.deepcopy(raw)
     for text in overrides:
         path, value = parse_override(text)
-        node = out
-        for i, part in enumerate(path[:-1]):
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(".".join(path[: i + 1]), "must be a mapping to set a subkey", child)
-            node = child
-        node[path[-1]] = value
+        _set(out, path, value)
     return out
+
+
+def _set(node: dict[str, Any], path: list[str], value: Any) -> None:
+    for i, part in enumerate(path[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(".".join(path[: i + 1]), "must be a mapping to set a subkey", child)
+        node = child
+    node[path[-1]] = value
 
 
 def check_config(raw: dict[str, Any]) -> dict[str, Any]:
@@ -134,6 +140,29 @@ def check_config(raw: dict[str, Any]) -> dict[str, Any]:
     cfg = _merge(DEFAULTS, raw, "")
     _Checker(cfg).run()
     return cfg
+
+
+def check_input_files(cfg: dict[str, Any]) -> None:
+    """Read the files a checked config names (a pre-trained model, a teacher) the way the run will, once,
+    where the run is set up: a file refused by ``torch.load(weights_only=True)`` (a pickled payload) or
+    unreadable is a :class:`ConfigError` naming its key, before anything starts or is written.
+
+    Not part of :func:`check_config`, which runs again in every trial and for every corner of a search space.
+    """
+    from raynn.training.checkpoint import CheckpointError, load_checkpoint, safe_load
+
+    init, dist = cfg["model"]["init"], cfg["targets"]["distillation"]
+    files = []
+    if isinstance(init, dict) and init.get("name") == "pretrained" and isinstance(init.get("path"), str):
+        files.append(("model.init.path", init["path"], safe_load))  # a state dict or a raynn checkpoint
+    if dist is not None:
+        files.append(("targets.distillation.teacher", dist["teacher"], load_checkpoint))
+    for key, path, load in files:
+        try:
+            load(path)
+        except (CheckpointError, FileNotFoundError) as exc:
+            reason = exc.reason if isinstance(exc, CheckpointError) else str(exc)
+            raise ConfigError(key, f"must be a checkpoint raynn can load: it is {reason}", path) from None
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -170,12 +199,19 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
 
 
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
+    """An ``int`` and not a ``bool`` (YAML's ``true`` is not a count)."""
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_number(v: Any) -> bool:
-    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and math.isfinite(v)
+def is_finite_number(v: Any) -> bool:
+    """An ``int`` or ``float`` (not a ``bool``) that is finite: not NaN, not inf, not an int beyond any float."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int beyond any float (10**400)
+        return False
 
 
 class _Checker:
@@ -191,20 +227,22 @@ class _Checker:
             node = node[part]
         return node
 
-    def int_(self, key: str, low: int | None = None, *, optional: bool = False) -> None:
+    def int_(self, key: str, low: int | None = None, *, high: int = INT_MAX, optional: bool = False) -> None:
         v = self.get(key)
         if v is None and optional:
             return
-        if not _is_int(v):
+        if not is_int(v):
             raise ConfigError(key, "must be an integer", v)
         if low is not None and v < low:
             raise ConfigError(key, f"must be >= {low}", v)
+        if v > high:
+            raise ConfigError(key, f"must be <= {high}", v)
 
     def float_(self, key: str, rule: str, ok: Callable[[float], bool], *, optional: bool = False) -> None:
         v = self.get(key)
         if v is None and optional:
             return
-        if not _is_number(v):
+        if not is_finite_number(v):
             raise ConfigError(key, "must be a finite number", v)
         if not ok(float(v)):
             raise ConfigError(key, rule, v)
@@ -215,6 +253,8 @@ class _Checker:
             return
         if not isinstance(v, str) or not v:
             raise ConfigError(key, "must be a non-empty string", v)
+        if "\x00" in v:
+            raise ConfigError(key, "must not contain NUL characters", v)
 
     def choice(self, key: str, choices: Iterable[str]) -> None:
         v = self.get(key)
@@ -234,8 +274,9 @@ class _Checker:
 
     # sections -------------------------------------------------------------------------------------------------
     def run(self) -> None:
-        self.str_("name", optional=True)
-        self.int_("seed", 0)
+        if self.get("name") is not None:
+            check_name("name", self.get("name"))
+        self.int_("seed", 0, high=SEED_MAX)
         self.str_("storage")
         self.cfg["storage"] = str(Path(self.cfg["storage"]).resolve())
         self.data()
@@ -391,7 +432,7 @@ class _Checker:
         self.choice("scaling.rule", SCALING_RULES)
         self.int_("scaling.reference_batch", 1)
         w = self.get("scaling.warmup_epochs")
-        if w != "auto" and not (_is_number(w) and w >= 0):
+        if w != "auto" and not (is_finite_number(w) and w >= 0):
             raise ConfigError("scaling.warmup_epochs", "must be 'auto' or a number of epochs >= 0", w)
 
     def schedule(self) -> None:

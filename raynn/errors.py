@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ConfigError"]
+__all__ = ["ConfigError", "StorageError", "argument_error"]
 
 
 class ConfigError(ValueError):
@@ -14,8 +14,21 @@ class ConfigError(ValueError):
         key: Dotted path of the offending key (``optimizer.lr``).
         rule: What must hold (``must be > 0``).
         value: The value that was given.
+        message: The whole message, when the default ``"{key}: {rule}, got {value!r}"`` does not read well
+            (see :func:`argument_error`).
     """
 
-    def __init__(self, key: str, rule: str, value: Any) -> None:
+    def __init__(self, key: str, rule: str, value: Any, *, message: str | None = None) -> None:
         self.key, self.rule, self.value = key, rule, value
-        super().__init__(f"{key}: {rule}, got {value!r}")
+        super().__init__(message if message is not None else f"{key}: {rule}, got {value!r}")
+
+
+def argument_error(name: str, rule: str, value: Any) -> ConfigError:
+    """A bad constructor argument of the Python API, worded as Optuna words them:
+    ``argument_error("eta", "must be an integer >= 2", 1)`` reads "`eta` must be an integer >= 2, but got eta=1"."""
+    return ConfigError(name, rule, value, message=f"`{name}` {rule}, but got {name}={value!r}")
+
+
+class StorageError(OSError):
+    """A run could not write its storage (disk full, read-only, no permission) after it started. The message
+    says which file, why, which checkpoint is the last good one and how to resume."""

@@ -61,7 +61,7 @@ class Registry(Generic[T]):
         return sorted(self._entries)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return isinstance(name, str) and name in self._entries
 
     def __iter__(self) -> Iterator[Entry[T]]:
         return iter(self._entries[name] for name in self.names())

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any
 
+from raynn.errors import argument_error
 from raynn.hpo.base import Mode, TrialStatus
 
 
@@ -156,7 +157,7 @@ def check_optional_int(name: str, value: Any, minimum: int) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"`{name}` must be None or an integer >= {minimum}, but got {name}={value!r}")
+        raise argument_error(name, f"must be None or an integer >= {minimum}", value)
     return value
 
 

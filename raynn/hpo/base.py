@@ -23,6 +23,8 @@ from abc import ABC, abstractmethod
 from enum import Enum
 from typing import Any
 
+from raynn.errors import argument_error
+
 __all__ = ["Decision", "HalvingScheduler", "Mode", "TrialStatus"]
 
 
@@ -63,7 +65,7 @@ class Mode(Enum):
             return mode
         if isinstance(mode, str) and mode.lower() in ("min", "max"):
             return cls(mode.lower())
-        raise ValueError(f"`mode` must be one of 'min', 'max', but got {mode=!r}")
+        raise argument_error("mode", "must be one of 'min', 'max'", mode)
 
 
 class HalvingScheduler(ABC):

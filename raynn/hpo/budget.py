@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from raynn.errors import ConfigError, argument_error
+
 __all__ = [
     "BracketPlan",
     "Round",
@@ -39,7 +41,7 @@ class BracketPlan(NamedTuple):
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, but got {name}={value!r}")
+        raise argument_error(name, f"must be an integer >= {minimum}", value)
     return value
 
 
@@ -76,17 +78,15 @@ def sh_rounds(budget: int, n_configs: int) -> list[Round]:
     """
     _check_int("budget", budget, 1)
     if isinstance(n_configs, bool) or not isinstance(n_configs, int) or n_configs < 3:
-        raise ValueError(
+        raise ConfigError("n_configs", "must be an integer >= 3", n_configs, message=(
             "Algorithm 7.2 runs T = ceil(log2 N) - 1 rounds, so `n_configs >= 3` must hold "
-            f"(N = 2 gives no round), but got {n_configs=!r}"
-        )
+            f"(N = 2 gives no round), but got {n_configs=!r}"))
     rounds_total = ceil_log2(n_configs) - 1
     if budget // (n_configs * rounds_total) < 1:
-        raise ValueError(
+        raise ConfigError("budget", "must be >= n_configs * T", budget, message=
             f"budget too small for one round: r_1 = floor(B / (N T)) = floor({budget} / ({n_configs} * "
             f"{rounds_total})) = 0, so `budget >= n_configs * T` must hold, but got "
-            f"(budget={budget}, n_configs={n_configs}, T={rounds_total})"
-        )
+            f"(budget={budget}, n_configs={n_configs}, T={rounds_total})")
     rounds, size, held = [], n_configs, 0
     for _ in range(rounds_total):
         held += budget // (size * rounds_total)
@@ -101,7 +101,8 @@ def rung_resources(r_min: int, r_max: int, eta: int) -> list[int]:
     _check_int("r_max", r_max, 1)
     _check_int("eta", eta, 2)
     if r_min > r_max:
-        raise ValueError(f"`r_min <= r_max` must hold, but got ({r_min=}, {r_max=})")
+        raise ConfigError("r_min", "must be <= r_max", r_min,
+                          message=f"`r_min <= r_max` must hold, but got ({r_min=}, {r_max=})")
     rungs = []
     r = r_min
     while r < r_max:
@@ -147,7 +148,8 @@ def hyperband_brackets(max_resource: int, eta: int, r_min: int = 1) -> list[Brac
     _check_int("eta", eta, 2)
     _check_int("r_min", r_min, 1)
     if r_min > max_resource:
-        raise ValueError(f"`r_min <= max_resource` must hold, but got ({r_min=}, {max_resource=})")
+        raise ConfigError("r_min", "must be <= max_resource", r_min,
+                          message=f"`r_min <= max_resource` must hold, but got ({r_min=}, {max_resource=})")
     s_max = ilog(max_resource // r_min, eta)
     brackets = []
     for s in range(s_max, -1, -1):

@@ -26,6 +26,7 @@ import inspect
 import itertools
 import json
 import math
+import os
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
@@ -36,9 +37,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from raynn.config import SEED_MAX
+from raynn.errors import argument_error
 from raynn.hpo._common import check_result, check_trial_id
 from raynn.hpo.base import Mode
 from raynn.hpo.spaces import SearchSpace
+from raynn.paths import NAME_RULE, is_name
 from raynn.registry import Registry
 
 if TYPE_CHECKING:
@@ -56,14 +60,14 @@ __all__ = [
 
 
 def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"`seed` must be an integer >= 0, but got {seed=!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise argument_error("seed", f"must be an integer in [0, {SEED_MAX}]", seed)
     return seed
 
 
 def _check_space(space: Any) -> SearchSpace:
     if not isinstance(space, SearchSpace):
-        raise ValueError(f"`space` must be a SearchSpace (see raynn.hpo.load_space), but got {space!r}")
+        raise argument_error("space", "must be a SearchSpace (see raynn.hpo.load_space)", space)
     return space
 
 
@@ -230,7 +234,7 @@ class RandomSearcher(Searcher):
         if num_samples is not None and (
             isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1
         ):
-            raise ValueError(f"`num_samples` must be None or an integer >= 1, but got {num_samples=!r}")
+            raise argument_error("num_samples", "must be None or an integer >= 1", num_samples)
         self.num_samples = num_samples
         self._rng = np.random.default_rng(seed)
         self._count = 0
@@ -346,7 +350,7 @@ class OptunaSearcher(Searcher):
     ) -> None:
         super().__init__(space)
         if sampler not in SAMPLERS:
-            raise ValueError(f"`sampler` must be one of {', '.join(SAMPLERS)}, but got {sampler=!r}")
+            raise argument_error("sampler", f"must be one of {', '.join(SAMPLERS)}", sampler)
         self.sampler = sampler
         self.seed = _check_seed(seed)
         self.mode = Mode.parse(mode)
@@ -354,11 +358,13 @@ class OptunaSearcher(Searcher):
         if min_points is None:
             min_points = len(self.space) + 1
         if isinstance(min_points, bool) or not isinstance(min_points, int) or min_points < 1:
-            raise ValueError(f"`min_points` must be None or an integer >= 1, but got {min_points=!r}")
+            raise argument_error("min_points", "must be None or an integer >= 1", min_points)
         self.min_points = min_points
-        if not isinstance(study_name, str) or not study_name:
-            raise ValueError(f"`study_name` must be a non-empty string, but got {study_name=!r}")
+        if not is_name(study_name):
+            raise argument_error("study_name", NAME_RULE, study_name)
         self.study_name = study_name
+        if storage_path is not None and not isinstance(storage_path, (str, os.PathLike)):
+            raise argument_error("storage_path", "must be None or the path of a SQLite file", storage_path)
         self.storage_path = None if storage_path is None else Path(storage_path)
 
         import optuna
@@ -400,7 +406,7 @@ class OptunaSearcher(Searcher):
             and all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rungs)
         )
         if not ok or any(a >= b for a, b in itertools.pairwise(rungs)):
-            raise ValueError(f"`rungs` must be None or increasing integers >= 1, but got {rungs=!r}")
+            raise argument_error("rungs", "must be None or increasing integers >= 1", rungs)
         return [int(r) for r in rungs]
 
     @property

@@ -53,11 +53,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import yaml
 
-from raynn.errors import ConfigError
+from raynn.errors import ConfigError, argument_error
 from raynn.paths import resolve_input_paths
 from raynn.registry import Registry
+from raynn.yamlio import load_yaml_file
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -83,7 +83,12 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(float(v))
+    if not isinstance(v, Real) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:  # an int beyond any float (10**400)
+        return False
 
 
 def _round(x: float) -> float:
@@ -147,6 +152,16 @@ class FloatRange(Dimension):
     grid: tuple[float, ...] | None = None
     grid_points: int | None = None
     type_name = "float"
+
+    def __post_init__(self) -> None:
+        # The YAML parser checks first, naming space.<key>.<field>; these guard direct construction.
+        for name in ("low", "high"):
+            if not _is_number(getattr(self, name)):
+                raise argument_error(name, "must be a finite number", getattr(self, name))
+        _check_range(self.low, self.high, self.log, log_ok=self.low > 0, log_rule="> 0")
+        if self.step is not None and (self.log or not _is_number(self.step) or self.step <= 0):
+            raise argument_error("step", "must be None or a number > 0 (and None with log)", self.step)
+        _check_grid(self, lambda v: _is_number(v) and self.low <= v <= self.high)
 
     def to_optuna(self) -> BaseDistribution:
         from optuna.distributions import FloatDistribution
@@ -218,6 +233,15 @@ class IntRange(Dimension):
     grid_points: int | None = None
     type_name = "int"
 
+    def __post_init__(self) -> None:
+        for name in ("low", "high", "step"):
+            if not _is_int(getattr(self, name)):
+                raise argument_error(name, "must be an integer", getattr(self, name))
+        _check_range(self.low, self.high, self.log, log_ok=self.low >= 1, log_rule=">= 1")
+        if self.step < 1 or (self.log and self.step != 1) or (self.high - self.low) % self.step:
+            raise argument_error("step", "must be >= 1, divide high - low, and be 1 with log", self.step)
+        _check_grid(self, lambda v: _is_int(v) and self.low <= v <= self.high and not (v - self.low) % self.step)
+
     def to_optuna(self) -> BaseDistribution:
         from optuna.distributions import IntDistribution
 
@@ -281,6 +305,19 @@ class Categorical(Dimension):
     choices: tuple[Any, ...]
     type_name = "categorical"
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.choices, (tuple, list)) or not self.choices:
+            raise argument_error("choices", "must be a non-empty tuple of YAML values", self.choices)
+        texts = []
+        for choice in self.choices:
+            try:
+                texts.append(json.dumps(choice, sort_keys=True, allow_nan=False))
+            except (TypeError, ValueError):
+                raise argument_error("choices", "must hold plain YAML values (no NaN)", choice) from None
+        if len(set(texts)) < len(texts):
+            raise argument_error("choices", "must not repeat a value", self.choices)
+        object.__setattr__(self, "choices", tuple(self.choices))
+
     @property
     def encoded(self) -> bool:
         return not all(isinstance(c, _PRIMITIVES) for c in self.choices)
@@ -341,6 +378,27 @@ class Grid(Categorical):
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "grid", "values": copy.deepcopy(list(self.choices))}
+
+
+def _check_range(low: Any, high: Any, log: Any, log_ok: bool, log_rule: str) -> None:
+    if not low < high:
+        raise argument_error("low", "must be < high", low)
+    if not isinstance(log, bool):
+        raise argument_error("log", "must be True or False", log)
+    if log and not log_ok:
+        raise argument_error("low", f"must be {log_rule} when log is True", low)
+
+
+def _check_grid(dim: Any, ok: Callable[[Any], bool]) -> None:
+    if dim.grid is not None and dim.grid_points is not None:
+        raise argument_error("grid_points", "must be None when grid is given", dim.grid_points)
+    if dim.grid_points is not None and (not _is_int(dim.grid_points) or dim.grid_points < 2):
+        raise argument_error("grid_points", "must be None or an integer >= 2", dim.grid_points)
+    if dim.grid is not None:
+        if not isinstance(dim.grid, (tuple, list)) or not dim.grid or not all(ok(v) for v in dim.grid):
+            raise argument_error("grid", "must be a non-empty tuple of values in [low, high] (on the step)",
+                                 dim.grid)
+        object.__setattr__(dim, "grid", tuple(dim.grid))
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -712,14 +770,9 @@ class SearchSpace:
 
 def load_space(path: str | os.PathLike[str]) -> SearchSpace:
     """Read and check a search-space YAML file (see the module docstring for the format)."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError("search space", "must be an existing YAML file", str(path))
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise ConfigError("search space", f"must be valid YAML ({first})", str(path)) from None
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError("search space", "must be the path of a YAML file or a SearchSpace", path)
+    raw = load_yaml_file(path, "search space")
     if not isinstance(raw, dict):
         raise ConfigError("search space", "must be a YAML mapping with keys base, space", str(path))
-    return SearchSpace.from_dict(raw, base_dir=p.parent)
+    return SearchSpace.from_dict(raw, base_dir=Path(path).parent)

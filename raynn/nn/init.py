@@ -427,8 +427,9 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         path = path / "checkpoint.pt"
     if not path.is_file():
         raise FileNotFoundError(f"pretrained checkpoint {str(path)!r} does not exist or is not a file")
-    # weights_only: a checkpoint is data, never code to run.
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    from raynn.training.checkpoint import safe_load
+
+    obj = safe_load(path)  # torch.load(weights_only=True): a checkpoint is data, never code to run
     if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
         obj = obj["model"]
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

@@ -3,11 +3,17 @@
 A checkpoint holds the model, optimizer, schedule position (the iteration k), preprocessing statistics, RNG
 state, early-stopping and clipping state, the checked config and the epoch's metrics. Evaluation, inference,
 fine-tuning (``model.init: {name: pretrained, path: ...}``) and distillation all read the same file.
+
+Every file is read by :func:`safe_load`: ``torch.load(weights_only=True)``, which unpickles tensors and plain
+data only, so a file with a pickled payload (a ``__reduce__`` that runs code) is refused, never executed. A
+file that is refused or unreadable raises :class:`CheckpointError` naming it; a resuming run then falls back
+to the checkpoint before (:func:`checkpoint_candidates`; runs keep two).
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["CHECKPOINT_FILE", "load_checkpoint", "load_model", "load_teacher", "local_directory", "Predictor"]
+__all__ = ["CHECKPOINT_FILE", "CheckpointError", "Predictor", "checkpoint_candidates", "load_checkpoint",
+           "load_model", "load_teacher", "local_directory", "safe_load"]
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
@@ -46,9 +53,76 @@ def local_directory(checkpoint: Any) -> str:
     return checkpoint.to_directory(directory)
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file that raynn will not use: refused (it holds more than tensors and plain data) or
+    unreadable (truncated, corrupted, not a raynn checkpoint). The message names the file."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path, self.reason = str(path), reason
+        super().__init__(f"{str(path)!r}: {reason}")
+
+
+def _weights_only_reason(exc: Exception) -> str:
+    for line in str(exc).splitlines():
+        if "WeightsUnpickler error:" in line:
+            return line.split("WeightsUnpickler error:", 1)[1].strip().split(". Please use")[0]
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def safe_load(path: str | os.PathLike[str]) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU, its failures as one :class:`CheckpointError`.
+
+    A pickle naming a Python global that is not a tensor type (``builtins.open``, ``os.system``: what a
+    payload needs) is refused before anything of it runs; say so plainly rather than relay torch's advice to
+    retry with ``weights_only=False``.
+    """
+    p = _resolve(path)
+    try:
+        return torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        reason = _weights_only_reason(exc)
+        if "Unsupported global" in reason or "Unsupported operand" in reason:
+            raise CheckpointError(p, f"refused: it holds Python objects, not only tensors and plain data "
+                                  f"({reason}); loading it could run code, so raynn does not. Use only "
+                                  "checkpoints from a source you trust, saved by raynn or as a state dict")
+        raise CheckpointError(p, f"unreadable: not a PyTorch file of tensors ({reason})") from None
+    except Exception as exc:  # noqa: BLE001 - a truncated zip, an empty file, flipped bytes: all "unreadable"
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(p, f"unreadable (truncated or corrupted?): {type(exc).__name__}: {detail}") from None
+
+
+_STATE_KEYS = ("epoch", "step", "config", "model", "optimizer", "preprocess", "history")
+
+
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a checkpoint directory (or file). Only tensors and plain data are unpickled."""
-    return torch.load(_resolve(path), map_location="cpu", weights_only=True)
+    """Read a raynn checkpoint directory (or file) with :func:`safe_load`.
+
+    Raises:
+        FileNotFoundError: nothing at ``path``.
+        CheckpointError: the file was refused, is unreadable, or is not a raynn checkpoint.
+    """
+    state = safe_load(path)
+    if not isinstance(state, dict) or any(key not in state for key in _STATE_KEYS):
+        raise CheckpointError(_resolve(path), f"is not a raynn checkpoint (a mapping with keys "
+                              f"{', '.join(_STATE_KEYS)})")
+    return state
+
+
+def checkpoint_candidates(latest: str | os.PathLike[str] | None) -> list[str]:
+    """Checkpoints to resume from, newest first: ``latest``, then the older checkpoint directories next to it
+    (``checkpoint_*``, named so that they sort by age: raynn's and Tune's ``checkpoint_000003``, Ray
+    Train's ``checkpoint_<date>``). A directory being written (``*.tmp``) or without a checkpoint file is not
+    one. Checkpoints downloaded from cloud storage have no neighbours: only ``latest`` is a candidate."""
+    if latest is None:
+        return []
+    latest = Path(latest)
+    out = [str(latest)]
+    if latest.is_dir() and latest.name.startswith("checkpoint_"):
+        older = sorted((d for d in latest.parent.glob("checkpoint_*")
+                        if d.name < latest.name and not d.name.endswith(".tmp") and (d / CHECKPOINT_FILE).is_file()),
+                       reverse=True)
+        out += [str(d) for d in older]
+    return out
 
 
 @dataclass

@@ -15,8 +15,20 @@ __all__ = ["LocalRun", "checkpoint_dirs"]
 
 
 def checkpoint_dirs(run_dir: str | Path) -> list[Path]:
-    """A run's checkpoint directories, oldest first."""
-    return sorted(Path(run_dir).glob("checkpoint_*"))
+    """A run's checkpoint directories, oldest first; not one being written (``.tmp``, left by a crash)."""
+    return sorted(d for d in Path(run_dir).glob("checkpoint_*") if not d.name.endswith(".tmp"))
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    """``shutil.copytree``, but the first failure raises its own ``OSError`` (with its errno: ENOSPC, EROFS)
+    instead of copytree's ``shutil.Error`` list, which says neither."""
+    dst.mkdir()
+    for path in sorted(src.rglob("*")):  # a directory sorts before what it holds
+        target = dst / path.relative_to(src)
+        if path.is_dir():
+            target.mkdir()
+        else:
+            shutil.copy2(path, target)
 
 
 class LocalRun:
@@ -46,7 +58,11 @@ class LocalRun:
             dest = self.run_dir / f"checkpoint_{metrics['epoch']:06d}"
             tmp = dest.with_name(dest.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(checkpoint_dir, tmp)
+            try:
+                _copy_tree(Path(checkpoint_dir), tmp)
+            except OSError:
+                shutil.rmtree(tmp, ignore_errors=True)  # a full disk: give back what the partial copy took
+                raise
             shutil.rmtree(dest, ignore_errors=True)
             tmp.rename(dest)  # a checkpoint appears whole or not at all
             for old in checkpoint_dirs(self.run_dir)[: -self.keep]:

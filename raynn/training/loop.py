@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import tempfile
 import time
 from collections import OrderedDict
@@ -32,13 +33,24 @@ from raynn.losses import SmoothedCrossEntropy, distillation_loss
 from raynn.nn import build_initializer, build_model
 from raynn.optim import build_clipper, build_optimizer, decoupled_weight_decay_, lp_penalty
 from raynn.scaling import build_lr_schedule
-from raynn.training.checkpoint import CHECKPOINT_FILE, load_checkpoint, load_teacher
+from raynn.training.checkpoint import (
+    CHECKPOINT_FILE,
+    CheckpointError,
+    checkpoint_candidates,
+    load_checkpoint,
+    load_teacher,
+)
 
 __all__ = ["DataCache", "Env", "TensorBatches", "run_training"]
 
 
 def _identity(x: Any) -> Any:
     return x
+
+
+def _warn_stderr(line: str) -> None:
+    # Warnings go to stderr even where progress lines are silenced (Tune trials): Ray relays it to the driver.
+    print(line, file=sys.stderr, flush=True)
 
 
 class TensorBatches(Dataset):
@@ -131,6 +143,23 @@ class Env:
     log: Callable[[str], None] = print
     checkpoint_at: Callable[[int], bool] = _every_epoch
     data_cache: DataCache | None = None
+    warn: Callable[[str], None] = _warn_stderr
+
+
+def _resume_state(env: Env) -> tuple[dict[str, Any] | None, str | None]:
+    """The newest checkpoint that loads, and its path; (None, None) to start from scratch.
+
+    A truncated, corrupted or refused (unsafe) latest checkpoint costs the epochs since the one before it, not
+    the run: each one skipped is a warning naming the file (on every rank: each reads its own copy).
+    """
+    candidates = checkpoint_candidates(env.latest_checkpoint())
+    for i, path in enumerate(candidates):
+        try:
+            return load_checkpoint(path), path
+        except (CheckpointError, FileNotFoundError) as exc:
+            then = f"resuming from {candidates[i + 1]}" if i + 1 < len(candidates) else "starting from epoch 0"
+            env.warn(f"raynn: warning: cannot resume from checkpoint {exc}; {then}")
+    return None, None
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -162,8 +191,7 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
 
     # Data: the same seeded split on every rank; statistics from the training split only.
     dcfg = cfg["data"]
-    ckpt_path = env.latest_checkpoint()
-    state = load_checkpoint(ckpt_path) if ckpt_path else None
+    state, ckpt_path = _resume_state(env)
 
     def prepare() -> tuple[Any, ...]:
         data = load_dataset(dcfg["name"], root=dcfg["root"], subset=dcfg["subset"], seed=cfg["seed"])
@@ -227,6 +255,13 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
             torch.set_rng_state(state["rng"]["torch"])
         else:
             torch.manual_seed(cfg["seed"] + env.rank + env.world_size * start_epoch)
+    if history and history[-1].get("diverged"):
+        # Resumed after diverging (a tuner promoted it anyway, or the run was started again): training on from
+        # NaN weights would only spend the slot.
+        if env.rank == 0:
+            env.warn(f"raynn: warning: {ckpt_path} is of a run that diverged at epoch {start_epoch}; not training "
+                     "it further")
+        return history
     model = env.prepare_model(model)
     if env.rank == 0:
         env.log(f"raynn: {plan.describe()}")
@@ -273,10 +308,16 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
         train_loss = (torch.stack(losses) @ torch.tensor(sizes, dtype=losses[0].dtype, device=device)).item() / seen
         elapsed = time.perf_counter() - t0
         val_loss, val_acc = evaluate(model, x_val, val.y, device)
+        # Diverged: the validation loss is no longer a number (NaN weights after a NaN or inf step). Decided on
+        # the validation loss, which every rank computes alike from the same weights, so all ranks stop together.
+        # Reported as +inf, not NaN: a tuner ranks it worst (Tune drops NaN rows, as if the epoch never ran).
+        diverged = not math.isfinite(val_loss)
+        if diverged:
+            train_loss = val_loss = math.inf
         metrics = {
             "epoch": epoch + 1, "step": k, "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_acc,
             "lr": schedule(k - 1), "samples_per_s": seen * env.world_size / elapsed, "resumes": resumes,
-            "global_batch": plan.global_batch,
+            "global_batch": plan.global_batch, "diverged": diverged,
         }
         stop = stopper.step(val_loss if es_cfg["metric"] == "val_loss" else val_acc) if stopper else False
         metrics["early_stopped"] = bool(stop)
@@ -301,11 +342,14 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
                 env.report(metrics, tmp)
         else:
             env.report(metrics, None)
+        if diverged:
+            if env.rank == 0:
+                env.warn(f"raynn: warning: diverged at epoch {epoch + 1}: the loss is not finite (learning rate "
+                         f"{metrics['lr']:.5g} too large?); training stopped")
+            break
         if stop:
             if env.rank == 0:
                 env.log(f"raynn: early stop at epoch {epoch + 1} (best {es_cfg['metric']} "
                         f"{stopper.best:.4f} at epoch {stopper.best_epoch + 1})")
             break
-    if not math.isfinite(metrics.get("train_loss", 0.0)):
-        env.log("raynn: warning: the training loss is not finite; lower the learning rate")
     return history

@@ -191,6 +191,8 @@ class EventLog(Callback):
         }
         if result.get("samples_per_s") is not None:
             fields["samples_per_s"] = _finite(result["samples_per_s"])
+        if result.get("diverged"):
+            fields["diverged"] = True  # value is null: the loss was not finite (raynn.training.loop)
         self._write("result", **fields)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

@@ -21,6 +21,11 @@ __all__ = ["ledger_rungs", "rung_reached", "rung_path", "plot_curves", "plot_run
 Curve = Sequence[Sequence[float]]  # [(epoch, value), ...], as TuneResult.curves or summary.json hold it
 
 
+def _plain(text: str) -> str:
+    """A user's name as literal text: matplotlib reads ``$...$`` as math and fails on what it cannot parse."""
+    return str(text).replace("$", r"\$")
+
+
 def ledger_rungs(ledger: Mapping[str, Any]) -> list[int]:
     """The resource levels ``r`` of every round in a scheduler's ledger (synchronous brackets or ASHA rungs).
 
@@ -102,7 +107,7 @@ def plot_curves(curves: Mapping[str, Curve], metric: str, path: str | Path, *, b
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     _scale_y(ax, [float(v) for c in curves.values() for _, v in c])
     ax.set_xlabel("epoch (resource)")
-    ax.set_ylabel(metric)
+    ax.set_ylabel(_plain(metric))
     ax.set_title(f"learning curves of {len(curves)} trials by rung reached (thick: best)")
     if curves:
         ax.legend(fontsize=8)
@@ -154,7 +159,7 @@ def plot_rungs(curves: Mapping[str, Curve], metric: str, path: str | Path, *, be
     ax.legend(fontsize=8)
     _scale_y(ax, [v for p in paths.values() for _, v in p])
     ax.set_xlabel("rung r (epochs)")
-    ax.set_ylabel(f"{metric} at the rung")
+    ax.set_ylabel(f"{_plain(metric)} at the rung")
     ax.set_title(f"rung diagram of {len(paths)} trials (arrows: promotions)")
     _save(fig, path)
 
@@ -180,6 +185,6 @@ def plot_best_vs_spent(points: Sequence[tuple[float, float]], metric: str, path:
         ax.axvline(budget, color="0.4", ls="--", lw=1, label=f"budget {budget:g}")
         ax.legend(fontsize=8)
     ax.set_xlabel("cumulative resource spent (epochs)")
-    ax.set_ylabel(f"best {metric} so far")
+    ax.set_ylabel(f"best {_plain(metric)} so far")
     ax.set_title("best value so far against resource spent")
     _save(fig, path)

@@ -32,15 +32,19 @@ def collect(grid: Any, scheduler: Any, space: SearchSpace, overrides: dict[str, 
         if found is None:
             continue
         trial_id, curve = found
+        df = result.metrics_dataframe
+        diverged = "diverged" in df and bool(df["diverged"].fillna(False).astype(bool).any())
         curves[trial_id] = curve
         trials.append({
-            "trial_id": trial_id, "status": "ERROR" if result.error else "TERMINATED",
+            "trial_id": trial_id,
+            "status": "ERROR" if result.error else "DIVERGED" if diverged else "TERMINATED", "diverged": diverged,
             "epochs": max(e for e, _ in curve), "final": curve[-1][1],
             "best": (min if mode == "min" else max)(v for _, v in curve),
             "checkpoint": result.checkpoint.path if result.checkpoint is not None else None,
             "params": dict(result.config or {}),
         })
-    incumbent = best_of_curves(curves, mode)
+    # A diverged trial is never the best, whatever it reported before its loss stopped being finite.
+    incumbent = best_of_curves({t["trial_id"]: curves[t["trial_id"]] for t in trials if not t["diverged"]}, mode)
     best = next((t for t in trials if incumbent is not None and t["trial_id"] == incumbent.trial_id), None)
     ledger = scheduler.ledger() if hasattr(scheduler, "ledger") else {
         "scheduler": type(scheduler).__name__, "budget": None,
@@ -84,7 +88,8 @@ def write_outputs(result: Any, metric: str) -> None:
     summary = {"best_trial": result.best_trial, "best_value": result.best_value, "best_epoch": result.best_epoch,
                "best_params": result.best_params,
                "best_checkpoint": result.best_checkpoint, "ledger": result.ledger, "curves": result.curves,
-               "trial_rungs": result.trial_rungs}
+               "trial_rungs": result.trial_rungs,
+               "diverged": sorted(t["trial_id"] for t in result.trials if t.get("diverged"))}
     (exp / SUMMARY_FILE).write_text(json.dumps(summary, indent=1, default=str))
     rungs = ledger_rungs(result.ledger)
     plot_curves(result.curves, metric, exp / CURVES_FILE, best_trial=result.best_trial, rungs=rungs)

@@ -14,12 +14,14 @@ import base64
 import csv
 import html
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from raynn.errors import ConfigError
 from raynn.tune.best import best_of_curves
+from raynn.paths import check_storage
 from raynn.tune.events import EVENTS_FILE, best_so_far, read_events
 from raynn.tune.figures import ledger_rungs, plot_best_vs_spent, plot_curves, plot_rungs
 from raynn.tune.outputs import RESULTS_FILE, SUMMARY_FILE
@@ -236,11 +238,18 @@ def write_report(exp_dir: str | Path, output: str | Path | None = None) -> Path:
         ConfigError: ``exp_dir`` is not a directory or holds neither a readable ``summary.json`` nor
             ``events.jsonl``; nothing is written.
     """
+    for key, value in (("EXPERIMENT_DIR", exp_dir), ("--output", output)):
+        if (value is not None or key == "EXPERIMENT_DIR") and (
+                not isinstance(value, (str, os.PathLike)) or "\x00" in str(value)):
+            raise ConfigError(key, "must be a path", value)
     exp = Path(exp_dir).resolve()
     summary = _load_summary(exp)
     out = Path(output).resolve() if output is not None else exp / REPORT_FILE
     if out.is_dir():
         raise ConfigError("--output", "must be a file, not a directory", str(out))
+    # Both are written (figures into the experiment directory): refuse before writing either.
+    check_storage("EXPERIMENT_DIR", exp)
+    check_storage("--output", out.parent)
     header, rows = _read_results(exp / RESULTS_FILE)
     events = read_events(exp / EVENTS_FILE) if (exp / EVENTS_FILE).is_file() else None
     metric = _metric_name(header, events or [])

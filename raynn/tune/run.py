@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from raynn.config import check_config
+from raynn.api import check_address
+from raynn.config import INT_MAX, SEED_MAX, check_config, check_input_files, is_finite_number, is_int
 from raynn.errors import ConfigError
 from raynn.hpo.searchers import SEARCHERS, build_searcher
 from raynn.hpo.spaces import SearchSpace, load_space
+from raynn.paths import check_name, check_storage
 from raynn.tune import SCHEDULERS
 
 __all__ = ["CHECKPOINT_EVERY", "TuneResult", "run_tune"]
@@ -100,6 +102,9 @@ def run_tune(
     ``ray.log`` in the experiment directory (warnings and errors are shown either way).
     """
     # ---- check everything before anything starts ----------------------------------------------------------
+    if name is not None:
+        check_name("--name", name)
+    check_storage("--storage", storage)
     if resume:
         settings = _resume_settings(storage, name)
         scheduler, searcher, budget, num_samples = (settings[k] for k in ("scheduler", "searcher", "budget",
@@ -122,20 +127,29 @@ def run_tune(
                             ("--eta", eta, 2), ("--checkpoint-every", checkpoint_every, 0)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
             raise ConfigError(key, f"must be an integer >= {low}", value)
-    if gpus_per_worker < 0:
-        raise ConfigError("--gpus-per-worker", "must be >= 0", gpus_per_worker)
-    if not pending_timeout > 0:
-        raise ConfigError("--pending-timeout", "must be > 0 (seconds)", pending_timeout)
+        if value is not None and value > INT_MAX:
+            raise ConfigError(key, f"must be <= {INT_MAX}", value)
+    if not is_finite_number(gpus_per_worker) or gpus_per_worker < 0:
+        raise ConfigError("--gpus-per-worker", "must be a finite number >= 0", gpus_per_worker)
+    if not is_int(seed) or not 0 <= seed <= SEED_MAX:
+        raise ConfigError("--seed", f"must be an integer in [0, {SEED_MAX}]", seed)
+    if not isinstance(metric, str) or not metric:
+        raise ConfigError("--metric", "must be the name of a metric the trials report (val_loss, ...)", metric)
+    if not is_finite_number(pending_timeout) or not pending_timeout > 0:
+        raise ConfigError("--pending-timeout", "must be a finite number > 0 (seconds)", pending_timeout)
     if scheduler == "sh" and budget is None:
         raise ConfigError("--budget", "must be given for successive halving (the B of Algorithm 7.2)", budget)
     space = space if isinstance(space, SearchSpace) else load_space(space)
     sample = check_config(space.apply({k: space.dimensions[k].corners()[0] for k in space.keys()}))
+    check_input_files(sample)  # a pre-trained model or teacher, read once as the trials will (weights only)
     max_resource = sample["train"]["epochs"]
     name = name or f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     exp_dir = Path(storage).resolve() / name
     if not resume and (exp_dir / SETTINGS_FILE).exists():
         raise ConfigError("--name", "names an experiment that exists; continue it with --resume or choose "
                           "another name", name)
+
+    address = check_address(address)
 
     num_configs = num_samples or 8
     try:
@@ -289,11 +303,12 @@ def _save_settings(exp_dir: Path, settings: dict[str, Any]) -> None:
 def _resume_settings(storage: str | os.PathLike[str], name: str | None) -> dict[str, Any]:
     """The saved settings of ``storage/name``, checked before anything starts."""
     if not name:
-        raise ConfigError("--resume", "needs --name of the experiment to continue", name)
+        raise ConfigError("--resume", "must come with --name of the experiment to continue", name)
     exp_dir = Path(storage).resolve() / name
     if not (exp_dir / SETTINGS_FILE).is_file():
         raise ConfigError("--resume",
-                          f"needs the directory of an experiment started by raynn tune (it holds {SETTINGS_FILE})",
+                          f"must name the directory of an experiment started by raynn tune (it holds "
+                          f"{SETTINGS_FILE})",
                           str(exp_dir))
     _check_tune_state(exp_dir)
     return json.loads((exp_dir / SETTINGS_FILE).read_text())
@@ -311,7 +326,8 @@ def _check_tune_state(exp_dir: Path) -> None:
 
     if not any(exp_dir.glob(_TUNE_STATE[0])):
         raise ConfigError("--resume",
-                          "needs Tune's experiment state (experiment_state-*.json) in the experiment directory",
+                          "must find Tune's experiment state (experiment_state-*.json) in the experiment "
+                          "directory",
                           str(exp_dir))
     for pattern in _TUNE_STATE:
         files = sorted(exp_dir.glob(pattern))

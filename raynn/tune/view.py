@@ -32,8 +32,11 @@ class ProgressView(Callback):
         self.last = -math.inf
         self.incumbent = Incumbent(mode)
         self.resource: dict[str, int] = {}
+        self.diverged: set[str] = set()
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict[str, Any], **info: Any) -> None:
+        if result.get("diverged"):
+            self.diverged.add(trial.trial_id)
         if self.metric not in result:
             return
         epoch = int(result.get("epoch", 0))
@@ -53,6 +56,8 @@ class ProgressView(Callback):
     def render(self, trials: list) -> str:
         states = Counter(t.status for t in trials)
         state_text = "  ".join(f"{s.lower()} {n}" for s, n in sorted(states.items()))
+        if self.diverged:
+            state_text += f"  (diverged {len(self.diverged)})"
         rungs = Counter(self.resource.values())
         rung_text = "  ".join(f"r={r}: {n}" for r, n in sorted(rungs.items())) or "-"
         ledger = self.scheduler.ledger() if hasattr(self.scheduler, "ledger") else {}

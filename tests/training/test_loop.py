@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,20 @@ def test_early_stopping_ends_the_run_before_its_epochs(storage: str) -> None:
 def test_run_dirs_are_separate_per_name(storage: str) -> None:
     train(_cfg(storage, "one", train=FAST["train"] | {"epochs": 1}))
     assert (Path(storage) / "one" / "progress.jsonl").exists()
+
+
+def test_a_diverging_run_stops_at_that_epoch_marked_diverged_with_an_infinite_loss(
+        storage: str, capsys: Any) -> None:
+    from raynn.cli import main
+
+    code = main(["train", "--set", "optimizer.lr=1.0e4", "--set", "train.epochs=6", "--set", "train.num_threads=1",
+                 "--set", "model.params.hidden=[64]", "--storage", storage, "--name", "diverge"])
+    captured = capsys.readouterr()
+    assert code == 1, captured.err
+    history = [json.loads(line) for line in (Path(storage) / "diverge" / "progress.jsonl").read_text().splitlines()]
+    last = history[-1]
+    assert last["diverged"] is True and last["val_loss"] == float("inf") and last["train_loss"] == float("inf")
+    assert len(history) < 6 and not any(h["diverged"] for h in history[:-1])  # stopped at the first such epoch
+    assert f"raynn: warning: diverged at epoch {last['epoch']}: the loss is not finite" in captured.err
+    assert captured.err.strip().splitlines()[-1].startswith(
+        f"raynn: error: training diverged at epoch {last['epoch']}")

@@ -214,3 +214,76 @@ def test_an_unfinished_run_is_reported_from_its_event_log(tmp_path: Path) -> Non
     assert "This run has not finished" in text
     assert text.count('<img src="data:image/png;base64,') == 3  # curves, rungs, best against spent
     assert "best val_loss 0.6 (trial a, epoch 3)" in text  # the best at the furthest epoch, not b's 0.5 at 1
+
+
+# ---- every user-supplied string is text on the page --------------------------------------------------------
+
+XSS = "<script>alert(1)</script>"
+
+
+def _hostile_experiment(root: Path) -> tuple[Path, dict[str, str]]:
+    """An experiment directory written by raynn tune's own writers (``write_outputs``: results.csv,
+    summary.json; ``EventLog``: events.jsonl), fed names and values that are HTML: a config value, a searched
+    key, trial ids, the metric's name, the scheduler's name and the experiment directory's name. Returns it
+    and the strings the page must show as text."""
+    from types import SimpleNamespace
+
+    from raynn.tune.events import EventLog
+    from raynn.tune.outputs import write_outputs
+    from raynn.tune.run import TuneResult
+
+    hostile = {"value": XSS, "key": "optimizer.<svg onload=alert(2)>", "trial": "t1<img src=x onerror=alert(3)>",
+               "metric": "loss<script>alert(4)</script> $\\frac{$", "scheduler": "<iframe src=javascript:alert(5)>",
+               "name": "exp-<img src=x onerror=alert(6)>"}
+    exp = root / hostile["name"]
+    exp.mkdir()
+    trials = [hostile["trial"], "t2"]
+    curves = {hostile["trial"]: [(1, 0.9), (2, 0.5)], "t2": [(1, 0.8)]}
+    params = {hostile["key"]: hostile["value"], "optimizer.lr": 0.01}
+    result = TuneResult(
+        best_trial=hostile["trial"], best_params=params, best_config={}, best_value=0.5,
+        best_checkpoint=str(exp / f"trial-{hostile['trial']}" / "checkpoint_000001"),
+        ledger={"scheduler": hostile["scheduler"], "budget": 3, "budget_spent": 3,
+                "rungs": [{"round": 0, "r": 1, "planned": 2, "reached": 2, "promoted": 1}]},
+        curves=curves, path=str(exp),
+        trials=[{"trial_id": t, "status": "TERMINATED", "epochs": curves[t][-1][0], "final": curves[t][-1][1],
+                 "best": min(v for _, v in curves[t]), "checkpoint": None, "params": params} for t in trials],
+        trial_rungs={t: [1, 2] for t in trials})
+    write_outputs(result, hostile["metric"])
+    log = EventLog(exp, hostile["metric"], "min", clock=iter(range(100)).__next__)
+    log.setup()
+    for trial_id in trials:
+        trial = SimpleNamespace(trial_id=trial_id, status="RUNNING")
+        log.on_trial_start(0, [], trial)
+        for epoch, value in curves[trial_id]:
+            log.on_trial_result(0, [], trial, {"epoch": epoch, hostile["metric"]: value, "node_id": XSS})
+        log.on_trial_complete(0, [], trial)
+    log.on_experiment_end([])
+    return exp, hostile
+
+
+def test_the_report_shows_every_user_string_as_text_and_runs_nothing(tmp_path: Path, browser: Any) -> None:
+    exp, hostile = _hostile_experiment(tmp_path)
+    html = write_report(exp)
+    text = html.read_text()
+    assert "<script" not in text and "<img src=x" not in text and "<svg" not in text and "<iframe" not in text
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    try:
+        page.goto(html.as_uri(), wait_until="load")
+        page.wait_for_timeout(300)  # an onerror / onload handler would have fired by now
+        scripts = page.evaluate("document.scripts.length")
+        handlers = page.evaluate("[...document.querySelectorAll('*')].filter(e => [...e.attributes]"
+                                 ".some(a => a.name.startsWith('on'))).length")
+        frames = page.evaluate("document.querySelectorAll('iframe, svg, embed, object').length")
+        body = page.inner_text("body")
+        images = page.evaluate("Array.from(document.images).map(i => i.src.slice(0, 22))")
+    finally:
+        page.close()
+    assert dialogs == []
+    assert scripts == 0 and handlers == 0 and frames == 0
+    assert images == ["data:image/png;base64,"] * 3  # the three figures, and no image of the page's text
+    for name in ("value", "key", "trial", "scheduler", "name"):
+        assert hostile[name] in body, name
+    assert "loss<script>alert(4)</script>" in body  # the metric, in the table headers and captions

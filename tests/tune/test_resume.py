@@ -110,7 +110,7 @@ def _experiment(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--resume", "--name", "missing"], "--resume: needs the directory of an experiment started by raynn tune"),
+        (["--resume", "--name", "missing"], "--resume: must name the directory of an experiment started by raynn tune"),
         (["--resume", "--name", "exp", "--eta", "4"], "--eta: is not taken with --resume"),
         (["space.yaml", "--name", "exp"], "--name: names an experiment that exists; continue it with --resume"),
     ],
