@@ -1,4 +1,4 @@
-"""The ``raynn`` command: ``raynn train``, ``raynn tune``, ``raynn report``, ``raynn list``."""
+"""The ``raynn`` command: ``raynn train``, ``raynn tune``, ``raynn report``, ``raynn study``, ``raynn list``."""
 
 from __future__ import annotations
 
@@ -59,6 +59,15 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("experiment_dir", metavar="EXPERIMENT_DIR", help="experiment directory of raynn tune")
     report.add_argument("--output", metavar="FILE", help="HTML file to write (default EXPERIMENT_DIR/report.html)")
 
+    study = sub.add_parser("study", help="reproduce a figure and claim of the chapter on Ray (see --list)")
+    study.add_argument("name", nargs="?", metavar="NAME", help="a study (raynn study --list) or a study YAML file")
+    study.add_argument("--list", action="store_true", help="list the studies and exit")
+    study.add_argument("--full", action="store_true", help="the full setting (MNIST, more seeds) instead of the quick one")
+    study.add_argument("--workers", type=int, help="Ray Train workers per run (default the study's: 1, large-batch 2)")
+    study.add_argument("--gpus-per-worker", type=float, help="GPUs per worker or per single-process run (default 0)")
+    study.add_argument("--address", help="Ray cluster address (default: start a local instance)")
+    study.add_argument("--out", help="output folder (default studies-out/NAME)")
+
     sub.add_parser("list", help="list every name a config may use")
     return parser
 
@@ -109,10 +118,29 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _study(args: argparse.Namespace) -> int:
+    from raynn.study import study, study_registry
+
+    if args.list:
+        for entry in study_registry():
+            print(f"{entry.name:<16} {entry.summary}")
+        return 0
+    if args.name is None:
+        raise ConfigError("NAME", f"is required: one of {', '.join(study_registry().names())}", None)
+    # study() checks the whole study file and every run config before Ray starts.
+    report = study(args.name, full=args.full, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
+                   address=args.address, out=args.out)
+    held = sum(o.held is True for o in report.outcomes.values())
+    measured = sum(o.held is not None for o in report.outcomes.values())
+    print(f"raynn study: {held} of {measured} measured claim(s) held; open {report.html}")
+    return 0
+
+
 def _list() -> int:
     from raynn.registry import all_registries
+    from raynn.study import study_registry
 
-    for kind, registry in all_registries().items():
+    for kind, registry in [*all_registries().items(), ("study", study_registry())]:
         print(f"{kind}:")
         for entry in registry:
             print(f"  {entry.name:<22} {entry.summary}")
@@ -128,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _tune(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "study":
+            return _study(args)
         return _list()
     except ConfigError as exc:
         print(f"raynn: error: {exc}", file=sys.stderr)

@@ -30,8 +30,8 @@ directory and imported instead of this checkout's, in a subprocess).
     flock /tmp/raynn-ray.lock .venv/bin/python scripts/bench_hpo.py --part mnist # MNIST only
     .venv/bin/python scripts/bench_hpo.py --part overhead --before f4184a7       # no Ray session
 
-On 2 shared cores: --quick 4-7 min, --part mnist ~6 min, --full ~25 min, --part overhead ~10 min (and ~15 more
-with --before f4184a7, whose adapters cost O(n) per event).
+On 2 shared cores: --quick 4-7 min, --part mnist ~6 min, --full ~25 min, --part overhead ~2 min (~30 min
+with --before f4184a7, whose cores and adapters cost O(n) per call).
 """
 
 from __future__ import annotations
