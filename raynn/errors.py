@@ -22,6 +22,15 @@ class ConfigError(ValueError):
         self.key, self.rule, self.value = key, rule, value
         super().__init__(message if message is not None else f"{key}: {rule}, got {value!r}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Ray pickles an exception raised in a trial or worker; ValueError's default would call
+        # ConfigError(message) and lose the error behind a TypeError about missing arguments.
+        return (_rebuild_config_error, (self.key, self.rule, self.value, str(self)))
+
+
+def _rebuild_config_error(key: str, rule: str, value: Any, message: str) -> ConfigError:
+    return ConfigError(key, rule, value, message=message)
+
 
 def argument_error(name: str, rule: str, value: Any) -> ConfigError:
     """A bad constructor argument of the Python API, worded as Optuna words them:
