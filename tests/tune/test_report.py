@@ -241,7 +241,7 @@ def _hostile_experiment(root: Path) -> tuple[Path, dict[str, str]]:
     curves = {hostile["trial"]: [(1, 0.9), (2, 0.5)], "t2": [(1, 0.8)]}
     params = {hostile["key"]: hostile["value"], "optimizer.lr": 0.01}
     result = TuneResult(
-        best_trial=hostile["trial"], best_params=params, best_config={}, best_value=0.5,
+        best_trial=hostile["trial"], best_params=params, best_config={}, best_value=0.5, best_epoch=2,
         best_checkpoint=str(exp / f"trial-{hostile['trial']}" / "checkpoint_000001"),
         ledger={"scheduler": hostile["scheduler"], "budget": 3, "budget_spent": 3,
                 "rungs": [{"round": 0, "r": 1, "planned": 2, "reached": 2, "promoted": 1}]},
