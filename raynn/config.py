@@ -25,7 +25,8 @@ from raynn.errors import ConfigError
 from raynn.paths import check_name, resolve_input_paths
 from raynn.yamlio import load_yaml_file, load_yaml_text
 
-__all__ = ["DEFAULTS", "load_config", "check_config", "check_input_files", "apply_overrides", "parse_override"]
+__all__ = ["DEFAULTS", "load_config", "check_config", "check_input_files", "apply_overrides", "parse_override",
+           "set_dotted"]
 
 DEFAULTS: dict[str, Any] = {
     "name": None,
@@ -99,7 +100,7 @@ def load_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = 
         raw = resolve_input_paths(raw, Path(path).parent)
     raw = apply_overrides(raw, overrides)
     for key, value in (values or {}).items():
-        _set(raw, key.split("."), value)
+        set_dotted(raw, key, value)
     return check_config(raw)
 
 
@@ -120,11 +121,14 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, 
     out = copy.deepcopy(raw)
     for text in overrides:
         path, value = parse_override(text)
-        _set(out, path, value)
+        set_dotted(out, ".".join(path), value)
     return out
 
 
-def _set(node: dict[str, Any], path: list[str], value: Any) -> None:
+def set_dotted(node: dict[str, Any], key: str, value: Any) -> None:
+    """``node[a][b] = value`` for ``key = "a.b"``, making intermediate mappings; a non-mapping on the way is a
+    :class:`ConfigError` naming it."""
+    path = key.split(".")
     for i, part in enumerate(path[:-1]):
         child = node.get(part)
         if child is None:

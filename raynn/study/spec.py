@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
+from raynn.config import set_dotted as _set_dotted
 from raynn.errors import ConfigError
 from raynn.registry import Registry
+from raynn.yamlio import load_yaml_file
 
 __all__ = [
     "ClaimSpec",
@@ -62,8 +63,8 @@ def study_registry(root: str | Path | None = None) -> Registry[Path]:
     folder = Path(root) if root is not None else studies_dir()
     for path in sorted(folder.glob("*.yaml")):
         try:
-            title = (yaml.safe_load(path.read_text()) or {}).get("title", "")
-        except (yaml.YAMLError, AttributeError):
+            title = (load_yaml_file(path, "study", empty_ok=True) or {}).get("title", "")
+        except (ConfigError, AttributeError):
             title = "(not a valid study file)"
         registry.add(path.stem, path, str(title))
     return registry
@@ -166,17 +167,8 @@ def merge_patch(base: Any, patch: Any) -> Any:
 
 
 def set_dotted(cfg: dict[str, Any], key: str, value: Any) -> None:
-    """``cfg[a][b] = value`` for ``key = "a.b"``, making intermediate mappings."""
-    parts = key.split(".")
-    node = cfg
-    for i, part in enumerate(parts[:-1]):
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            raise ConfigError(".".join(parts[: i + 1]), "must be a mapping to set a subkey", child)
-        node = child
-    node[parts[-1]] = copy.deepcopy(value)
+    """``cfg[a][b] = value`` (a deep copy) for ``key = "a.b"``, making intermediate mappings."""
+    _set_dotted(cfg, key, copy.deepcopy(value))
 
 
 def _unknown(mapping: Mapping[str, Any], valid: set[str], where: str) -> None:
@@ -205,11 +197,7 @@ def _list(value: Any, where: str, *, nonempty: bool = True) -> list[Any]:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError("study", f"must be valid YAML ({str(exc).strip().splitlines()[0]})", str(path)) from None
-    return _mapping(raw, "study")
+    return _mapping(load_yaml_file(path, "study", empty_ok=True) or {}, "study")
 
 
 def resolve_study(name: str | Path, root: str | Path | None = None) -> Path:

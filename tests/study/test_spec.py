@@ -117,3 +117,17 @@ def test_raynn_study_is_callable_and_a_package() -> None:
     assert callable(raynn.study) and raynn.study.load_study is load_study
     with pytest.raises(ConfigError, match="must be one of"):
         raynn.study("no-such-study")
+
+
+def test_a_study_file_is_read_by_the_one_safe_yaml_loader(tmp_path: Path) -> None:
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"title: \xff\xfe\n")
+    with pytest.raises(ConfigError, match=r"^study: must be UTF-8 text \(byte 7 is not\)"):
+        load_study(binary)
+    laughs = tmp_path / "laughs.yaml"
+    laughs.write_text("a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                      + "".join(f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+                                for p, c in zip("abcdef", "bcdefg")))
+    with pytest.raises(ConfigError, match=r"^study: must expand to at most"):
+        load_study(laughs)
+    assert study_registry(tmp_path).get("binary") == binary  # listed, titled as not a valid study file
