@@ -1,4 +1,5 @@
-"""Trial bookkeeping shared by the synchronous and asynchronous cores (private)."""
+"""Trial bookkeeping shared by the synchronous and asynchronous cores (private): one trial table, and the
+event checks and persistence every core does the same way (:class:`TableCore`)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,10 @@ from numbers import Integral, Real
 from typing import Any
 
 from raynn.errors import argument_error
-from raynn.hpo.base import Mode, TrialStatus
+from raynn.hpo.base import Decision, HalvingScheduler, Mode, TrialStatus
+from raynn.hpo.ledger import as_resource
 
-
-def as_resource(value: Any) -> int | None:
-    """A reported resource (cumulative epochs) as an ``int`` when it is a whole number (``3``, ``3.0``,
-    ``numpy.int64(3)``), else None (``True``, ``2.5``, ``"3"``, missing). Callers check the sign."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, Integral):
-        return int(value)
-    if isinstance(value, Real) and float(value).is_integer():
-        return int(value)
-    return None
+__all__ = ["TableCore", "Trial", "TrialTable", "as_resource"]
 
 
 # Short names for the cores' code; the enum is the public type (raynn.hpo.TrialStatus).
@@ -169,3 +161,107 @@ def check_config(expected: dict[str, Any], state: dict[str, Any]) -> None:
             f"state_dict was saved by a scheduler built with other arguments: expected config {expected}, "
             f"but got {got}"
         )
+
+
+class TableCore(HalvingScheduler):
+    """A core over one :class:`TrialTable`: what the synchronous and asynchronous cores share.
+
+    Subclasses keep their rungs beside the table (brackets, sorted rungs) and say how a result at a target,
+    a removal and the end of the search are decided. The table is the one record of every trial's status,
+    rung, resource and rung values; the adapter and the reporting code ask the core, never keep their own.
+    """
+
+    _full = "has_room() is False"  # why on_trial_add was refused, for the message
+
+    def _reset(self) -> None:
+        self._table = TrialTable()
+        self._stops: list[str] = []
+        self._exhausted = False
+
+    # -- queries --------------------------------------------------------------------------------------------
+
+    def _get(self, trial_id: str) -> Trial:
+        return self._table.get(trial_id)
+
+    def status(self, trial_id: str) -> TrialStatus:
+        return self._table.get(trial_id).status
+
+    def rung_of(self, trial_id: str) -> int:
+        return self._get(trial_id).rung
+
+    @property
+    def budget_spent(self) -> int:
+        return self._table.spent
+
+    def trial_ids(self) -> list[str]:
+        """Every trial added, in arrival order."""
+        return list(self._table.trials)
+
+    # -- event checks shared by every core ------------------------------------------------------------------
+
+    def _check_new(self, trial_id: str) -> None:
+        check_trial_id(trial_id)
+        if trial_id in self._table.trials:
+            raise ValueError(f"trial {trial_id!r} was already added")
+        if not self.has_room():
+            raise ValueError(f"no room for trial {trial_id!r}: has_room() is False ({self._full})")
+
+    def _take_result(self, trial_id: str, resource: int, value: float) -> tuple[Trial, int, float]:
+        """Check a result of a running trial and charge its resource."""
+        trial = self._get(trial_id)
+        resource, value = check_result(resource, value)
+        if trial.status != RUNNING:
+            raise ValueError(
+                f"trial {trial_id!r} is {trial.status.value}; only running trials report results"
+            )
+        self._table.reach(trial, resource)
+        return trial, resource, value
+
+    def _leaving(self, trial_id: str) -> Trial | None:
+        """The trial being removed, or None when the core had already stopped or removed it."""
+        trial = self._get(trial_id)
+        if trial_id in self._stops:
+            self._stops.remove(trial_id)
+        return None if trial.status.terminal else trial
+
+    def pop_stops(self) -> list[str]:
+        stops, self._stops = self._stops, []
+        return stops
+
+    def _decide_out(self, trial: Trial, trigger: str | None) -> Decision | None:
+        """``trial`` was eliminated: STOP for the trial whose result decided it, else a stop for the adapter."""
+        if trial.id == trigger:
+            return Decision.STOP
+        self._stops.append(trial.id)
+        return None
+
+    # -- persistence ----------------------------------------------------------------------------------------
+
+    def _config(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _state(self) -> dict[str, Any]:
+        """The subclass's own state beside the table's."""
+        raise NotImplementedError
+
+    def _load(self, state: dict[str, Any]) -> None:
+        """Rebuild the subclass's state after the table was loaded."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "config": self._config(),
+            "trials": self._table.rows(),
+            **self._state(),
+            "queue": self._table.queued(),
+            "stops": list(self._stops),
+            "exhausted": self._exhausted,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        check_config(self._config(), state)
+        self._reset()
+        self._table.load(state["trials"], state["queue"])
+        self._load(state)
+        self._stops = list(state["stops"])
+        self._exhausted = bool(state["exhausted"])
