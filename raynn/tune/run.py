@@ -366,17 +366,6 @@ def _trial_dirname(trial: Any) -> str:
     return f"trial-{trial.trial_id}"
 
 
-def _band(plan: list[dict[str, Any]]) -> tuple[int, int]:
-    """(configurations, resource) of one band of a plan: sum over brackets of n_0 and of n_i (r_i - r_(i-1))."""
-    trials, spend, last = 0, 0, {}
-    for row in sorted(plan, key=lambda r: (r["bracket"], r["round"])):
-        previous = last.get(row["bracket"], 0)
-        trials += row["n"] if row["round"] == 0 else 0
-        spend += row["n"] * (row["r"] - previous)
-        last[row["bracket"]] = row["r"]
-    return trials, spend
-
-
 def _num_samples(scheduler: str, sched: Any, budget: int | None, num_samples: int | None, r_max: int) -> int:
     """How many configurations to try: given, or what one band (or the budget) pays for."""
     if num_samples is not None:
@@ -384,7 +373,7 @@ def _num_samples(scheduler: str, sched: Any, budget: int | None, num_samples: in
     if scheduler == "sh":
         return 8
     if scheduler == "hyperband":
-        trials, spend = _band(sched.plan())
+        trials, spend = sched.planned_trials, sched.planned_budget  # one band of the plan, from the core
         return trials * (1 if budget is None else max(1, budget // spend))
     # fifo / asha: as many configurations as the budget pays for at full resource.
     return max(2, budget // r_max) if budget is not None else 16
