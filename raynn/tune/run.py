@@ -352,8 +352,10 @@ def _restored_tuner(exp_dir: Path, trainable: Any, scheduler: Any, callbacks: li
     run's (its terminal view, event log, metrics)."""
     from ray import tune
 
+    from raynn.tune._ray_private import local_tuner
+
     tuner = tune.Tuner.restore(str(exp_dir), trainable=trainable, resume_unfinished=True, resume_errored=True)
-    internal = tuner._local_tuner  # Ray 2.60: the TunerInternal that fit() runs; None through Ray Client
+    internal = local_tuner(tuner)  # the TunerInternal that fit() runs; None through Ray Client
     if internal is None:
         raise ConfigError("--resume", "cannot run through Ray Client (ray://); submit the driver as a Ray job "
                           "(scripts/cluster/submit.sh) or run it on the head", "ray://")

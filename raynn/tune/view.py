@@ -11,6 +11,7 @@ from typing import Any
 
 from ray.tune import Callback
 
+from raynn.hpo.ledger import Furthest, as_resource
 from raynn.tune.best import Incumbent
 
 __all__ = ["ProgressView"]
@@ -31,7 +32,7 @@ class ProgressView(Callback):
         self.start = time.monotonic()
         self.last = -math.inf
         self.incumbent = Incumbent(mode)
-        self.resource: dict[str, int] = {}
+        self.furthest = Furthest()
         self.diverged: set[str] = set()
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict[str, Any], **info: Any) -> None:
@@ -39,8 +40,10 @@ class ProgressView(Callback):
             self.diverged.add(trial.trial_id)
         if self.metric not in result:
             return
-        epoch = int(result.get("epoch", 0))
-        self.resource[trial.trial_id] = max(self.resource.get(trial.trial_id, 0), epoch)
+        epoch = as_resource(result.get("epoch"))
+        if epoch is None:
+            return
+        self.furthest.reach(trial.trial_id, epoch)
         self.incumbent.update(trial.trial_id, epoch, result[self.metric])
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
@@ -58,10 +61,10 @@ class ProgressView(Callback):
         state_text = "  ".join(f"{s.lower()} {n}" for s, n in sorted(states.items()))
         if self.diverged:
             state_text += f"  (diverged {len(self.diverged)})"
-        rungs = Counter(self.resource.values())
+        rungs = Counter(self.furthest.resource.values())
         rung_text = "  ".join(f"r={r}: {n}" for r, n in sorted(rungs.items())) or "-"
         ledger = self.scheduler.ledger() if hasattr(self.scheduler, "ledger") else {}
-        spent = ledger.get("budget_spent", sum(self.resource.values()))
+        spent = ledger.get("budget_spent", self.furthest.spent)  # the core's books when there is a core
         budget = self.budget or ledger.get("budget")
         budget_text = f"{spent}/{budget}" if budget else f"{spent}"
         best = self.incumbent.best.describe(self.metric) if self.incumbent.best else "-"
