@@ -178,6 +178,18 @@ class TableCore(HalvingScheduler):
         self._stops: list[str] = []
         self._exhausted = False
 
+    def _set(self, trial: Trial, status: TrialStatus) -> None:
+        """Every status change goes through here (a subclass that counts statuses per rung extends it)."""
+        self._table.set_status(trial, status)
+
+    def _resume_queued(self) -> str | None:
+        """The first trial promoted and queued, now running; None when the queue is empty."""
+        trial = self._table.pop_queued()
+        if trial is None:
+            return None
+        self._set(trial, RUNNING)
+        return trial.id
+
     # -- queries --------------------------------------------------------------------------------------------
 
     def _get(self, trial_id: str) -> Trial:

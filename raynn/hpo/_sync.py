@@ -189,11 +189,7 @@ class SyncHalving(TableCore):
         return decided or Decision.PAUSE
 
     def choose_paused(self) -> str | None:
-        trial = self._table.pop_queued()
-        if trial is None:
-            return None
-        self._set(trial, RUNNING)
-        return trial.id
+        return self._resume_queued()
 
     def on_trial_remove(self, trial_id: str) -> None:
         trial = self._leaving(trial_id)

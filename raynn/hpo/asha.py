@@ -98,7 +98,7 @@ class AsyncHalving(TableCore):
         del waiting[bisect_left(waiting, self._key(trial, trial.rung))]
         if status is RUNNING or status is QUEUED:
             trial.rung += 1
-        self._table.set_status(trial, status)
+        self._set(trial, status)
 
     # -- queries --------------------------------------------------------------------------------------------
 
@@ -190,10 +190,10 @@ class AsyncHalving(TableCore):
         key = self._key(trial, k)
         insort(self._ranked[k], key)
         if k == len(self.rungs) - 1:
-            self._table.set_status(trial, STOPPED)
+            self._set(trial, STOPPED)
             decision = Decision.STOP
         else:
-            self._table.set_status(trial, WAITING)
+            self._set(trial, WAITING)
             insort(self._waiting[k], key)
             decision = Decision.PAUSE
             if not self._table.count(QUEUED) and self._promotable() is trial:
@@ -202,10 +202,9 @@ class AsyncHalving(TableCore):
         return self._maybe_flush(trigger=trial_id) or decision
 
     def choose_paused(self) -> str | None:
-        trial = self._table.pop_queued()
-        if trial is not None:
-            self._table.set_status(trial, RUNNING)
-            return trial.id
+        resumed = self._resume_queued()
+        if resumed is not None:
+            return resumed
         trial = self._promotable()
         if trial is None:
             return None
@@ -219,7 +218,7 @@ class AsyncHalving(TableCore):
         if trial.status is WAITING:
             self._leave_rung(trial, REMOVED)
         else:  # a QUEUED trial stays in the queue, skipped by pop_queued()
-            self._table.set_status(trial, REMOVED)
+            self._set(trial, REMOVED)
         self._maybe_flush()
 
     def on_search_exhausted(self) -> None:

@@ -120,8 +120,12 @@ class HalvingAdapter(FIFOScheduler):
         return not self._cores
 
     @abstractmethod
+    def _core_args(self) -> dict[str, Any]:
+        """The arguments the cores are built with (JSON-serialisable)."""
+
     def _config(self) -> dict[str, Any]:
-        """The constructor arguments, JSON-serialisable; a state file must have been written with the same."""
+        """The constructor arguments; a state file must have been written with the same."""
+        return {**self._core_args(), "resource_attr": self.resource_attr}
 
     @property
     def _promote_eagerly(self) -> bool:
@@ -605,13 +609,9 @@ class SuccessiveHalving(HalvingAdapter):
     def _may_open(self) -> bool:
         return self.max_bands is None or len(self._cores) < self.max_bands
 
-    def _config(self) -> dict[str, Any]:
-        return {
-            "budget": self.budget,
-            "num_configs": self.num_configs,
-            "max_bands": self.max_bands,
-            "resource_attr": self.resource_attr,
-        }
+    def _core_args(self) -> dict[str, Any]:
+        # max_bands is the adapter's (one core per band), saved with the core's arguments
+        return {"budget": self.budget, "num_configs": self.num_configs, "max_bands": self.max_bands}
 
     def ledger(self) -> dict[str, Any]:
         """``{"scheduler", "budget", "budget_spent", "brackets"}``; ``budget``: ``B`` times the bands opened.
@@ -664,18 +664,11 @@ class HyperBand(HalvingAdapter):
         super().__init__(metric, mode, resource_attr)
 
     def _make_core(self, mode: Mode) -> HalvingScheduler:
-        return _HyperBandCore(
-            self.max_resource, self.eta, self.min_resource, mode=mode, max_bands=self.max_bands
-        )
+        return _HyperBandCore(**self._core_args(), mode=mode)
 
-    def _config(self) -> dict[str, Any]:
-        return {
-            "max_resource": self.max_resource,
-            "eta": self.eta,
-            "min_resource": self.min_resource,
-            "max_bands": self.max_bands,
-            "resource_attr": self.resource_attr,
-        }
+    def _core_args(self) -> dict[str, Any]:
+        return {"max_resource": self.max_resource, "eta": self.eta, "min_resource": self.min_resource,
+                "max_bands": self.max_bands}
 
     def ledger(self) -> dict[str, Any]:
         """``{"scheduler", "budget", "budget_spent", "brackets"}``, one bracket row per bracket instance.
@@ -730,18 +723,11 @@ class AsyncHalving(HalvingAdapter):
         return False
 
     def _make_core(self, mode: Mode) -> HalvingScheduler:
-        return _AsyncCore(
-            self.max_resource, self.eta, self.min_resource, mode=mode, max_trials=self.max_trials
-        )
+        return _AsyncCore(**self._core_args(), mode=mode)
 
-    def _config(self) -> dict[str, Any]:
-        return {
-            "max_resource": self.max_resource,
-            "eta": self.eta,
-            "min_resource": self.min_resource,
-            "max_trials": self.max_trials,
-            "resource_attr": self.resource_attr,
-        }
+    def _core_args(self) -> dict[str, Any]:
+        return {"max_resource": self.max_resource, "eta": self.eta, "min_resource": self.min_resource,
+                "max_trials": self.max_trials}
 
     def ledger(self) -> dict[str, Any]:
         """``{"scheduler", "budget", "budget_spent", "rungs"}``; ``budget`` is None (ASHA has no fixed one).
