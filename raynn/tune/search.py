@@ -15,6 +15,7 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
+from raynn.hpo.ledger import as_resource
 from raynn.hpo.searchers import Searcher as CoreSearcher
 
 __all__ = ["RaynnSearcher"]
@@ -44,8 +45,9 @@ class RaynnSearcher(Searcher):
         return Searcher.FINISHED if params is None else params
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
-        if self.metric in result and self.resource_attr in result:
-            self.core.on_result(trial_id, int(result[self.resource_attr]), float(result[self.metric]))
+        resource = as_resource(result.get(self.resource_attr))  # the one rule for a reported epoch
+        if self.metric in result and resource is not None:
+            self.core.on_result(trial_id, resource, float(result[self.metric]))
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
         if trial_id in self.core.trial_ids:
