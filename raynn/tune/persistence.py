@@ -1,8 +1,10 @@
 """Persistence of the halving adapters: the state file, Tune's experiment snapshot, a paused trial's logs.
 
 * ``Tuner.restore`` gives Tune a fresh copy of the scheduler (ray-project/ray#30838). In a plain ``Tuner`` the
-  adapter writes its ``state_dict`` (JSON, temp file + rename) into the experiment directory after every event
-  and reloads it when the restored copy first sees a trial of that experiment.
+  adapter keeps its state in the experiment directory (:class:`StateFile`): a snapshot of its ``state_dict``
+  (JSON, temp file + rename) and a journal to which every event appends what it changed, O(changes) per event
+  rather than O(trials); the snapshot is rewritten once the journal holds as many entries as there are trials,
+  so the cost stays amortised O(1) per event. The restored copy reloads both when it first sees a trial.
 * With :class:`SchedulerSnapshot` among the Tuner's callbacks (``raynn tune`` adds it) the state travels inside
   Tune's own experiment snapshot instead, consistent with the trials Tune restores, and no file is written.
 * Before a paused trial resumes, its result logs are uploaded from the driver's staging directory to storage,
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +24,8 @@ import pyarrow.fs
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
-__all__ = ["FORMAT", "STATE_FILE", "SchedulerSnapshot", "atomic_write_json", "push_trial_logs", "read_state",
-           "state_write_path"]
+__all__ = ["FORMAT", "JOURNAL_FILE", "STATE_FILE", "SchedulerSnapshot", "StateFile", "atomic_write_json",
+           "push_trial_logs", "read_state", "replay", "state_write_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,14 +108,92 @@ def state_write_path(storage: Any) -> str | None:
         return None
 
 
+JOURNAL_FILE = STATE_FILE + ".journal"
+"""The journal beside the state file: one JSON line ``[generation, entry]`` per event since the snapshot."""
+
+_COMPACT_MIN = 64  # journal entries before the snapshot is rewritten, however few trials there are
+
+
+class StateFile:
+    """The adapter's state in a plain ``Tuner``: a snapshot and a journal of the changes since it.
+
+    Each :meth:`save` appends one line, the adapter's ``journal_entry()`` (what the event changed); once the
+    journal holds ``max(64, n)`` lines, ``n`` the trials of the last snapshot, the snapshot is rewritten and the
+    journal emptied: O(trials) every O(trials) events. The snapshot carries a random ``generation`` and every journal line the generation it
+    follows, so a driver killed between writing a snapshot and emptying the journal leaves lines that
+    :func:`read_state` ignores.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path, self.journal_path = path, path + ".journal"
+        self.generation: str | None = None
+        self.lines = 0
+        self.snapshot_size = 0  # trials in the last snapshot: the journal may grow as long before a rewrite
+
+    def save(self, adapter: Any) -> None:
+        if self.generation is None or self.lines >= max(_COMPACT_MIN, self.snapshot_size):
+            self.compact(adapter)
+            return
+        line = json.dumps([self.generation, adapter.journal_entry()])
+        with open(self.journal_path, "a") as f:  # one line per event: a crash cuts at most the last one
+            f.write(line + "\n")
+        self.lines += 1
+
+    def compact(self, adapter: Any) -> None:
+        adapter.journal_entry()  # the snapshot holds every change so far: start the journal afresh
+        self.generation = secrets.token_hex(8)
+        atomic_write_json(self.path, {**adapter.state_dict(), "generation": self.generation})
+        self.snapshot_size = adapter.size
+        Path(self.journal_path).parent.mkdir(parents=True, exist_ok=True)
+        with open(self.journal_path, "w"):
+            pass
+        self.lines = 0
+
+
+def replay(state: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The adapter's ``state_dict`` after ``entries`` (its ``journal_entry()`` results) were applied."""
+    from raynn.hpo._common import apply_journal
+
+    for entry in entries:
+        for index, change in sorted((int(k), v) for k, v in entry["cores"].items()):
+            if "full" in change:  # a core opened since the last line: it comes whole
+                if index < len(state["cores"]):
+                    state["cores"][index] = change["full"]
+                else:
+                    state["cores"].append(change["full"])
+            else:
+                apply_journal(state["cores"][index], change)
+        state["owner"].update(entry["owner"])
+        state["overflow"].extend(entry["overflow"])
+        for key in ("resume", "stops", "exhausted"):
+            state[key] = entry[key]
+    for core in state["cores"]:
+        core.pop("_index", None)
+    return state
+
+
 def read_state(storage: Any) -> dict[str, Any] | None:
-    """The state file in the experiment directory (on any filesystem), or None if there is none."""
+    """The adapter's state in the experiment directory (on any filesystem), its journal replayed, or None."""
     try:
         fs, path = storage.storage_filesystem, f"{storage.experiment_fs_path}/{STATE_FILE}"
         if fs.get_file_info(path).type == pyarrow.fs.FileType.NotFound:
             return None
         with fs.open_input_stream(path) as f:
-            return json.loads(f.readall())
+            state = json.loads(f.readall())
+        generation = state.pop("generation", None)
+        journal = f"{storage.experiment_fs_path}/{JOURNAL_FILE}"
+        entries = []
+        if generation is not None and fs.get_file_info(journal).type != pyarrow.fs.FileType.NotFound:
+            with fs.open_input_stream(journal) as f:
+                lines = f.readall().decode().splitlines()
+            for line in lines:
+                try:
+                    gen, entry = json.loads(line)
+                except ValueError:  # the last line, cut short by a kill: that event is lost, no more
+                    break
+                if gen == generation:
+                    entries.append(entry)
+        return replay(state, entries)
     except Exception:
         logger.error("could not read the scheduler state; the scheduler starts afresh", exc_info=True)
         return None

@@ -46,6 +46,7 @@ from raynn.tune.persistence import (
     FORMAT,
     STATE_FILE,
     SchedulerSnapshot,
+    StateFile,
     atomic_write_json,
     push_trial_logs,
     read_state,
@@ -105,6 +106,10 @@ class HalvingAdapter(FIFOScheduler):
         self._pausing: set[str] = set()  # told to PAUSE; Tune is still saving them (status RUNNING)
         self._exhausted = False
         self._state_path: str | None = None
+        self._state_file: StateFile | None = None
+        # The journal's marks: what the state file holds already (see journal_entry)
+        self._owner_new: list[str] = []
+        self._journal_overflow = self._journal_known = self._journal_from = 0
         self._seen_experiment = False
         self._from_snapshot = False
         self._open_from = 0  # cores before this index are finished: events no longer visit them
@@ -224,7 +229,8 @@ class HalvingAdapter(FIFOScheduler):
                 logger.info(f"{type(self).__name__}: no room for trial {trial_id}; it ends without training")
             else:
                 core.on_trial_add(trial_id)
-                self._owner[trial_id] = self._cores.index(core)
+                self._owner[trial_id] = len(self._cores) - 1  # the core with room is always the last
+                self._owner_new.append(trial_id)
         self._after_event(tune_controller)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
@@ -370,7 +376,7 @@ class HalvingAdapter(FIFOScheduler):
                 )
         path, seen = self._state_path, self._seen_experiment
         self._reset()
-        self._state_path, self._seen_experiment = path, seen
+        self._state_path, self._seen_experiment = path, seen  # the next save writes a whole snapshot
         self._metric = self._metric or state["metric"]
         self._mode = self._mode or (None if state["mode"] is None else Mode.parse(state["mode"]))
         for core_state in state["cores"]:
@@ -382,6 +388,32 @@ class HalvingAdapter(FIFOScheduler):
         self._resume = list(state["resume"])
         self._stops = list(state["stops"])
         self._exhausted = bool(state["exhausted"])
+        self._journal_overflow, self._journal_known = len(self._overflow), len(self._cores)
+
+    @property
+    def size(self) -> int:
+        """Trials placed in the cores."""
+        return len(self._owner)
+
+    def journal_entry(self) -> dict[str, Any]:
+        """What changed since the previous entry: each core's :meth:`~raynn.hpo._common.TableCore.journal`
+        (a core opened since, whole), the trials placed, and the adapter's short lists. O(changes), not
+        O(trials): :class:`~raynn.tune.persistence.StateFile` appends it to the journal after every event."""
+        cores: dict[int, Any] = {}
+        for index in range(min(self._journal_from, self._journal_known), len(self._cores)):
+            core = self._cores[index]
+            if index >= self._journal_known:
+                cores[index] = {"full": core.state_dict()}
+                core.journal()  # its journal starts now
+            else:
+                cores[index] = core.journal()
+        # a core finished before _open_from changes no more (its last change was journaled as it finished)
+        self._journal_known, self._journal_from = len(self._cores), self._open_from
+        owner = {t: self._owner[t] for t in self._owner_new}
+        self._owner_new = []
+        overflow, self._journal_overflow = self._overflow[self._journal_overflow:], len(self._overflow)
+        return {"cores": cores, "owner": owner, "overflow": overflow, "resume": list(self._resume),
+                "stops": list(self._stops), "exhausted": self._exhausted}
 
     # -- internals ------------------------------------------------------------------------------------------
 
@@ -541,12 +573,17 @@ class HalvingAdapter(FIFOScheduler):
                 self._cores[index].on_trial_remove(trial_id)
         for core in self._cores:
             core.on_search_exhausted()
+        self._journal_from = 0  # finished cores were told too: journal them all once
         logger.debug(f"{type(self).__name__}: search exhausted after {len(self._owner)} trials")
         self._after_event(tune_controller)
 
     def _save(self) -> None:
-        if self._state_path is not None and not self._snapshotted:
-            atomic_write_json(self._state_path, self.state_dict())
+        """Persist the event (plain Tuner only): one journal line, amortised O(1) (:class:`StateFile`)."""
+        if self._state_path is None or self._snapshotted:
+            return
+        if self._state_file is None or self._state_file.path != self._state_path:
+            self._state_file = StateFile(self._state_path)
+        self._state_file.save(self)
 
 
 def _bracket_row(bracket: BracketLedger, band: int) -> dict[str, Any]:
