@@ -260,6 +260,10 @@ class TableCore(HalvingScheduler):
     # -- persistence ----------------------------------------------------------------------------------------
 
     def _config(self) -> dict[str, Any]:
+        """What a ``state_dict`` must have been saved with: the class, the mode and the plan's arguments."""
+        return {"class": type(self).__name__, "mode": self.mode.value, **self._arguments()}
+
+    def _arguments(self) -> dict[str, Any]:
         raise NotImplementedError
 
     def _state(self) -> dict[str, Any]:

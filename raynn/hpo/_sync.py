@@ -50,14 +50,8 @@ class SyncHalving(TableCore):
         self.max_bands = max_bands
         self._reset()
 
-    def _config(self) -> dict[str, Any]:
-        return {
-            "class": type(self).__name__,
-            "mode": self.mode.value,
-            "halving": self.halving,
-            "max_bands": self.max_bands,
-            "plan": self.plan(),
-        }
+    def _arguments(self) -> dict[str, Any]:
+        return {"halving": self.halving, "max_bands": self.max_bands, "plan": self.plan()}
 
     def _reset(self) -> None:
         super()._reset()

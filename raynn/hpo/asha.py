@@ -71,14 +71,8 @@ class AsyncHalving(TableCore):
         self.max_trials = check_optional_int("max_trials", max_trials, 1)
         self._reset()
 
-    def _config(self) -> dict[str, Any]:
-        return {
-            "class": type(self).__name__,
-            "mode": self.mode.value,
-            "rungs": self.rungs,
-            "eta": self.eta,
-            "max_trials": self.max_trials,
-        }
+    def _arguments(self) -> dict[str, Any]:
+        return {"rungs": self.rungs, "eta": self.eta, "max_trials": self.max_trials}
 
     def _reset(self) -> None:
         super()._reset()  # the table's queue: trials promoted by the end-of-search flush, to resume
