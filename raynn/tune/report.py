@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from raynn.errors import ConfigError
+from raynn.hpo.ledger import as_resource
 from raynn.tune.best import best_of_curves
 from raynn.paths import check_storage
 from raynn.tune.events import EVENTS_FILE, best_so_far, read_events
@@ -72,8 +73,9 @@ def _summary_from_events(events: list[dict[str, Any]]) -> dict[str, Any]:
     mode = next((e.get("mode") for e in events if e.get("event") == "start"), "min")
     curves: dict[str, dict[int, float]] = {}
     for event in events:
-        if event.get("event") == "result" and event.get("value") is not None:
-            curves.setdefault(str(event["trial_id"]), {})[int(event["epoch"])] = float(event["value"])
+        epoch = as_resource(event.get("epoch"))  # the one rule for a reported epoch (None: not one)
+        if event.get("event") == "result" and event.get("value") is not None and epoch is not None:
+            curves.setdefault(str(event["trial_id"]), {})[epoch] = float(event["value"])
     best = best_of_curves({t: sorted(c.items()) for t, c in curves.items()}, mode)
     return {"unfinished": True, "best_trial": best.trial_id if best else None,
             "best_value": best.value if best else None, "best_epoch": best.epoch if best else None,
