@@ -296,7 +296,7 @@ class TableCore(HalvingScheduler):
 
     def journal(self) -> dict[str, Any]:
         """What changed since the previous call (the first call: since now, an empty change), as a patch of
-        :meth:`state_dict` that :func:`apply_journal` applies: the changed trial rows, the subclass's own parts,
+        :meth:`state_dict` that :func:`raynn.hpo.journal.apply_journal` applies: the changed trial rows, the subclass's own parts,
         and the small lists (queue, stops) whole. Each event costs O(what it changed), not O(trials)."""
         table = self._table
         if table.touched is None:
@@ -313,26 +313,3 @@ class TableCore(HalvingScheduler):
 
     def _journal_parts(self) -> dict[str, Any]:
         return {}
-
-
-def apply_journal(state: dict[str, Any], entry: dict[str, Any]) -> None:
-    """Apply one :meth:`TableCore.journal` entry to a core's ``state_dict``, in place."""
-    rows = state["trials"]
-    index = state.setdefault("_index", {row[0]: i for i, row in enumerate(rows)})
-    for row in sorted(entry["trials"], key=lambda r: r[1]):  # new trials in arrival order
-        i = index.get(row[0])
-        if i is None:
-            index[row[0]] = len(rows)
-            rows.append(row)
-        else:
-            rows[i] = row
-    for b, bracket in sorted((int(k), v) for k, v in entry.get("brackets", {}).items()):
-        if b < len(state["brackets"]):
-            state["brackets"][b] = bracket
-        else:
-            state["brackets"].append(bracket)
-    for k, tail in enumerate(entry.get("members_tail", [])):
-        state["members"][k].extend(tail)
-    for key in ("filling", "queue", "stops", "exhausted"):
-        if key in entry:
-            state[key] = entry[key]

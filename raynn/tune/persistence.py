@@ -24,6 +24,8 @@ import pyarrow.fs
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
+from raynn.hpo.journal import apply_journal
+
 __all__ = ["FORMAT", "JOURNAL_FILE", "STATE_FILE", "SchedulerSnapshot", "StateFile", "atomic_write_json",
            "push_trial_logs", "read_state", "replay", "state_write_path"]
 
@@ -152,8 +154,6 @@ class StateFile:
 
 def replay(state: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
     """The adapter's ``state_dict`` after ``entries`` (its ``journal_entry()`` results) were applied."""
-    from raynn.hpo._common import apply_journal
-
     for entry in entries:
         for index, change in sorted((int(k), v) for k, v in entry["cores"].items()):
             if "full" in change:  # a core opened since the last line: it comes whole
