@@ -153,6 +153,8 @@ def run_ray(space_path: str, sampler_name: str, seed: int, trials: int, slots: i
         curves = {}
         for i, result in enumerate(grid):
             df = result.metrics_dataframe
+            if df is None or "epoch" not in df:  # started as the budget ran out, stopped before a report
+                continue
             curves[str(i)] = [(int(e), float(v)) for e, v in zip(df["epoch"], df["val_loss"])]
     return {"inside_s": time.perf_counter() - start, **_summarise(curves, r_max)}
 
