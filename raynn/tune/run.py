@@ -182,6 +182,13 @@ def _ray_logs_to(path: Path | None) -> Iterator[None]:
     for handler in terminal:
         handler.setLevel(max(handler.level, logging.WARNING))
     ray_logger.addHandler(to_file)
+    # Tune's TensorBoard callback logs a diverged trial's +inf val_loss, and tensorboardX warns "NaN or Inf found
+    # in input tensor." through a logger with no handler of its own (so Python prints it bare on stderr) for
+    # every such row; raynn already says "diverged at epoch N" once, so those go to the file with Ray's lines.
+    tbx_logger = logging.getLogger("tensorboardX")
+    tbx_propagate = tbx_logger.propagate
+    tbx_logger.addHandler(to_file)
+    tbx_logger.propagate = False
     # Tune reads this switch at fit(): "0" selects its legacy output, which prints nothing at verbose=0.
     saved = os.environ.get("RAY_AIR_NEW_OUTPUT")
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
@@ -193,6 +200,8 @@ def _ray_logs_to(path: Path | None) -> Iterator[None]:
         else:
             os.environ["RAY_AIR_NEW_OUTPUT"] = saved
         ray_logger.removeHandler(to_file)
+        tbx_logger.removeHandler(to_file)
+        tbx_logger.propagate = tbx_propagate
         to_file.close()
         for handler, level in zip(terminal, levels):
             handler.setLevel(level)

@@ -26,11 +26,13 @@ class ProgressView(Callback):
     """
 
     def __init__(self, scheduler: Any, metric: str, mode: str, budget: int | None = None, interval: float = 5.0,
-                 enabled: bool = True) -> None:
+                 enabled: bool = True, heartbeat: float = 60.0) -> None:
         self.scheduler, self.metric, self.mode, self.budget = scheduler, metric, mode, budget
-        self.interval, self.enabled = interval, enabled
+        self.interval, self.enabled, self.heartbeat = interval, enabled, heartbeat
         self.start = time.monotonic()
-        self.last = -math.inf
+        self.last = -math.inf  # when a block was last printed
+        self.looked = -math.inf  # when the state was last rendered
+        self.shown = ""  # the state part of the last block printed
         self.incumbent = Incumbent(mode)
         self.furthest = Furthest()
         self.diverged: set[str] = set()
@@ -47,10 +49,19 @@ class ProgressView(Callback):
         self.incumbent.update(trial.trial_id, epoch, result[self.metric])
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        """Every ``interval`` seconds, print the block if the state changed (trial states, epochs, budget, best);
+        an unchanged state is printed again only after ``heartbeat`` seconds, to show the run is alive (trials
+        waiting for a slow start or a long epoch would otherwise repeat the same line every few seconds)."""
         now = time.monotonic()
-        if self.enabled and now - self.last >= self.interval:
-            self.last = now
-            print(self.render(trials), file=sys.stderr, flush=True)
+        if not self.enabled or now - self.looked < self.interval:
+            return
+        self.looked = now
+        block = self.render(trials)
+        state = block.split("] ", 1)[1]
+        if state == self.shown and now - self.last < self.heartbeat:
+            return
+        self.last, self.shown = now, state
+        print(block, file=sys.stderr, flush=True)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         if self.enabled:
