@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from raynn.config import set_dotted as _set_dotted
 from raynn.errors import ConfigError
 from raynn.registry import Registry
