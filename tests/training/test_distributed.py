@@ -36,7 +36,7 @@ def test_two_workers_reach_95_percent_on_digits_with_linear_scaling(ray_session:
     assert [h["epoch"] for h in result.history] == list(range(1, 13))
     assert result.metrics["global_batch"] == 128
     out = capfd.readouterr()
-    # the run says what the linear scaling rule chose: lr 0.05 x 128/64 with 5 warmup epochs
+    # the run says what the linear scaling rule chose: lr 0.05 x 128/64 with 1.2 warmup epochs (a tenth of 12)
     assert "global batch 128 = 64 x 2 worker(s); lr 0.1 = 0.05 x 2" in out.out + out.err
     assert result.checkpoint is not None and Path(result.checkpoint).exists()
 
