@@ -199,6 +199,13 @@ def run_all(runs: Sequence[RunSpec], *, address: str | None = None,
     if not runs:
         return []
     ensure_ray(address)
+    # A run the cluster can never hold fails here, with the arithmetic (as `raynn train` does), not after Ray
+    # Train's pending timeout.
+    from raynn.cluster import check_fits
+    from raynn.resources import trial_demand
+
+    for w, g in sorted({(r.workers, float(r.config["train"]["gpus_per_worker"])) for r in runs}):
+        check_fits(trial_demand(w, g, workers_flag="--workers", gpus_flag="--gpus-per-worker"))
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     storage = tempfile.mkdtemp(prefix="raynn-study-ray-")
     local = ray.remote(train_in_process)
