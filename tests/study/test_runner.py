@@ -36,6 +36,7 @@ def test_group_sizes_default_and_bad_input() -> None:
 
 
 @pytest.mark.ray
+@pytest.mark.slow  # two worker-group starts: ~30 s idle, 75 s on the loaded shared machine
 def test_a_run_in_a_group_is_the_run_raynn_train_makes(ray_session: None, tmp_path: Path) -> None:
     """One worker group of 2 Ray Train workers trains a two-phase run (the constant warmup, seed 1) and then the
     reference run (seed 0); the reference's epochs equal those of ``raynn.train`` on its config (its own worker

@@ -51,6 +51,7 @@ def _registered_checkpoints(run_dir: Path) -> int:
 
 def test_a_killed_worker_is_restarted_and_the_run_resumes_from_its_checkpoint(ray_session: None,
                                                                               storage: str) -> None:
+    import ray
     from ray.util.state import list_actors
 
     epochs = 30
@@ -69,7 +70,10 @@ def test_a_killed_worker_is_restarted_and_the_run_resumes_from_its_checkpoint(ra
     while _registered_checkpoints(run_dir) < 2 and time.monotonic() < deadline and thread.is_alive():
         time.sleep(0.2)
     assert _registered_checkpoints(run_dir) >= 2, "no checkpoint was registered in time"
-    workers = list_actors(filters=[("class_name", "=", "RayTrainWorker"), ("state", "=", "ALIVE")])
+    # This session's cluster by address: with no address the state API refuses when other Ray instances run
+    # on the machine ("Found multiple active Ray instances"), as on a shared CI host.
+    workers = list_actors(address=ray.get_runtime_context().gcs_address,
+                          filters=[("class_name", "=", "RayTrainWorker"), ("state", "=", "ALIVE")])
     assert len(workers) == 2
     registered_at_kill = _registered_checkpoints(run_dir)
     os.kill(workers[1].pid, signal.SIGKILL)  # a real process, killed by PID
