@@ -26,11 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from raynn.config import model_spec
 from raynn.data import build_augmentation, build_preprocessor, load_dataset, split_dataset
 from raynn.early_stopping import EarlyStopping
 from raynn.losses import SmoothedCrossEntropy, distillation_loss
-from raynn.nn import build_initializer, build_model
+from raynn.nn import build_initializer, build_model, model_spec
 from raynn.optim import build_clipper, build_optimizer, decoupled_weight_decay_, lp_penalty
 from raynn.scaling import build_lr_schedule
 from raynn.training.checkpoint import (
