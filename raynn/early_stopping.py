@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["EarlyStopping", "Mode"]
+from raynn.registry import Registry
+
+__all__ = ["METRICS", "EarlyStopping", "Mode"]
 
 
 class Mode(StrEnum):
@@ -20,6 +22,12 @@ class Mode(StrEnum):
 
     MIN = "min"
     MAX = "max"
+
+
+METRICS: Registry[Mode] = Registry("early-stopping metric")
+"""``train.early_stopping.metric``: the validation metrics an epoch reports, each with the direction that is better."""
+METRICS.add("val_loss", Mode.MIN, "validation loss, smaller is better")
+METRICS.add("val_accuracy", Mode.MAX, "validation accuracy, larger is better")
 
 
 class EarlyStopping:
