@@ -14,11 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from raynn.errors import ConfigError
-from raynn.registry import Registry
+from raynn.study.registries import GENERATORS
 
 __all__ = ["GENERATORS", "iters_per_epoch", "large_batch", "train_size"]
-
-GENERATORS: Registry[Callable[..., list[Any]]] = Registry("run generator")
 
 WARMUPS = ("none", "constant", "gradual", "auto")
 RULES = ("none", "sqrt", "linear")
