@@ -17,7 +17,8 @@ import sys
 import types
 from typing import Any, Callable
 
-from raynn.registry import Registry
+from raynn import hpo
+from raynn.hpo import SCHEDULERS
 from raynn.tune.schedulers import STATE_FILE, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving
 
 
@@ -39,15 +40,23 @@ def _asha(*, max_resource: int, eta: int, metric: str, mode: str, **_: Any) -> A
     return AsyncHalving(max_resource=max_resource, eta=eta, metric=metric, mode=mode)
 
 
-SCHEDULERS: Registry[Callable[..., Any]] = Registry("scheduler")
-"""``raynn tune --scheduler NAME``: each entry builds a Tune scheduler from keyword arguments ``budget``,
-``num_configs``, ``max_resource``, ``eta``, ``metric``, ``mode`` (each takes what it needs)."""
-SCHEDULERS.add("fifo", _fifo, "first in, first out: every trial trains to the end (plain grid or random search)")
-SCHEDULERS.add("sh", _successive_halving, "successive halving, seed Algorithm 7.2: budget B, N configurations")
-SCHEDULERS.add("hyperband", _hyperband, "HyperBand (Li et al. 2018): brackets of successive halving over R, eta")
-SCHEDULERS.add("asha", _asha, "asynchronous successive halving with pause and promotion (Li et al. 2020)")
+_ADAPTERS: dict[type[hpo.HalvingScheduler] | None, Callable[..., Any]] = {
+    None: _fifo,
+    hpo.SuccessiveHalving: _successive_halving,
+    hpo.HyperBand: _hyperband,
+    hpo.AsyncHalving: _asha,
+}
 
-__all__ = ["SCHEDULERS", "STATE_FILE", "AsyncHalving", "HalvingAdapter", "HyperBand", "SuccessiveHalving", "run_tune"]
+
+def build_scheduler(name: str, **options: Any) -> Any:
+    """The Tune scheduler of ``raynn tune --scheduler NAME`` (a name of :data:`raynn.hpo.SCHEDULERS`, re-exported
+    here), from keyword arguments ``budget``, ``num_configs``, ``max_resource``, ``eta``, ``metric``, ``mode``
+    (each takes what it needs): FIFO, or the adapter over the halving core the name runs."""
+    return _ADAPTERS[SCHEDULERS.get(name).core](**options)
+
+
+__all__ = ["SCHEDULERS", "STATE_FILE", "AsyncHalving", "HalvingAdapter", "HyperBand", "SuccessiveHalving",
+           "build_scheduler", "run_tune"]
 
 
 def run_tune(*args: Any, **kwargs: Any) -> Any:

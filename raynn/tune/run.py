@@ -24,7 +24,7 @@ from raynn.errors import ConfigError
 from raynn.hpo.searchers import SEARCHERS, build_searcher
 from raynn.hpo.spaces import SearchSpace, load_space
 from raynn.paths import check_name, check_storage
-from raynn.tune import SCHEDULERS
+from raynn.tune import SCHEDULERS, build_scheduler
 
 __all__ = ["CHECKPOINT_EVERY", "TuneResult", "run_tune"]
 
@@ -118,6 +118,7 @@ def run_tune(
         raise ConfigError("SPACE", "a search-space YAML file is needed unless resuming", space)
     if scheduler not in SCHEDULERS:
         raise ConfigError("--scheduler", f"must be one of {', '.join(SCHEDULERS.names())}", scheduler)
+    scheduler = SCHEDULERS.canonical(scheduler)  # ``successive_halving`` is ``sh``
     if searcher not in SEARCHERS:
         raise ConfigError("--searcher", f"must be one of {', '.join(SEARCHERS.names())}", searcher)
     if mode not in ("min", "max"):
@@ -140,6 +141,7 @@ def run_tune(
     if scheduler == "sh" and budget is None:
         raise ConfigError("--budget", "must be given for successive halving (the B of Algorithm 7.2)", budget)
     space = space if isinstance(space, SearchSpace) else load_space(space)
+    space.check(check_config)  # every corner against the run config (raynn.hpo does not import it)
     sample = check_config(space.apply({k: space.dimensions[k].corners()[0] for k in space.keys()}))
     check_input_files(sample)  # a pre-trained model or teacher, read once as the trials will (weights only)
     max_resource = sample["train"]["epochs"]
@@ -153,8 +155,8 @@ def run_tune(
 
     num_configs = num_samples or 8
     try:
-        sched = SCHEDULERS.get(scheduler)(max_resource=max_resource, budget=budget, num_configs=num_configs,
-                                          eta=eta, metric=metric, mode=mode)
+        sched = build_scheduler(scheduler, max_resource=max_resource, budget=budget, num_configs=num_configs,
+                                eta=eta, metric=metric, mode=mode)
     except ValueError as exc:
         key = "--budget" if scheduler == "sh" else "--eta"
         raise ConfigError(key, str(exc).splitlines()[0], budget if scheduler == "sh" else eta) from None
