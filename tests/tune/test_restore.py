@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from raynn.tune import STATE_FILE, SuccessiveHalving
-from raynn.tune.trainables import curve_trainable
+from raynn_testing.trainables import curve_trainable
 
 pytestmark = pytest.mark.ray
 

@@ -23,7 +23,7 @@ from ray.tune.search import BasicVariantGenerator
 
 from raynn import hpo
 from raynn.tune import SCHEDULERS, STATE_FILE, build_scheduler, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving
-from raynn.tune.trainables import curve_loss
+from raynn_testing.trainables import curve_loss
 
 PENDING, RUNNING, PAUSED, TERMINATED = Trial.PENDING, Trial.RUNNING, Trial.PAUSED, Trial.TERMINATED
 
