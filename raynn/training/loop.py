@@ -27,7 +27,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from raynn.data import build_augmentation, build_preprocessor, load_dataset, split_dataset
-from raynn.early_stopping import EarlyStopping
+from raynn.early_stopping import METRICS, EarlyStopping
 from raynn.losses import SmoothedCrossEntropy, distillation_loss
 from raynn.nn import build_initializer, build_model, model_spec
 from raynn.optim import build_clipper, build_optimizer, decoupled_weight_decay_, lp_penalty
@@ -232,7 +232,7 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
     criterion = SmoothedCrossEntropy(cfg["targets"]["label_smoothing"])
     es_cfg = tcfg["early_stopping"]
     stopper = (
-        EarlyStopping(es_cfg["patience"], es_cfg["min_delta"], "min" if es_cfg["metric"] == "val_loss" else "max",
+        EarlyStopping(es_cfg["patience"], es_cfg["min_delta"], METRICS.get(es_cfg["metric"]),
                       warmup=es_cfg["warmup"])
         if es_cfg else None
     )
