@@ -10,7 +10,7 @@ Pure arithmetic; nothing imports Ray.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from raynn.errors import ConfigError
