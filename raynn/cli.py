@@ -169,13 +169,9 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def _list() -> int:
-    from raynn.registry import all_registries
-    from raynn.study import study_registry
+    from raynn.catalog import format_catalog
 
-    for kind, registry in [*all_registries().items(), ("study", study_registry())]:
-        print(f"{kind}:")
-        for entry in registry:
-            print(f"  {entry.name:<22} {entry.summary}")
+    print(format_catalog())
     return 0
 
 

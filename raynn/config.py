@@ -16,17 +16,17 @@ A config file only needs the keys it changes; everything else takes the defaults
 from __future__ import annotations
 
 import copy
-import math
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from raynn.errors import ConfigError
 from raynn.paths import check_name, resolve_input_paths
+from raynn.values import INT_MAX, SEED_MAX, is_finite_number, is_int, set_dotted
 from raynn.yamlio import load_yaml_file, load_yaml_text
 
 __all__ = ["DEFAULTS", "load_config", "check_config", "check_input_files", "apply_overrides", "parse_override",
-           "set_dotted"]
+           "set_dotted", "INT_MAX", "SEED_MAX", "is_finite_number", "is_int"]
 
 DEFAULTS: dict[str, Any] = {
     "name": None,
@@ -80,13 +80,6 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 
-SCALING_RULES = ("linear", "sqrt", "none")
-
-INT_MAX = 2**31 - 1
-"""The largest count or size a config takes: beyond it torch indexes overflow (a batch of 10^30)."""
-SEED_MAX = 2**32 - 1
-"""NumPy's legacy seeds, which Optuna's samplers use, are 32-bit."""
-
 
 def load_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = (),
                 values: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -123,20 +116,6 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, 
         path, value = parse_override(text)
         set_dotted(out, ".".join(path), value)
     return out
-
-
-def set_dotted(node: dict[str, Any], key: str, value: Any) -> None:
-    """``node[a][b] = value`` for ``key = "a.b"``, making intermediate mappings; a non-mapping on the way is a
-    :class:`ConfigError` naming it."""
-    path = key.split(".")
-    for i, part in enumerate(path[:-1]):
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            raise ConfigError(".".join(path[: i + 1]), "must be a mapping to set a subkey", child)
-        node = child
-    node[path[-1]] = value
 
 
 def check_config(raw: dict[str, Any]) -> dict[str, Any]:
@@ -201,21 +180,6 @@ def _merge(defaults: dict[str, Any], raw: Any, prefix: str) -> dict[str, Any]:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
-
-
-def is_int(v: Any) -> bool:
-    """An ``int`` and not a ``bool`` (YAML's ``true`` is not a count)."""
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def is_finite_number(v: Any) -> bool:
-    """An ``int`` or ``float`` (not a ``bool``) that is finite: not NaN, not inf, not an int beyond any float."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return False
-    try:
-        return math.isfinite(v)
-    except OverflowError:  # an int beyond any float (10**400)
-        return False
 
 
 class _Checker:
@@ -313,11 +277,11 @@ class _Checker:
         self.spec("data.augment", build_augmentation)
 
     def model(self) -> None:
-        from raynn.nn import ACTIVATIONS, INITIALIZERS, MODELS
+        from raynn.nn import ACTIVATIONS, INITIALIZERS, MODELS, NORMS
 
         self.choice("model.name", MODELS.names())
         self.choice("model.activation", ACTIVATIONS.names())
-        self.choice("model.norm", ("none", "batch", "layer"))
+        self.choice("model.norm", NORMS.names())
         self.float_("model.dropout", "must be in [0, 1)", lambda v: 0 <= v < 1)
         self.float_("model.bias", "must be a finite number", lambda v: True)
         if not isinstance(self.get("model.params"), dict):
@@ -340,7 +304,7 @@ class _Checker:
 
     def _check_model_builds(self) -> None:
         from raynn.data import DATASETS, build_preprocessor
-        from raynn.nn import build_initializer, build_model
+        from raynn.nn import build_initializer, build_model, model_spec
 
         shape = DATASETS.entry(self.get("data.name")).obj.input_shape
         pre = build_preprocessor(self.get("data.preprocess"))
@@ -430,10 +394,14 @@ class _Checker:
         self.int_("train.early_stopping.patience", 1)
         self.int_("train.early_stopping.warmup", 0)
         self.float_("train.early_stopping.min_delta", "must be >= 0", lambda v: v >= 0)
-        self.choice("train.early_stopping.metric", ("val_loss", "val_accuracy"))
+        from raynn.early_stopping import METRICS
+
+        self.choice("train.early_stopping.metric", METRICS.names())
 
     def scaling(self) -> None:
-        self.choice("scaling.rule", SCALING_RULES)
+        from raynn.scaling import SCALING_RULES
+
+        self.choice("scaling.rule", SCALING_RULES.names())
         self.int_("scaling.reference_batch", 1)
         w = self.get("scaling.warmup_epochs")
         if w != "auto" and not (is_finite_number(w) and w >= 0):
@@ -457,8 +425,3 @@ class _Checker:
         # A nominal run length is enough to check the parameters; the real one is known once data is loaded.
         self.spec("schedule", lambda _: build_lr_schedule(self.cfg, iters_per_epoch=10))
 
-
-def model_spec(cfg: dict[str, Any]) -> dict[str, Any]:
-    """The ``build_model`` spec of a checked config."""
-    m = cfg["model"]
-    return {"name": m["name"], "activation": m["activation"], "norm": m["norm"], "dropout": m["dropout"], **m["params"]}

@@ -12,8 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from raynn.mode import Mode
+from raynn.registry import Registry
 
-__all__ = ["EarlyStopping", "Mode"]
+__all__ = ["METRICS", "EarlyStopping", "Mode"]
+
+METRICS: Registry[Mode] = Registry("early-stopping metric")
+"""``train.early_stopping.metric``: the validation metrics an epoch reports, each with the direction that is better."""
+METRICS.add("val_loss", Mode.MIN, "validation loss, smaller is better")
+METRICS.add("val_accuracy", Mode.MAX, "validation accuracy, larger is better")
 
 
 class EarlyStopping:

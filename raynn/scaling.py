@@ -24,13 +24,20 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from raynn import schedules
+from raynn.registry import Registry
 
-__all__ = ["ScalingPlan", "ScaledSchedule", "scale_lr", "plan_scaling", "build_lr_schedule", "GOYAL_WARMUP_EPOCHS",
-           "WARMUP_RUN_FRACTION"]
+__all__ = ["SCALING_RULES", "ScalingPlan", "ScaledSchedule", "scale_lr", "plan_scaling", "build_lr_schedule",
+           "GOYAL_WARMUP_EPOCHS", "WARMUP_RUN_FRACTION"]
 
 GOYAL_WARMUP_EPOCHS = 5
 WARMUP_RUN_FRACTION = 0.1
 """``warmup_epochs: auto`` warms up for ``min(GOYAL_WARMUP_EPOCHS, WARMUP_RUN_FRACTION * epochs)`` epochs."""
+
+SCALING_RULES: Registry[Callable[[float], float]] = Registry("scaling rule")
+"""``scaling.rule``: each maps the batch ratio ``m = global / reference`` to the learning-rate factor."""
+SCALING_RULES.add("linear", lambda m: m, "lr x m: the linear scaling rule (Goyal et al. 2017), seed 4.4.1")
+SCALING_RULES.add("sqrt", math.sqrt, "lr x sqrt(m): for adaptive optimizers (Krizhevsky 2014)")
+SCALING_RULES.add("none", lambda m: 1.0, "lr as given, whatever the batch")
 
 
 def scale_lr(base_lr: float, global_batch: int, reference_batch: int, rule: str) -> float:
@@ -39,14 +46,8 @@ def scale_lr(base_lr: float, global_batch: int, reference_batch: int, rule: str)
         raise ValueError(f"`base_lr > 0` must hold, but got {base_lr=}")
     if global_batch < 1 or reference_batch < 1:
         raise ValueError(f"batch sizes must be >= 1, but got ({global_batch=}, {reference_batch=})")
-    ratio = global_batch / reference_batch
-    if rule == "linear":
-        return base_lr * ratio
-    if rule == "sqrt":
-        return base_lr * math.sqrt(ratio)
-    if rule == "none":
-        return base_lr
-    raise ValueError(f"unknown scaling rule {rule!r}; valid names: linear, none, sqrt")
+    factor = SCALING_RULES.get(rule)
+    return base_lr * factor(global_batch / reference_batch)
 
 
 @dataclass(frozen=True)

@@ -760,6 +760,12 @@ def report_synthetic(runs: list[Run], args: argparse.Namespace, out: Callable[[s
                 "runs in Tune's driver loop (the gaps of raynn-hb-gp come before new trials)."
             )
         hb = [r for r in runs if r.method == "ray-hb" and r.slots == slots]
+        if hb and statistics.median(r.at_top / max(1, r.trials) for r in hb) < 0.8:
+            out(
+                f"  slots={slots}: Ray's HyperBandScheduler trained "
+                f"{statistics.median(r.at_top for r in hb):.0f} of {statistics.median(r.trials for r in hb):.0f} "
+                "trials to R: it halves under max_concurrent_trials now (ray-project/ray#12536 fixed?)."
+            )
         if hb and statistics.median(r.at_top / max(1, r.trials) for r in hb) >= 0.8:
             out(
                 f"  slots={slots}: Ray's HyperBandScheduler trained "

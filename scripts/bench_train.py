@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from raynn.config import check_config, model_spec
+from raynn.config import check_config
 from raynn.data import build_preprocessor, load_dataset, split_dataset
-from raynn.nn import build_model
+from raynn.nn import build_model, model_spec
 from raynn.training.loop import Env, run_training
 
 def config(args: argparse.Namespace, workers: int = 1) -> dict:

@@ -33,7 +33,6 @@ MNIST). Zero-strength settings (``degrees=0``, ``p=0``, ``scale=[1, 1]``, ``frac
 
 from __future__ import annotations
 
-import inspect
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -57,7 +56,7 @@ __all__ = [
     "build_augmentation",
 ]
 
-AUGMENTATIONS: Registry[type[Augmentation]] = Registry("augmentation")
+AUGMENTATIONS: Registry[type[Augmentation]] = Registry("augmentation", word="parameter")
 
 _INTERPOLATIONS = {"nearest": InterpolationMode.NEAREST, "bilinear": InterpolationMode.BILINEAR}
 
@@ -421,22 +420,7 @@ def build_augmentation(
         raise ValueError(f"augmentation specs must be a list, but got {specs!r}")
     if len(specs) == 0:
         return None
-    steps = []
-    for spec in specs:
-        if isinstance(spec, str):
-            name, params = spec, {}
-        elif isinstance(spec, Mapping) and "name" in spec:
-            name, params = spec["name"], {k: v for k, v in spec.items() if k != "name"}
-        else:
-            raise ValueError(
-                f"an augmentation spec must be a name or a mapping with 'name', but got {spec!r}"
-            )
-        cls = AUGMENTATIONS.get(name)
-        valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-        unknown = sorted(set(params) - set(valid))
-        if unknown:
-            raise ValueError(f"unknown parameter(s) {unknown} for augmentation {name!r}; valid: {valid}")
-        steps.append(cls(**params))
+    steps = [AUGMENTATIONS.build(spec) for spec in specs]
     if generator is None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"`seed` must be an int, but got {seed=!r}")

@@ -21,7 +21,6 @@ Augmentation (:mod:`raynn.data.augment`) works on raw images, so it runs before 
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 from abc import ABC, abstractmethod
@@ -46,7 +45,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-PREPROCESSORS: Registry[type[Preprocessor]] = Registry("preprocessor")
+PREPROCESSORS: Registry[type[Preprocessor]] = Registry("preprocessor", word="parameter")
 
 
 def _check_batch(x: torch.Tensor, what: str) -> None:
@@ -444,23 +443,7 @@ def build_preprocessor(spec: str | Mapping[str, Any] | None) -> Preprocessor:
     Raises:
         ValueError: for an unknown name (listing the valid ones) or an unknown parameter.
     """
-    if spec is None:
-        spec = "none"
-    if isinstance(spec, str):
-        name, params = spec, {}
-    elif isinstance(spec, Mapping):
-        if "name" not in spec:
-            raise ValueError(f"a preprocessor spec needs a 'name' key, but got {dict(spec)!r}")
-        params = {k: v for k, v in spec.items() if k != "name"}
-        name = spec["name"]
-    else:
-        raise ValueError(f"a preprocessor spec must be a name or a mapping with 'name', but got {spec!r}")
-    cls = PREPROCESSORS.get(name)
-    valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    unknown = sorted(set(params) - set(valid))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} for preprocessor {name!r}; valid: {valid}")
-    return cls(**params)
+    return PREPROCESSORS.build("none" if spec is None else spec)
 
 
 def restore_preprocessor(state: Mapping[str, Any]) -> Preprocessor:

@@ -14,6 +14,8 @@ their calls into :class:`HalvingScheduler` / :class:`Searcher` calls (see :mod:`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from raynn.hpo.asha import AsyncHalving
 from raynn.hpo.base import Decision, HalvingScheduler, Mode, TrialStatus
 from raynn.hpo.budget import (
@@ -49,16 +51,37 @@ from raynn.hpo.spaces import (
 from raynn.hpo.successive_halving import SuccessiveHalving
 from raynn.registry import Registry
 
-SCHEDULERS: Registry[type[HalvingScheduler]] = Registry("halving core")
-SCHEDULERS.add("successive_halving", SuccessiveHalving, "seed Algorithm 7.2: budget B, N configurations")
-SCHEDULERS.add("hyperband", HyperBand, "Li et al. 2018: brackets s_max..0 of successive halving")
-SCHEDULERS.add("asha", AsyncHalving, "Li et al. 2020: asynchronous successive halving with promotion")
+
+
+@dataclass(frozen=True)
+class SchedulerInfo:
+    """One scheduler name: the halving core it runs, or None for FIFO (every trial trains to the end).
+
+    :mod:`raynn.tune` builds the Ray Tune scheduler of a name (``raynn.tune.build_scheduler``); the core is
+    what the protocol tests and the Python API drive without Ray.
+    """
+
+    core: type[HalvingScheduler] | None
+
+
+SCHEDULERS: Registry[SchedulerInfo] = Registry("scheduler")
+"""``raynn tune --scheduler NAME``: the one registry of scheduler names (``successive_halving`` is kept as
+another name of ``sh``)."""
+SCHEDULERS.add("fifo", SchedulerInfo(None),
+               "first in, first out: every trial trains to the end (plain grid or random search)")
+SCHEDULERS.add("sh", SchedulerInfo(SuccessiveHalving),
+               "successive halving, seed Algorithm 7.2: budget B, N configurations", aliases=("successive_halving",))
+SCHEDULERS.add("hyperband", SchedulerInfo(HyperBand),
+               "HyperBand (Li et al. 2018): brackets of successive halving over R, eta")
+SCHEDULERS.add("asha", SchedulerInfo(AsyncHalving),
+               "asynchronous successive halving with pause and promotion (Li et al. 2020)")
 
 __all__ = [
     "DISTRIBUTIONS",
     "SCHEDULERS",
     "SEARCHERS",
     "AsyncHalving",
+    "SchedulerInfo",
     "BracketPlan",
     "Categorical",
     "Decision",

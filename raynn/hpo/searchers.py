@@ -29,7 +29,7 @@ import math
 import os
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -37,13 +37,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from raynn.config import SEED_MAX
 from raynn.errors import argument_error
 from raynn.hpo._common import check_result, check_trial_id
 from raynn.hpo.base import Mode
 from raynn.hpo.spaces import SearchSpace
 from raynn.paths import NAME_RULE, is_name
 from raynn.registry import Registry
+from raynn.values import SEED_MAX
 
 if TYPE_CHECKING:
     import optuna
@@ -275,7 +275,23 @@ class RandomSearcher(Searcher):
 _TRIAL_ATTR = "raynn_trial_id"
 _CONFIG_ATTR = "raynn_config"
 _DONE_PREFIX = "raynn_done:"
-SAMPLERS = ("gp", "tpe")
+def _gp_sampler(seed: int, n_startup_trials: int) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    return optuna.samplers.GPSampler(seed=seed, n_startup_trials=n_startup_trials)
+
+
+def _tpe_sampler(seed: int, n_startup_trials: int) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup_trials)
+
+
+SAMPLERS: Registry[Callable[[int, int], optuna.samplers.BaseSampler]] = Registry("sampler")
+"""``OptunaSearcher(sampler=...)``: each name builds its Optuna sampler from ``seed`` and ``n_startup_trials``
+(a fresh one per ask, see :meth:`OptunaSearcher._make_sampler`)."""
+SAMPLERS.add("gp", _gp_sampler, "optuna.samplers.GPSampler: Gaussian-process Bayesian optimization")
+SAMPLERS.add("tpe", _tpe_sampler, "optuna.samplers.TPESampler: tree-structured Parzen estimator (Bergstra et al., 2011)")
 
 
 @contextlib.contextmanager
@@ -350,7 +366,7 @@ class OptunaSearcher(Searcher):
     ) -> None:
         super().__init__(space)
         if sampler not in SAMPLERS:
-            raise argument_error("sampler", f"must be one of {', '.join(SAMPLERS)}", sampler)
+            raise argument_error("sampler", f"must be one of {', '.join(SAMPLERS.names())}", sampler)
         self.sampler = sampler
         self.seed = _check_seed(seed)
         self.mode = Mode.parse(mode)
@@ -454,7 +470,7 @@ class OptunaSearcher(Searcher):
         else:
             raise ValueError(f"{path} holds no raynn searcher named {study_name!r}; studies there: {names}")
         del storage
-        space = SearchSpace.from_dict(cfg["space"], check=False)
+        space = SearchSpace.from_dict(cfg["space"])
         return cls(
             space,
             sampler=cfg["searcher"].removeprefix("optuna-"),
@@ -524,9 +540,7 @@ class OptunaSearcher(Searcher):
         seed = _derived_seed(self.seed, rung, n_trials)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            if self.sampler == "gp":
-                return optuna.samplers.GPSampler(seed=seed, n_startup_trials=self.min_points)
-            return optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.min_points)
+            return SAMPLERS.get(self.sampler)(seed, self.min_points)
 
     def _suggest(self, trial_id: str) -> dict[str, Any]:
         level = self.proposing_level()
@@ -654,7 +668,7 @@ class SearcherInfo:
         return self.cls(space, **self.fixed, **options)
 
 
-SEARCHERS: Registry[SearcherInfo] = Registry("searcher")
+SEARCHERS: Registry[SearcherInfo] = Registry("searcher", options=SearcherInfo.options)
 SEARCHERS.add("grid", SearcherInfo(GridSearcher), "every combination of the grid values once (seed 4.7.1)")
 SEARCHERS.add(
     "random", SearcherInfo(RandomSearcher), "independent draws, log-uniform for log keys (seed 4.7.2)"
@@ -673,11 +687,5 @@ SEARCHERS.add(
 
 def build_searcher(name: str, space: SearchSpace, **options: Any) -> Searcher:
     """The searcher registered as ``name`` over ``space``; unknown names or options are ``ValueError``."""
-    info = SEARCHERS.get(name)
-    valid = info.options()
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) {unknown} for searcher {name!r}; valid options: {', '.join(valid)}"
-        )
-    return info(space, **options)
+    SEARCHERS.check(name, options)
+    return SEARCHERS.get(name)(space, **options)

@@ -33,9 +33,9 @@ A relative input path in ``base`` (``data.root``, a teacher or pre-trained file)
 against the YAML file's directory for :func:`load_space`, against the current directory for
 :meth:`SearchSpace.from_dict`, so every trial reads the same files wherever it runs. Every key is checked at load: a bad distribution is a
 :class:`~raynn.errors.ConfigError` naming ``space.<key>.<field>``, and configs built from the space (each key
-at its low end / first choice, then every key at each end and each choice in turn) must pass
-:func:`raynn.config.check_config`, so a key that is not a config key, or a value no run accepts, is reported
-before any trial starts.
+at its low end / first choice, then every key at each end and each choice in turn) must pass the run config's
+check that the caller passes in (``raynn tune`` passes :func:`raynn.config.check_config`), so a key that is not
+a config key, or a value no run accepts, is reported before any trial starts.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ import numpy as np
 from raynn.errors import ConfigError, argument_error
 from raynn.paths import resolve_input_paths
 from raynn.registry import Registry
+from raynn.values import set_dotted
 from raynn.yamlio import load_yaml_file
 
 if TYPE_CHECKING:
@@ -566,21 +567,6 @@ def _check_key(key: Any) -> str:
     return key
 
 
-def _set_path(tree: dict[str, Any], key: str, value: Any) -> None:
-    parts = key.split(".")
-    node = tree
-    for i, part in enumerate(parts[:-1]):
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            raise ValueError(
-                f"cannot set `{key}`: `{'.'.join(parts[: i + 1])}` must be a mapping, but got {child!r}"
-            )
-        node = child
-    node[parts[-1]] = value
-
-
 class SearchSpace:
     """Searched keys with their distributions, and the fixed config every trial starts from.
 
@@ -607,15 +593,17 @@ class SearchSpace:
         self.base: dict[str, Any] = copy.deepcopy(dict(base or {}))
         for key in self.dimensions:
             try:
-                _set_path(copy.deepcopy(self.base), key, None)
-            except ValueError as exc:
-                raise ConfigError(f"space.{key}", str(exc), key) from None
+                set_dotted(copy.deepcopy(self.base), key, None)
+            except ConfigError as exc:
+                rule = f"cannot set `{key}`: `{exc.key}` must be a mapping, but got {exc.value!r}"
+                raise ConfigError(f"space.{key}", rule, key) from None
 
     # construction -------------------------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any], *, check: bool = True, base_dir: str | os.PathLike[str] = ".",
-                  ) -> SearchSpace:
-        """Parse ``{"base": {...}, "space": {key: {type: ...}}}``; ``check``: also against the run config.
+    def from_dict(cls, raw: Mapping[str, Any], *, check: Callable[[dict[str, Any]], object] | None = None,
+                  base_dir: str | os.PathLike[str] = ".") -> SearchSpace:
+        """Parse ``{"base": {...}, "space": {key: {type: ...}}}``; ``check``: also check the run configs the
+        space makes with it (:meth:`check`), usually :func:`raynn.config.check_config`.
 
         Relative input paths in ``base`` are resolved against ``base_dir`` once, where the search is set up:
         trials run in other directories (Ray Tune changes into each trial's), and a resumed search may start
@@ -632,7 +620,7 @@ class SearchSpace:
         dims = {_check_key(key): _parse_dimension(key, dist) for key, dist in space.items()}
         out = cls(dims, resolve_input_paths(raw.get("base"), base_dir))
         if check:
-            out.check()
+            out.check(check)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -708,24 +696,24 @@ class SearchSpace:
         """
         raw = copy.deepcopy(self.base)
         for key, value in self.decode(params).items():
-            _set_path(raw, key, value)
+            set_dotted(raw, key, value)
         return raw
 
     # checking against the run config ----------------------------------------------------------------------
-    def check(self) -> None:
-        """Check that configs built from the space pass :func:`raynn.config.check_config`.
+    def check(self, check_config: Callable[[dict[str, Any]], object]) -> None:
+        """Check that configs built from the space pass ``check_config`` (the run config's check,
+        :func:`raynn.config.check_config`, passed in by the caller: ``raynn.hpo`` does not import the training
+        stack it needs).
 
         First every key at its low end / first choice; then every key in turn at each end / each choice.
         A failure is a :class:`ConfigError` naming ``space.<key>`` (or ``base.<key>`` when no searched key
         is involved).
         """
-        from raynn.config import check_config
-
         first = {key: dim.corners()[0] for key, dim in self.dimensions.items()}
         try:
             check_config(self.apply(first))
         except ConfigError as exc:
-            raise self._blame(exc, first) from None
+            raise self._blame(exc, first, check_config) from None
         for key, dim in self.dimensions.items():
             for value in dim.corners()[1:]:
                 try:
@@ -736,10 +724,9 @@ class SearchSpace:
                         f"space.{key}", f"value {shown!r} gives an invalid run config ({exc})", shown
                     ) from None
 
-    def _blame(self, exc: ConfigError, params: dict[str, Any]) -> ConfigError:
+    def _blame(self, exc: ConfigError, params: dict[str, Any],
+               check_config: Callable[[dict[str, Any]], object]) -> ConfigError:
         """Which searched key (or the base) made the first sample config fail."""
-        from raynn.config import check_config
-
         decoded = self.decode(params)
         if exc.key in self.dimensions:
             return ConfigError(f"space.{exc.key}", exc.rule, exc.value)
@@ -751,14 +738,14 @@ class SearchSpace:
         raw = copy.deepcopy(self.base)
         for key in self.dimensions:
             if key not in related:
-                _set_path(raw, key, decoded[key])
+                set_dotted(raw, key, decoded[key])
         try:
             check_config(copy.deepcopy(raw))
         except ConfigError as inner:
             if inner.key == exc.key:  # it fails without the related keys too: the base is to blame
                 return ConfigError(f"base.{exc.key}", exc.rule, exc.value)
         for key in related:
-            _set_path(raw, key, decoded[key])
+            set_dotted(raw, key, decoded[key])
             try:
                 check_config(copy.deepcopy(raw))
             except ConfigError as inner:
@@ -768,11 +755,13 @@ class SearchSpace:
         )
 
 
-def load_space(path: str | os.PathLike[str]) -> SearchSpace:
-    """Read and check a search-space YAML file (see the module docstring for the format)."""
+def load_space(path: str | os.PathLike[str], check: Callable[[dict[str, Any]], object] | None = None,
+               ) -> SearchSpace:
+    """Read and check a search-space YAML file (see the module docstring for the format); ``check``: as for
+    :meth:`SearchSpace.from_dict`."""
     if not isinstance(path, (str, os.PathLike)):
         raise ConfigError("search space", "must be the path of a YAML file or a SearchSpace", path)
     raw = load_yaml_file(path, "search space")
     if not isinstance(raw, dict):
         raise ConfigError("search space", "must be a YAML mapping with keys base, space", str(path))
-    return SearchSpace.from_dict(raw, base_dir=Path(path).parent)
+    return SearchSpace.from_dict(raw, check=check, base_dir=Path(path).parent)

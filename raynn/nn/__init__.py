@@ -30,7 +30,7 @@ from raynn.nn.init import (
     xavier_,
     xavier_scale,
 )
-from raynn.nn.models import CNN, MLP, MODELS, NORMS, build_model, cnn, mlp
+from raynn.nn.models import CNN, MLP, MODELS, NORMS, build_model, cnn, mlp, model_spec
 
 __all__ = [
     "ACTIVATIONS",
@@ -60,6 +60,7 @@ __all__ = [
     "init_lstm_forget_bias",
     "load_pretrained_",
     "mlp",
+    "model_spec",
     "orthogonal_",
     "uniform_",
     "xavier_",

@@ -23,7 +23,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from raynn.nn._spec import check_kwargs, split_spec
 from raynn.nn.activations import ACTIVATIONS
 from raynn.registry import Registry
 
@@ -427,7 +426,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         path = path / "checkpoint.pt"
     if not path.is_file():
         raise FileNotFoundError(f"pretrained checkpoint {str(path)!r} does not exist or is not a file")
-    from raynn.training.checkpoint import safe_load
+    from raynn.weights import safe_load
 
     obj = safe_load(path)  # torch.load(weights_only=True): a checkpoint is data, never code to run
     if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
@@ -564,7 +563,4 @@ def build_initializer(spec: str | Mapping[str, Any]) -> Initializer:
 
     Unknown names and options are ``ValueError`` that list the valid ones.
     """
-    name, options = split_spec(spec, "initializer")
-    cls = INITIALIZERS.get(name)
-    check_kwargs("initializer", name, cls.__init__, options)
-    return cls(**options)
+    return INITIALIZERS.build(spec)

@@ -19,11 +19,10 @@ from typing import Any
 
 from torch import nn
 
-from raynn.nn._spec import check_kwargs, split_spec
 from raynn.nn.activations import ACTIVATIONS, build_activation
 from raynn.registry import Registry
 
-__all__ = ["ACTIVATIONS", "CNN", "MLP", "MODELS", "NORMS", "build_model", "cnn", "mlp"]
+__all__ = ["ACTIVATIONS", "CNN", "MLP", "MODELS", "NORMS", "build_model", "cnn", "mlp", "model_spec"]
 
 #: ``name -> (num_features, spatial) -> module``; ``spatial`` is True for conv feature maps ``(N, C, H, W)``.
 NORMS: Registry[Callable[[int, bool], nn.Module]] = Registry("normalization")
@@ -41,7 +40,7 @@ NORMS.add(
     "layer normalization of z over each sample's units (4.5.2)",
 )
 
-MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
+MODELS: Registry[Callable[..., nn.Module]] = Registry("model", hidden=("in_shape", "num_classes"))
 
 
 def _check_common(num_classes: int, activation: str, norm: str, dropout: float) -> None:
@@ -189,7 +188,10 @@ def build_model(spec: str | Mapping[str, Any], in_shape: Sequence[int], num_clas
     :mod:`raynn.nn.init` (the built model's ``activation`` attribute says which row of Table 7.2 applies).
     Unknown names and options are ``ValueError`` that list the valid ones.
     """
-    name, options = split_spec(spec, "model")
-    builder = MODELS.get(name)
-    check_kwargs("model", name, builder, options, hidden=("in_shape", "num_classes"))
-    return builder(in_shape, num_classes, **options)
+    return MODELS.build(spec, in_shape, num_classes)
+
+
+def model_spec(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The :func:`build_model` spec of a checked run config: its ``model`` section with ``params`` spread."""
+    m = cfg["model"]
+    return {"name": m["name"], "activation": m["activation"], "norm": m["norm"], "dropout": m["dropout"], **m["params"]}

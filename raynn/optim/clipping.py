@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 
-from raynn.nn._spec import check_kwargs, split_spec
 from raynn.registry import Registry
 
 __all__ = [
@@ -186,7 +185,4 @@ def build_clipper(spec: str | Mapping[str, Any]) -> Clipper:
 
     Unknown names and options are ``ValueError`` that list the valid ones.
     """
-    name, options = split_spec(spec, "clipper")
-    cls = CLIPPERS.get(name)
-    check_kwargs("clipper", name, cls.__init__, options)
-    return cls(**options)
+    return CLIPPERS.build(spec)

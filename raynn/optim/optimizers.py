@@ -20,8 +20,7 @@ from typing import Any
 
 import torch
 
-from raynn.nn._spec import valid_kwargs
-from raynn.registry import Registry
+from raynn.registry import Registry, valid_kwargs
 
 __all__ = ["OPTIMIZERS", "OptimizerInfo", "build_optimizer", "hyperparameters"]
 
@@ -60,8 +59,28 @@ class OptimizerInfo:
     defaults: Mapping[str, Any] = field(default_factory=_frozen)
     fixed: Mapping[str, Any] = field(default_factory=_frozen)
 
+    def options(self) -> list[str]:
+        """The hyperparameters (besides ``lr``) a config may set, in torch's order."""
+        return valid_kwargs(self.cls.__init__, hidden=NOT_EXPOSED | set(self.fixed))
 
-OPTIMIZERS: Registry[OptimizerInfo] = Registry("optimizer")
+    def hint(self, name: str, unknown: list[str]) -> list[str]:
+        """Why some of ``unknown`` may not be set, appended to the error that names them."""
+        notes = []
+        if "weight_decay" in unknown:
+            notes.append("weight decay is raynn.optim.decoupled_weight_decay_ (4.6.2) or lp_penalty (4.6.1)")
+        fixed = [k for k in unknown if k in self.fixed]
+        if fixed:
+            notes.append(f"{name!r} fixes {', '.join(f'{k}={self.fixed[k]!r}' for k in fixed)}")
+        return notes
+
+    def __call__(self, params: Iterable[Any], lr: float, **hyper: Any) -> torch.optim.Optimizer:
+        kwargs = {**self.defaults, **hyper, **self.fixed}
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+        return self.cls(params, lr=lr, **kwargs)
+
+
+OPTIMIZERS: Registry[OptimizerInfo] = Registry("optimizer", word="hyperparameter", listed="valid",
+                                               options=OptimizerInfo.options)
 
 OPTIMIZERS.add(
     "sgd",
@@ -120,8 +139,7 @@ OPTIMIZERS.add(
 
 def hyperparameters(name: str) -> list[str]:
     """The hyperparameters (besides ``lr``) a config may set for optimizer ``name``, in torch's order."""
-    info = OPTIMIZERS.get(name)
-    return valid_kwargs(info.cls.__init__, hidden=NOT_EXPOSED | set(info.fixed))
+    return OPTIMIZERS.options(name)
 
 
 def build_optimizer(
@@ -139,22 +157,7 @@ def build_optimizer(
     Raises:
         ValueError: Unknown name, unknown or fixed hyperparameter (all of them named), or ``lr <= 0``.
     """
-    info = OPTIMIZERS.get(name)
-    valid = hyperparameters(name)
-    unknown = sorted(set(hyper) - set(valid))
-    if unknown:
-        notes = []
-        if "weight_decay" in unknown:
-            notes.append("weight decay is raynn.optim.decoupled_weight_decay_ (4.6.2) or lp_penalty (4.6.1)")
-        fixed = [k for k in unknown if k in info.fixed]
-        if fixed:
-            notes.append(f"{name!r} fixes {', '.join(f'{k}={info.fixed[k]!r}' for k in fixed)}")
-        raise ValueError(
-            f"unknown hyperparameter(s) {unknown} for optimizer {name!r}; "
-            f"valid: {', '.join(valid) or '(none)'}" + "".join(f"; {note}" for note in notes)
-        )
+    OPTIMIZERS.check(name, hyper)
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"`lr > 0` must hold for optimizer {name!r}, but got {lr=!r}")
-    kwargs = {**info.defaults, **hyper, **info.fixed}
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
-    return info.cls(params, lr=float(lr), **kwargs)
+    return OPTIMIZERS.get(name)(params, float(lr), **hyper)

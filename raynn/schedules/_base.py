@@ -41,7 +41,7 @@ def check_iteration(schedule: Schedule, k: Any) -> int:
     return int(k)
 
 
-SCHEDULES: Registry[type[Schedule]] = Registry("schedule")
+SCHEDULES: Registry[type[Schedule]] = Registry("schedule", word="parameter", strict=True)
 
 S = TypeVar("S", bound=type[Schedule])
 

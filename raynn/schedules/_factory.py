@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,22 +15,6 @@ def names() -> list[str]:
     return SCHEDULES.names()
 
 
-def _check_params(name: str, cls: type[Schedule], params: Mapping[str, Any]) -> None:
-    fields = [f for f in dataclasses.fields(cls) if f.init]
-    valid = [f.name for f in fields]
-    for param in params:
-        if param not in valid:
-            raise ValueError(
-                f"unknown parameter {param!r} for schedule {name!r}; valid parameters: {', '.join(valid)}"
-            )
-    for f in fields:
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if required and f.name not in params:
-            raise ValueError(
-                f"missing parameter {f.name!r} for schedule {name!r}; valid parameters: {', '.join(valid)}"
-            )
-
-
 def build(name: str, /, **params: Any) -> Schedule:
     """The schedule registered as ``name`` with ``params``: a callable ``k -> learning rate``.
 
@@ -43,9 +26,8 @@ def build(name: str, /, **params: Any) -> Schedule:
         ValueError: unknown name (the message lists the valid ones), unknown or missing parameter,
             or a parameter that breaks its rule.
     """
-    cls = SCHEDULES.get(name)
-    _check_params(name, cls, params)
-    return cls(**params)
+    SCHEDULES.check(name, params)
+    return SCHEDULES.get(name)(**params)
 
 
 def schedule_class(spec: Mapping[str, Any]) -> type[Schedule]:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from raynn.registry import Registry
+from raynn.study.registries import ANALYSES
 
 __all__ = ["ANALYSES", "Analysis", "AnalysisInfo", "run_analysis"]
 
@@ -44,7 +44,6 @@ class AnalysisInfo:
     check: Callable[[Mapping[str, Any]], None]
 
 
-ANALYSES: Registry[AnalysisInfo] = Registry("analysis")
 
 
 def run_analysis(spec: Mapping[str, Any]) -> Analysis:

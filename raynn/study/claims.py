@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from raynn.registry import Registry
+from raynn.study.registries import CLAIMS
 from raynn.study.results import StudyResults
 
 __all__ = ["CLAIMS", "NotMeasured", "Outcome", "evaluate_claims"]
@@ -41,7 +41,6 @@ class NotMeasured(ValueError):
 
 
 Check = Callable[..., Outcome]
-CLAIMS: Registry[Check] = Registry("claim check")
 
 
 def evaluate_claims(results: StudyResults) -> dict[str, Outcome]:

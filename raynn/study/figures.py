@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from raynn.registry import Registry
+from raynn.study.registries import FIGURES
 from raynn.study.claims import Outcome, large_batch_table
 from raynn.study.results import StudyResults
 from raynn.study.spec import FigureSpec
@@ -23,7 +23,6 @@ from raynn.study.spec import FigureSpec
 __all__ = ["AXIS_LABELS", "FIGURES", "draw_figure", "draws_analysis"]
 
 Draw = Callable[[StudyResults, FigureSpec, Any], None]
-FIGURES: Registry[Draw] = Registry("figure kind")
 
 AXIS_LABELS = {
     "iteration": "iteration k (mini-batch updates)",

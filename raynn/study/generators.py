@@ -10,18 +10,16 @@ Pure arithmetic; nothing imports Ray.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from raynn.errors import ConfigError
-from raynn.registry import Registry
+from raynn.scaling import SCALING_RULES
+from raynn.study.registries import GENERATORS
 
 __all__ = ["GENERATORS", "iters_per_epoch", "large_batch", "train_size"]
 
-GENERATORS: Registry[Callable[..., list[Any]]] = Registry("run generator")
-
 WARMUPS = ("none", "constant", "gradual", "auto")
-RULES = ("none", "sqrt", "linear")
 
 
 def train_size(n: int, val_fraction: float) -> int:
@@ -94,8 +92,8 @@ def large_batch(
         raise ConfigError("study.runs.generate.k", "must be distinct integers >= 1", list(k))
     pairs = []
     for pair in combos:
-        if not isinstance(pair, (list, tuple)) or len(pair) != 2 or pair[0] not in RULES or pair[1] not in WARMUPS:
-            raise ConfigError("study.runs.generate.combos", f"must be [rule, warmup] pairs, rule in {', '.join(RULES)}, "
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2 or pair[0] not in SCALING_RULES or pair[1] not in WARMUPS:
+            raise ConfigError("study.runs.generate.combos", f"must be [rule, warmup] pairs, rule in {', '.join(SCALING_RULES.names())}, "
                               f"warmup in {', '.join(WARMUPS)}", pair)
         pairs.append((str(pair[0]), str(pair[1])))
     if not (isinstance(warmup_epochs, (int, float)) and warmup_epochs > 0):

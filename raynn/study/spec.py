@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from raynn.config import set_dotted as _set_dotted
+
 from raynn.errors import ConfigError
 from raynn.registry import Registry
+from raynn.study.registries import ANALYSES, CLAIMS, FIGURES, GENERATORS
+from raynn.values import set_dotted as _set_dotted
 from raynn.yamlio import load_yaml_file
 
 __all__ = [
@@ -261,8 +263,6 @@ def load_study(
     figures = _figures(raw.get("figures", []), {c.id for c in claims})
     if not runs and analysis is None:
         raise ConfigError("study", "must have `runs` or `analysis` (or both)", path.stem)
-    from raynn.study.claims import CLAIMS
-
     for i, claim in enumerate(claims):
         if claim.check not in CLAIMS:
             raise ConfigError(f"study.claims[{i}].check", f"must be one of {', '.join(CLAIMS.names())}", claim.check)
@@ -288,8 +288,6 @@ def _claims(value: Any) -> tuple[ClaimSpec, ...]:
 def _analysis(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
-    from raynn.study.analyses import ANALYSES
-
     spec = dict(_mapping(value, "study.analysis"))
     name = spec.get("name")
     if name not in ANALYSES:
@@ -304,8 +302,6 @@ def _analysis(value: Any) -> dict[str, Any] | None:
 
 
 def _figures(value: Any, claim_ids: set[str]) -> tuple[FigureSpec, ...]:
-    from raynn.study.figures import FIGURES
-
     out = []
     for i, item in enumerate(_list(value, "study.figures", nonempty=False)):
         where = f"study.figures[{i}]"
@@ -420,8 +416,6 @@ def expand_runs(spec: Mapping[str, Any], workers: int = 1) -> list[Point]:
     if "generate" in spec:
         if "variants" in spec or "grid" in spec:
             raise ConfigError("study.runs.generate", "cannot be combined with variants or grid", spec["generate"])
-        from raynn.study.generators import GENERATORS
-
         gen = dict(_mapping(spec["generate"], "study.runs.generate"))
         name = gen.pop("name", None)
         if name not in GENERATORS:

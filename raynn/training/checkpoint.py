@@ -13,7 +13,6 @@ to the checkpoint before (:func:`checkpoint_candidates`; runs keep two).
 from __future__ import annotations
 
 import os
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,19 +20,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from raynn.weights import CHECKPOINT_FILE, CheckpointError, checkpoint_file, safe_load
+
 __all__ = ["CHECKPOINT_FILE", "CheckpointError", "Predictor", "checkpoint_candidates", "load_checkpoint",
            "load_model", "load_teacher", "local_directory", "safe_load"]
-
-CHECKPOINT_FILE = "checkpoint.pt"
-
-
-def _resolve(path: str | os.PathLike[str]) -> Path:
-    p = Path(path)
-    if p.is_dir():
-        p = p / CHECKPOINT_FILE
-    if not p.is_file():
-        raise FileNotFoundError(f"no raynn checkpoint at {str(path)!r} (expected a directory with {CHECKPOINT_FILE} or the file itself)")
-    return p
 
 
 def local_directory(checkpoint: Any) -> str:
@@ -53,44 +43,6 @@ def local_directory(checkpoint: Any) -> str:
     return checkpoint.to_directory(directory)
 
 
-class CheckpointError(ValueError):
-    """A checkpoint file that raynn will not use: refused (it holds more than tensors and plain data) or
-    unreadable (truncated, corrupted, not a raynn checkpoint). The message names the file."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path, self.reason = str(path), reason
-        super().__init__(f"{str(path)!r}: {reason}")
-
-
-def _weights_only_reason(exc: Exception) -> str:
-    for line in str(exc).splitlines():
-        if "WeightsUnpickler error:" in line:
-            return line.split("WeightsUnpickler error:", 1)[1].strip().split(". Please use")[0]
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def safe_load(path: str | os.PathLike[str]) -> Any:
-    """``torch.load(path, weights_only=True)`` on the CPU, its failures as one :class:`CheckpointError`.
-
-    A pickle naming a Python global that is not a tensor type (``builtins.open``, ``os.system``: what a
-    payload needs) is refused before anything of it runs; say so plainly rather than relay torch's advice to
-    retry with ``weights_only=False``.
-    """
-    p = _resolve(path)
-    try:
-        return torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        reason = _weights_only_reason(exc)
-        if "Unsupported global" in reason or "Unsupported operand" in reason:
-            raise CheckpointError(p, f"refused: it holds Python objects, not only tensors and plain data "
-                                  f"({reason}); loading it could run code, so raynn does not. Use only "
-                                  "checkpoints from a source you trust, saved by raynn or as a state dict")
-        raise CheckpointError(p, f"unreadable: not a PyTorch file of tensors ({reason})") from None
-    except Exception as exc:  # noqa: BLE001 - a truncated zip, an empty file, flipped bytes: all "unreadable"
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(p, f"unreadable (truncated or corrupted?): {type(exc).__name__}: {detail}") from None
-
-
 _STATE_KEYS = ("epoch", "step", "config", "model", "optimizer", "preprocess", "history")
 
 
@@ -103,7 +55,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     state = safe_load(path)
     if not isinstance(state, dict) or any(key not in state for key in _STATE_KEYS):
-        raise CheckpointError(_resolve(path), f"is not a raynn checkpoint (a mapping with keys "
+        raise CheckpointError(checkpoint_file(path), f"is not a raynn checkpoint (a mapping with keys "
                               f"{', '.join(_STATE_KEYS)})")
     return state
 
@@ -143,9 +95,8 @@ class Predictor:
 
 def load_model(path: str | os.PathLike[str]) -> Predictor:
     """Rebuild the model and its fitted preprocessing from a checkpoint."""
-    from raynn.config import model_spec
     from raynn.data import build_preprocessor
-    from raynn.nn import build_model
+    from raynn.nn import build_model, model_spec
 
     state = load_checkpoint(path)
     cfg = state["config"]

@@ -26,11 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from raynn.config import model_spec
 from raynn.data import build_augmentation, build_preprocessor, load_dataset, split_dataset
-from raynn.early_stopping import EarlyStopping
+from raynn.early_stopping import METRICS, EarlyStopping
 from raynn.losses import SmoothedCrossEntropy, distillation_loss
-from raynn.nn import build_initializer, build_model
+from raynn.nn import build_initializer, build_model, model_spec
 from raynn.optim import build_clipper, build_optimizer, decoupled_weight_decay_, lp_penalty
 from raynn.scaling import build_lr_schedule
 from raynn.training.checkpoint import (
@@ -256,7 +255,7 @@ def _setup_parts(cfg: dict[str, Any], env: Env, data: _Data) -> _Parts:
     criterion = SmoothedCrossEntropy(cfg["targets"]["label_smoothing"])
     es_cfg = cfg["train"]["early_stopping"]
     stopper = (
-        EarlyStopping(es_cfg["patience"], es_cfg["min_delta"], "min" if es_cfg["metric"] == "val_loss" else "max",
+        EarlyStopping(es_cfg["patience"], es_cfg["min_delta"], METRICS.get(es_cfg["metric"]),
                       warmup=es_cfg["warmup"])
         if es_cfg else None
     )

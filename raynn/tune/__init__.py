@@ -15,39 +15,15 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Any, Callable
+from typing import Any
 
-from raynn.registry import Registry
-from raynn.tune.schedulers import STATE_FILE, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving
-
-
-def _fifo(**_: Any) -> Any:
-    from ray.tune.schedulers import FIFOScheduler
-
-    return FIFOScheduler()
+from raynn.hpo import SCHEDULERS
+from raynn.tune.schedulers import (STATE_FILE, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving,
+                                   build_scheduler)
 
 
-def _successive_halving(*, budget: int, num_configs: int, metric: str, mode: str, **_: Any) -> SuccessiveHalving:
-    return SuccessiveHalving(budget=budget, num_configs=num_configs, metric=metric, mode=mode)
-
-
-def _hyperband(*, max_resource: int, eta: int, metric: str, mode: str, **_: Any) -> HyperBand:
-    return HyperBand(max_resource=max_resource, eta=eta, metric=metric, mode=mode)
-
-
-def _asha(*, max_resource: int, eta: int, metric: str, mode: str, **_: Any) -> AsyncHalving:
-    return AsyncHalving(max_resource=max_resource, eta=eta, metric=metric, mode=mode)
-
-
-SCHEDULERS: Registry[Callable[..., Any]] = Registry("scheduler")
-"""``raynn tune --scheduler NAME``: each entry builds a Tune scheduler from keyword arguments ``budget``,
-``num_configs``, ``max_resource``, ``eta``, ``metric``, ``mode`` (each takes what it needs)."""
-SCHEDULERS.add("fifo", _fifo, "first in, first out: every trial trains to the end (plain grid or random search)")
-SCHEDULERS.add("sh", _successive_halving, "successive halving, seed Algorithm 7.2: budget B, N configurations")
-SCHEDULERS.add("hyperband", _hyperband, "HyperBand (Li et al. 2018): brackets of successive halving over R, eta")
-SCHEDULERS.add("asha", _asha, "asynchronous successive halving with pause and promotion (Li et al. 2020)")
-
-__all__ = ["SCHEDULERS", "STATE_FILE", "AsyncHalving", "HalvingAdapter", "HyperBand", "SuccessiveHalving", "run_tune"]
+__all__ = ["SCHEDULERS", "STATE_FILE", "AsyncHalving", "HalvingAdapter", "HyperBand", "SuccessiveHalving",
+           "build_scheduler", "run_tune"]
 
 
 def run_tune(*args: Any, **kwargs: Any) -> Any:

@@ -79,10 +79,11 @@ class TuneOptions:
             raise ConfigError("--pending-timeout", "must be a finite number > 0 (seconds)", self.pending_timeout)
 
     def _check_settings(self) -> None:
-        from raynn.tune import SCHEDULERS
+        from raynn.hpo import SCHEDULERS
 
         if self.scheduler not in SCHEDULERS:
             raise ConfigError("--scheduler", f"must be one of {', '.join(SCHEDULERS.names())}", self.scheduler)
+        object.__setattr__(self, "scheduler", SCHEDULERS.canonical(self.scheduler))  # successive_halving: sh
         if self.searcher not in SEARCHERS:
             raise ConfigError("--searcher", f"must be one of {', '.join(SEARCHERS.names())}", self.searcher)
         if self.mode not in ("min", "max"):

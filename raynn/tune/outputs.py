@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,41 @@ from raynn.tune.figures import ledger_rungs, plot_curves, plot_rungs
 
 __all__ = ["collect", "trial_curve", "write_outputs", "RESULTS_FILE", "CURVES_FILE", "RUNGS_FILE", "SUMMARY_FILE"]
 
+@dataclass(frozen=True)
+class TuneResult:
+    """What a tuning run leaves behind.
+
+    Attributes:
+        best_trial, best_value, best_epoch: The incumbent (:mod:`raynn.tune.best`): the best value at the largest
+            epoch any trial reached, its trial and that epoch.
+        best_config: The best trial's raynn run config (checked), ``best_params`` its searched values.
+        best_checkpoint: That trial's latest checkpoint directory.
+        ledger: The scheduler's budget ledger (spent against planned, per bracket and rung).
+        curves: Every trial's learning curve, ``{trial_id: [(epoch, metric), ...]}``.
+        path: The experiment directory (results table, plots, Optuna study, Tune state).
+        trial_rungs: Each trial's rungs, the ``r_i`` of its bracket (halving schedulers only).
+    """
+
+    best_trial: str | None
+    best_params: dict[str, Any]
+    best_config: dict[str, Any]
+    best_value: float | None
+    best_epoch: int | None
+    best_checkpoint: str | None
+    ledger: dict[str, Any]
+    curves: dict[str, list[tuple[int, float]]]
+    path: str
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    trial_rungs: dict[str, list[int]] = field(default_factory=dict)
+
+
 RESULTS_FILE, CURVES_FILE, RUNGS_FILE, SUMMARY_FILE = "results.csv", "curves.png", "rungs.png", "summary.json"
 
 
 def collect(grid: Any, scheduler: Any, space: SearchSpace, overrides: dict[str, Any], metric: str, mode: str,
             exp_dir: Path) -> Any:
-    """Turn Tune's ResultGrid into a :class:`~raynn.tune.run.TuneResult`."""
+    """Turn Tune's ResultGrid into a :class:`TuneResult`."""
     from raynn.config import apply_overrides
-    from raynn.tune.run import TuneResult
 
     trials, curves = [], {}
     for result in grid:

@@ -14,7 +14,7 @@ import logging
 import os
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -23,38 +23,11 @@ from raynn.config import check_config, check_input_files
 from raynn.errors import ConfigError
 from raynn.hpo.searchers import build_searcher
 from raynn.hpo.spaces import SearchSpace, load_space
-from raynn.tune import SCHEDULERS
+from raynn.tune.outputs import TuneResult
+from raynn.tune.schedulers import build_scheduler
 from raynn.tune.options import CHECKPOINT_EVERY, TuneOptions
 
 __all__ = ["CHECKPOINT_EVERY", "TuneOptions", "TuneResult", "run_tune"]
-
-@dataclass(frozen=True)
-class TuneResult:
-    """What a tuning run leaves behind.
-
-    Attributes:
-        best_trial, best_value, best_epoch: The incumbent (:mod:`raynn.tune.best`): the best value at the largest
-            epoch any trial reached, its trial and that epoch.
-        best_config: The best trial's raynn run config (checked), ``best_params`` its searched values.
-        best_checkpoint: That trial's latest checkpoint directory.
-        ledger: The scheduler's budget ledger (spent against planned, per bracket and rung).
-        curves: Every trial's learning curve, ``{trial_id: [(epoch, metric), ...]}``.
-        path: The experiment directory (results table, plots, Optuna study, Tune state).
-        trial_rungs: Each trial's rungs, the ``r_i`` of its bracket (halving schedulers only).
-    """
-
-    best_trial: str | None
-    best_params: dict[str, Any]
-    best_config: dict[str, Any]
-    best_value: float | None
-    best_epoch: int | None
-    best_checkpoint: str | None
-    ledger: dict[str, Any]
-    curves: dict[str, list[tuple[int, float]]]
-    path: str
-    trials: list[dict[str, Any]] = field(default_factory=list)
-    trial_rungs: dict[str, list[int]] = field(default_factory=dict)
-
 
 def run_tune(options: TuneOptions | str | os.PathLike[str] | SearchSpace | None = None, /,
              **kwargs: Any) -> TuneResult:
@@ -124,6 +97,7 @@ class _Plan:
 def _plan(opts: TuneOptions) -> _Plan:
     """Load and check the space and a sample config, build the scheduler and the searcher; nothing starts."""
     space = opts.space if isinstance(opts.space, SearchSpace) else load_space(opts.space)
+    space.check(check_config)  # every corner against the run config (raynn.hpo does not import it)
     sample = check_config(space.apply({k: space.dimensions[k].corners()[0] for k in space.keys()}))
     check_input_files(sample)  # a pre-trained model or teacher, read once as the trials will (weights only)
     max_resource = sample["train"]["epochs"]
@@ -134,7 +108,7 @@ def _plan(opts: TuneOptions) -> _Plan:
                           "another name", name)
     address = check_address(opts.address)
     try:
-        sched = SCHEDULERS.get(opts.scheduler)(max_resource=max_resource, budget=opts.budget,
+        sched = build_scheduler(opts.scheduler, max_resource=max_resource, budget=opts.budget,
                                                num_configs=opts.num_samples or 8, eta=opts.eta,
                                                metric=opts.metric, mode=opts.mode)
     except ValueError as exc:

@@ -30,12 +30,14 @@ import json
 import logging
 from abc import abstractmethod
 from numbers import Real
-from typing import Any
+from typing import Any, Callable
 
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
+from raynn import hpo
+from raynn.hpo import SCHEDULERS
 from raynn.hpo import AsyncHalving as _AsyncCore
 from raynn.hpo import Decision, HalvingScheduler, Mode, TrialStatus
 from raynn.hpo import HyperBand as _HyperBandCore
@@ -53,7 +55,7 @@ from raynn.tune.persistence import (
     state_write_path,
 )
 
-__all__ = ["AsyncHalving", "HalvingAdapter", "HyperBand", "STATE_FILE", "SuccessiveHalving"]
+__all__ = ["AsyncHalving", "HalvingAdapter", "HyperBand", "STATE_FILE", "SuccessiveHalving", "build_scheduler"]
 
 logger = logging.getLogger(__name__)
 
@@ -790,3 +792,38 @@ class AsyncHalving(HalvingAdapter):
             "rungs": rows,
         }
 
+
+# -- the adapter of each name in raynn.hpo.SCHEDULERS ------------------------------------------------------
+
+
+def _fifo(**_: Any) -> Any:
+    from ray.tune.schedulers import FIFOScheduler
+
+    return FIFOScheduler()
+
+
+def _successive_halving(*, budget: int, num_configs: int, metric: str, mode: str, **_: Any) -> SuccessiveHalving:
+    return SuccessiveHalving(budget=budget, num_configs=num_configs, metric=metric, mode=mode)
+
+
+def _hyperband(*, max_resource: int, eta: int, metric: str, mode: str, **_: Any) -> HyperBand:
+    return HyperBand(max_resource=max_resource, eta=eta, metric=metric, mode=mode)
+
+
+def _asha(*, max_resource: int, eta: int, metric: str, mode: str, **_: Any) -> AsyncHalving:
+    return AsyncHalving(max_resource=max_resource, eta=eta, metric=metric, mode=mode)
+
+
+_ADAPTERS: dict[type[hpo.HalvingScheduler] | None, Callable[..., Any]] = {
+    None: _fifo,
+    hpo.SuccessiveHalving: _successive_halving,
+    hpo.HyperBand: _hyperband,
+    hpo.AsyncHalving: _asha,
+}
+
+
+def build_scheduler(name: str, **options: Any) -> Any:
+    """The Tune scheduler of ``raynn tune --scheduler NAME`` (a name of :data:`raynn.hpo.SCHEDULERS`, re-exported
+    here), from keyword arguments ``budget``, ``num_configs``, ``max_resource``, ``eta``, ``metric``, ``mode``
+    (each takes what it needs): FIFO, or the adapter over the halving core the name runs."""
+    return _ADAPTERS[SCHEDULERS.get(name).core](**options)

@@ -327,7 +327,7 @@ def test_keys_are_checked_against_the_run_config(
     key: str, dist: dict[str, Any], base: dict[str, Any] | None, blamed: str, rule: str
 ) -> None:
     with pytest.raises(ConfigError, match=rule) as info:
-        SearchSpace.from_dict(_with(key, dist, base))
+        SearchSpace.from_dict(_with(key, dist, base), check=check_config)
     assert info.value.key == blamed
 
 
@@ -410,7 +410,7 @@ def test_distribution_types_are_registered() -> None:
 def test_load_space_reads_yaml_and_rejects_missing_or_bad_files(tmp_path: Path) -> None:
     good = tmp_path / "s.yaml"
     good.write_text(yaml.safe_dump(EXAMPLE))
-    assert load_space(good) == SearchSpace.from_dict(EXAMPLE)
+    assert load_space(good, check=check_config) == SearchSpace.from_dict(EXAMPLE)
     with pytest.raises(ConfigError, match="existing YAML file"):
         load_space(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
@@ -431,7 +431,7 @@ def test_shipped_search_spaces_exist() -> None:
 def test_shipped_search_space_samples_pass_check_config(path: Path, monkeypatch: pytest.MonkeyPatch,
                                                         tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # from any directory
-    space = load_space(path)
+    space = load_space(path, check=check_config)
     rng = np.random.default_rng(0)
     for _ in range(5):
         check_config(space.apply(space.sample(rng)))
@@ -464,10 +464,10 @@ def test_relative_data_root_is_resolved_against_the_space_file(tmp_path: Path,
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    space = load_space(path)
+    space = load_space(path, check=check_config)
     assert space.base["data"]["root"] == str(tmp_path / "data" / "mnist")
     # a dict given in Python: relative to the current directory
     raw = {"base": {"data": {"name": "mnist", "root": "d"}},
            "space": {"optimizer.lr": {"type": "float", "low": 0.01, "high": 0.1}}}
-    assert SearchSpace.from_dict(raw, check=False).base["data"]["root"] == str(elsewhere / "d")
+    assert SearchSpace.from_dict(raw).base["data"]["root"] == str(elsewhere / "d")
     assert load_space(REPO / "search_spaces" / "digits.yaml").base["data"].get("root") is None

@@ -6,12 +6,15 @@ Usage: ``python _restore_driver.py ADDRESS STORAGE NAME LOG_DIR``.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import ray
 from ray import tune
 
 from raynn.tune import SuccessiveHalving
-from raynn.tune.trainables import curve_trainable
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, where raynn_testing lives
+from raynn_testing.trainables import curve_trainable  # noqa: E402
 
 XS = [0.5, 0.1, 0.9, 0.3, 0.7, 0.2, 0.8, 0.4]
 

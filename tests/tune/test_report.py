@@ -230,7 +230,7 @@ def _hostile_experiment(root: Path) -> tuple[Path, dict[str, str]]:
 
     from raynn.tune.events import EventLog
     from raynn.tune.outputs import write_outputs
-    from raynn.tune.run import TuneResult
+    from raynn.tune.outputs import TuneResult
 
     hostile = {"value": XSS, "key": "optimizer.<svg onload=alert(2)>", "trial": "t1<img src=x onerror=alert(3)>",
                "metric": "loss<script>alert(4)</script> $\\frac{$", "scheduler": "<iframe src=javascript:alert(5)>",

@@ -25,7 +25,7 @@ import pytest
 
 from raynn.tune import SuccessiveHalving
 from raynn.tune.persistence import read_state
-from raynn.tune.trainables import curve_trainable
+from raynn_testing.trainables import curve_trainable
 
 pytestmark = pytest.mark.ray
 

@@ -1,7 +1,7 @@
 """Every epoch a trial reports is in its results exactly once and in order, however often it was paused.
 
 49 trials through each of raynn's schedulers with 1 and 2 slots, in a plain ``ray.tune.Tuner`` with the cheap
-:func:`~raynn.tune.trainables.curve_trainable` (no sleep; a checkpoint at the scheduler's rungs only, where a
+:func:`~raynn_testing.trainables.curve_trainable` (no sleep; a checkpoint at the scheduler's rungs only, where a
 pause happens). The epoch sequence of every trial is read back from ``result.json``, ``progress.csv``, the
 ``ResultGrid``'s ``metrics_dataframe``, raynn's curves (:func:`raynn.tune.outputs.trial_curve`) and raynn's
 ``events.jsonl``, and must be ``1..n`` where ``n`` is what the trial trained (its own log).
@@ -28,7 +28,7 @@ from ray.tune import Callback
 from raynn.tune import AsyncHalving, HyperBand, SuccessiveHalving
 from raynn.tune.events import EventLog, read_events
 from raynn.tune.outputs import trial_curve
-from raynn.tune.trainables import curve_trainable
+from raynn_testing.trainables import curve_trainable
 
 pytestmark = pytest.mark.ray
 

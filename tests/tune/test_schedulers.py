@@ -21,10 +21,10 @@ import pytest
 from ray.tune.experiment import Trial
 from ray.tune.search import BasicVariantGenerator
 
-from raynn import hpo
-from raynn.tune import SCHEDULERS, STATE_FILE, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving
+from raynn.tune import (SCHEDULERS, STATE_FILE, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving,
+                        build_scheduler)
 from raynn.tune.persistence import read_state
-from raynn.tune.trainables import curve_loss
+from raynn_testing.trainables import curve_loss
 
 PENDING, RUNNING, PAUSED, TERMINATED = Trial.PENDING, Trial.RUNNING, Trial.PAUSED, Trial.TERMINATED
 
@@ -416,7 +416,7 @@ def test_constructor_arguments_are_checked() -> None:
 def test_registry_builds_every_scheduler_the_cli_names() -> None:
     assert SCHEDULERS.names() == ["asha", "fifo", "hyperband", "sh"]
     args = {"budget": 48, "num_configs": 8, "max_resource": 9, "eta": 3, "metric": "loss", "mode": "min"}
-    built = {entry.name: entry.obj(**args) for entry in SCHEDULERS}
+    built = {entry.name: build_scheduler(entry.name, **args) for entry in SCHEDULERS}
     assert all(entry.summary for entry in SCHEDULERS)
     assert isinstance(built["sh"], SuccessiveHalving) and built["sh"].plan()[0]["n"] == 8
     assert isinstance(built["hyperband"], HyperBand) and isinstance(built["asha"], AsyncHalving)

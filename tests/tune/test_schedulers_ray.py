@@ -1,6 +1,6 @@
 """The Tune adapters inside a real ``ray.tune.Tuner`` (shared Ray session, about ten seconds per run).
 
-Every run uses :func:`raynn.tune.trainables.curve_trainable`: ``loss = x + 1 / epoch``, so the best trials at
+Every run uses :func:`raynn_testing.trainables.curve_trainable` (``tests/raynn_testing``): ``loss = x + 1 / epoch``, so the best trials at
 every rung are those with the smallest ``x``; it appends each epoch it trains to a log, with the checkpointed
 epoch it resumed from. ``reuse_actors=True`` only saves process start-ups: a paused trial is still saved,
 stopped and restored from its checkpoint by Tune (the log shows where each run of the function started).
@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 from ray import tune
-from ray.tune.schedulers import HyperBandScheduler
 
 from raynn.tune import AsyncHalving, HyperBand, SuccessiveHalving
-from raynn.tune.trainables import curve_trainable
+from raynn_testing.trainables import curve_trainable
 
 pytestmark = pytest.mark.ray
 
@@ -98,21 +97,16 @@ def test_successive_halving_opens_a_second_band_and_halves_a_short_one(
     assert ledger["budget"] == 40 and ledger["budget_spent"] == 5 * 2 + 2 * 5 + 2 * 2 + 5
 
 
-def test_hyperband_with_two_slots_halves_where_rays_hyperband_does_not(
-    ray_session: None, storage: str
-) -> None:
-    """9 trials fill bracket s=2 (9 x 1, 3 x 3, 1 x 9); Ray's HyperBandScheduler with 2 slots never halves."""
+def test_hyperband_with_two_slots_halves(ray_session: None, storage: str) -> None:
+    """9 trials fill bracket s=2 (9 x 1, 3 x 3, 1 x 9) with 2 slots. (Ray's own HyperBandScheduler does not halve
+    under max_concurrent_trials, ray-project/ray#12536: scripts/bench_hpo.py measures it beside ours, so a fix
+    in Ray shows there as a number rather than failing a test.)"""
     ours = HyperBand(max_resource=9, eta=3)
     runs = _fit(storage, "hb", ours, XS9, slots=2, max_epoch=9)
     _check_resumed_from_checkpoints(runs)
     finals = {x: len(e) for x, e in _epochs(runs).items()}
     assert finals == {x: 9 if x == 0.1 else 3 if x <= 0.3 else 1 for x in XS9}
     assert ours.budget_spent == sum(finals.values()) == 21
-
-    rays = HyperBandScheduler(time_attr="epoch", max_t=9, reduction_factor=3)
-    ray_runs = _fit(storage, "rayhb", rays, XS9, slots=2, max_epoch=9)
-    ray_finals = {x: len(e) for x, e in _epochs(ray_runs).items()}
-    assert sum(ray_finals.values()) > sum(finals.values())  # ray-project/ray#12536: observed 81, all to max_t
 
 
 def test_async_halving_pauses_and_promotes(ray_session: None, storage: str) -> None:

@@ -2,6 +2,10 @@
 
 Its metric at epoch ``e`` is ``loss = x + 1 / e`` for ``config["x"]``: at every resource the ranking of
 configurations is the ranking of ``x``, so which trials a correct halving promotes is known in advance.
+
+Test code, so it lives under ``tests/`` and not in the package. Ray workers do not have ``tests/`` on their
+path: the module registers itself with Ray's cloudpickle to be pickled by value, so a trial runs the function
+that the driver sent rather than importing this module.
 """
 
 from __future__ import annotations
@@ -9,8 +13,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import sys
 import time
 from typing import Any
+
+import ray.cloudpickle
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 __all__ = ["curve_loss", "curve_trainable"]
 

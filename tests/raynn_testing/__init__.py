@@ -1,0 +1,1 @@
+"""Test fixtures that Ray workers run (importable as ``raynn_testing``: pytest puts ``tests/`` on ``sys.path``)."""
