@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from raynn.faults import fault_point
 from raynn.hpo._common import (
     QUEUED,
     REMOVED,
@@ -255,6 +256,7 @@ class SyncHalving(HalvingScheduler):
                 self._stops.append(trial.id)
         if keep == 0:  # every configuration of the rung was removed: nothing left to halve
             bracket.decided = len(rounds)
+        fault_point("rung-decision")
         return decision
 
     # -- persistence ----------------------------------------------------------------------------------------

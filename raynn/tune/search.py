@@ -15,6 +15,7 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
+from raynn.faults import fault_point
 from raynn.hpo.searchers import Searcher as CoreSearcher
 
 __all__ = ["RaynnSearcher"]
@@ -46,15 +47,18 @@ class RaynnSearcher(Searcher):
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         if self.metric in result and self.resource_attr in result:
             self.core.on_result(trial_id, int(result[self.resource_attr]), float(result[self.metric]))
+        fault_point("result")
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
         if trial_id in self.core.trial_ids:
             self.core.on_complete(trial_id, error=error)
+            fault_point("searcher-told")
 
     def save(self, checkpoint_path: str) -> None:
         tmp = checkpoint_path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(self.core.state_dict(), f)
+        fault_point("snapshot")  # Tune's save_to_dir: its trial states written, this file and callbacks' next
         os.replace(tmp, checkpoint_path)
 
     def restore(self, checkpoint_path: str) -> None:
