@@ -26,13 +26,18 @@ from raynn.hpo.spaces import SearchSpace, load_space
 from raynn.paths import check_name, check_storage
 from raynn.tune import SCHEDULERS
 
-__all__ = ["CHECKPOINT_EVERY", "TuneResult", "run_tune"]
+__all__ = ["CHECKPOINT_EVERY", "TRIAL_MAX_FAILURES", "TuneResult", "run_tune"]
 
 CHECKPOINT_EVERY = 10
 """Default of ``checkpoint_every``. A pause needs a checkpoint only at a rung; between rungs a checkpoint only
 limits what a crash costs. Rungs grow geometrically (1, 3, 9, 27, 81 with eta = 3), so without one a crash late
 in a long trial could cost most of its epochs; every 10 epochs bounds that to 9 epochs, for at most one
 checkpoint write per 10 epochs (a write costs far less than an epoch for the models raynn trains)."""
+
+
+TRIAL_MAX_FAILURES = 3
+"""Times Tune restarts a trial from its latest checkpoint after its process died (actor or node lost, killed,
+out of memory). Tune's default, 0, ended such a trial for good as ERROR, its slot and rungs lost."""
 
 
 @dataclass(frozen=True)
@@ -286,7 +291,8 @@ def _tuner(space: SearchSpace, sched: Any, core: Any, settings: dict[str, Any], 
         # No CheckpointConfig(num_to_keep=...): it forces an experiment snapshot every num_to_keep checkpoints
         # of a trial (Ray's "snapshotting has been triggered multiple times" warning). A trial keeps its few
         # checkpoints: one per rung and one per checkpoint_every epochs.
-        run_config=tune.RunConfig(name=name, storage_path=str(exp_dir.parent), callbacks=callbacks, verbose=0),
+        run_config=tune.RunConfig(name=name, storage_path=str(exp_dir.parent), callbacks=callbacks, verbose=0,
+                                  failure_config=tune.FailureConfig(max_failures=TRIAL_MAX_FAILURES)),
     )
     return tuner, view
 
