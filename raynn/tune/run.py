@@ -253,6 +253,7 @@ def _tuner(space: SearchSpace, sched: Any, core: Any, settings: dict[str, Any], 
     from ray import tune
 
     from raynn.tune.events import EventLog
+    from raynn.tune.guard import StorageGuard
     from raynn.resources import trial_resources
     from raynn.tune.monitor import MetricsExporter, TensorBoardLogger
     from raynn.tune.pending import PendingReport
@@ -271,7 +272,8 @@ def _tuner(space: SearchSpace, sched: Any, core: Any, settings: dict[str, Any], 
     snapshot = [sched.snapshot_callback()] if hasattr(sched, "snapshot_callback") else []
     callbacks = [*snapshot, view, EventLog(exp_dir, metric, mode),
                  MetricsExporter(sched, metric, mode, experiment=name, budget=budget),
-                 TensorBoardLogger(exp_dir), PendingReport(pending_timeout)]
+                 TensorBoardLogger(exp_dir), PendingReport(pending_timeout),
+                 StorageGuard(exp_dir, f"raynn tune --resume --name {name} --storage {exp_dir.parent}")]
     if resume:
         return _restored_tuner(exp_dir, trainable, sched, callbacks), view
     _save_settings(exp_dir, settings)
