@@ -36,8 +36,10 @@ checkpoint write per 10 epochs (a write costs far less than an epoch for the mod
 
 
 TRIAL_MAX_FAILURES = 3
-"""Times Tune restarts a trial from its latest checkpoint after its process died (actor or node lost, killed,
-out of memory). Tune's default, 0, ended such a trial for good as ERROR, its slot and rungs lost."""
+"""Times Tune restarts an in-process trial from its latest checkpoint after it failed (its process killed, its
+node lost, out of memory). Tune's default, 0, ended such a trial for good as ERROR, its slot and rungs lost.
+Data-parallel trials get 0: Ray Train already restarts their workers (``train.max_failures``), and a trial whose
+workers could not be placed within ``--pending-timeout`` must fail once, not wait that long four times."""
 
 
 @dataclass(frozen=True)
@@ -294,7 +296,8 @@ def _tuner(space: SearchSpace, sched: Any, core: Any, settings: dict[str, Any], 
         # of a trial (Ray's "snapshotting has been triggered multiple times" warning). A trial keeps its few
         # checkpoints: one per rung and one per checkpoint_every epochs.
         run_config=tune.RunConfig(name=name, storage_path=str(exp_dir.parent), callbacks=callbacks, verbose=0,
-                                  failure_config=tune.FailureConfig(max_failures=TRIAL_MAX_FAILURES)),
+                                  failure_config=tune.FailureConfig(
+                                      max_failures=TRIAL_MAX_FAILURES if settings["workers_per_trial"] == 1 else 0)),
     )
     return tuner, view
 
