@@ -45,9 +45,20 @@ class RaynnSearcher(Searcher):
         return Searcher.FINISHED if params is None else params
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        if self._complete(trial_id):
+            # A store of the searcher's own (Optuna's SQLite) runs ahead of Tune's snapshot: after the driver
+            # was killed right after telling it a trial's end, `--resume` runs that trial again from Tune's
+            # older snapshot. What the searcher was told stands; raising here crashed the resumed experiment.
+            return
         if self.metric in result and self.resource_attr in result:
             self.core.on_result(trial_id, int(result[self.resource_attr]), float(result[self.metric]))
         fault_point("result")
+
+    def _complete(self, trial_id: str) -> bool:
+        try:
+            return self.core.is_complete(trial_id)
+        except ValueError:  # not a trial of this searcher's
+            return False
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
         if trial_id in self.core.trial_ids:
