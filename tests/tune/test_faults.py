@@ -8,8 +8,9 @@ that reaches it writes its pid to ``RAYNN_FAULT_MARKER`` and waits), then kills 
   checkpoint (``raynn.tune.run.TRIAL_MAX_FAILURES``), and the experiment equals an uninterrupted one;
 - the same with the trial's latest checkpoint truncated first: it falls back to the checkpoint before, with a
   warning naming the file;
-- the driver killed at five moments, then ``raynn tune --resume``: the same experiment ends, no trial retrained
-  from scratch, the budget ledger equal to an uninterrupted run's.
+- the driver killed at five moments of one experiment, ``raynn tune --resume`` after each: the same experiment
+  ends, no trial retrained from scratch, the budget ledger equal to an uninterrupted run's;
+- one Ray Train worker of a 2-worker trial killed: Ray Train restarts the worker group from the checkpoint.
 
 The experiment: digits, an MLP, HyperBand with R = 3 and eta = 3 (bracket s=1: 3 configurations at 1 epoch, the
 best to 3; s=0: 2 at 3), seeded random search, so an uninterrupted run (the ``reference``) is reproducible:
