@@ -116,17 +116,14 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-_TUNE_SETTINGS = ("scheduler", "searcher", "budget", "num_samples", "workers_per_trial", "gpus_per_worker",
-                  "max_concurrent", "metric", "mode", "eta", "seed", "checkpoint_every")
-
-
 def _tune(args: argparse.Namespace) -> int:
     from raynn.api import check_address
 
     check_address(args.address)  # first: seconds, before importing Ray Tune (which alone may take as long)
+    from raynn.tune.options import SETTINGS, TuneOptions
     from raynn.tune.run import run_tune
 
-    given = {key: getattr(args, key) for key in _TUNE_SETTINGS if getattr(args, key) is not None}
+    given = {key: getattr(args, key) for key in SETTINGS if getattr(args, key) is not None}
     if args.resume:
         for key, value in [("space", args.space), *given.items()]:
             if value is not None:
@@ -135,8 +132,9 @@ def _tune(args: argparse.Namespace) -> int:
                                   "started with, in raynn_tune.json)", value)
     if args.pending_timeout is not None:  # a setting of this driver, not of the experiment: taken with --resume
         given["pending_timeout"] = args.pending_timeout
-    result = run_tune(args.space, resume=args.resume, address=args.address, name=args.name,
-                      storage=args.storage, ray_logs=args.verbose, **given)
+    options = TuneOptions(args.space, resume=args.resume, address=args.address, name=args.name,
+                          storage=args.storage, ray_logs=args.verbose, **given)
+    result = run_tune(options)
     if result.trials and all(t.get("diverged") for t in result.trials):
         print(f"raynn: error: every trial diverged (the loss was not finite), so there is no best configuration; "
               f"lower the learning rates in the space (summary in {result.path})", file=sys.stderr)

@@ -9,17 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import Any
 
+from raynn.mode import Mode
+
 __all__ = ["EarlyStopping", "Mode"]
-
-
-class Mode(StrEnum):
-    """Whether a smaller (``MIN``, a loss or error rate) or larger (``MAX``, an accuracy) value is better."""
-
-    MIN = "min"
-    MAX = "max"
 
 
 class EarlyStopping:

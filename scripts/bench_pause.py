@@ -75,17 +75,17 @@ def measure(workers: int, repeats: int, reuse: bool) -> tuple[float, float, floa
                                         reuse_actors=reuse),
             run_config=tune.RunConfig(storage_path=storage, verbose=0),
         ).fit()
-    costs, epochs, gaps = [], [], []
+    costs, epoch_times, gaps = [], [], []
     for trial_id, reports in sched.times.items():
-        epochs = [e for e, _ in reports]
-        if epochs != list(range(1, len(epochs) + 1)):  # a resume that retrained epochs would not be a resume
-            raise SystemExit(f"trial {trial_id} reported epochs {epochs}: it did not resume from its checkpoint")
+        seen = [e for e, _ in reports]
+        if seen != list(range(1, len(seen) + 1)):  # a resume that retrained epochs would not be a resume
+            raise SystemExit(f"trial {trial_id} reported epochs {seen}: it did not resume from its checkpoint")
         t = dict(reports)
         epoch = statistics.median(t[e + 1] - t[e] for e in range(2, max(t)))
         costs.append(t[2] - t[1] - epoch)
         gaps.append(t[2] - t[1])
-        epochs.append(epoch)
-    return statistics.median(costs), statistics.median(epochs), statistics.median(gaps)
+        epoch_times.append(epoch)
+    return statistics.median(costs), statistics.median(epoch_times), statistics.median(gaps)
 
 
 def main() -> None:

@@ -20,6 +20,12 @@ ASHA + OptunaSearch (TPE).
     python scripts/bench_tune.py                 # digits, 17 trials, 2 slots, seeds 0 1 2
     python scripts/bench_tune.py --quick         # one seed
     python scripts/bench_tune.py --full          # MNIST CNN subset, seeds 0..4, equal epoch budget
+
+``--budget B`` (the default with ``--full``: one HyperBand band's budget, 69 epochs for R = 9, eta = 3) gives
+every variant the same number of epochs instead of the same number of trials: raynn's HyperBand spends its
+band, Ray Tune's ASHA draws trials until a ``Stopper`` sees B epochs reported (then stops them all), Optuna
+until its objective has reported B epochs (the trial in flight is pruned there). raynn's ASHA has no hard
+epoch cap (its ``--budget`` chooses how many configurations to try), so it is not in the equal-budget runs.
 """
 
 from __future__ import annotations
@@ -69,6 +75,32 @@ def _never(epoch: int) -> bool:
     return False
 
 
+def band_budget(r_max: int, eta: int) -> int:
+    """Epochs one HyperBand band spends: ``sum_s sum_i n_i (r_i - r_{i-1})`` (Li et al. 2018, Algorithm 1)."""
+    from raynn.hpo.budget import hyperband_brackets
+
+    total = 0
+    for bracket in hyperband_brackets(r_max, eta):
+        previous = 0
+        for n, r in bracket.rounds:
+            total += n * (r - previous)
+            previous = r
+    return total
+
+
+class _EpochBudget:
+    """Counts epochs reported across every trial; ``spent()`` once ``budget`` of them are in."""
+
+    def __init__(self, budget: int | None) -> None:
+        self.budget, self.epochs = budget, 0
+
+    def count(self) -> None:
+        self.epochs += 1
+
+    def spent(self) -> bool:
+        return self.budget is not None and self.epochs >= self.budget
+
+
 def _ray_trainable(config: dict[str, Any], space: dict[str, Any], seed: int) -> None:
     """What a Ray Tune user writes around raynn's loop: report each epoch, no checkpoint (ASHA only stops)."""
     from ray import tune
@@ -81,7 +113,8 @@ def _ray_trainable(config: dict[str, Any], space: dict[str, Any], seed: int) -> 
                           checkpoint_at=_never))
 
 
-def run_ray(space_path: str, sampler_name: str, seed: int, trials: int, slots: int, eta: int) -> dict[str, Any]:
+def run_ray(space_path: str, sampler_name: str, seed: int, trials: int, slots: int, eta: int,
+            budget: int | None = None) -> dict[str, Any]:
     import optuna
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
@@ -94,6 +127,16 @@ def run_ray(space_path: str, sampler_name: str, seed: int, trials: int, slots: i
     sampler = (optuna.samplers.GPSampler(seed=seed) if sampler_name == "gp"
                else optuna.samplers.TPESampler(seed=seed))
     dists = {k: space.dimensions[k].to_optuna() for k in space.keys()}
+    counter = _EpochBudget(budget)
+
+    class BudgetStopper(tune.Stopper):  # the equal epoch budget: stop everything once B epochs are in
+        def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+            counter.count()
+            return False
+
+        def stop_all(self) -> bool:
+            return counter.spent()
+
     ensure_ray()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as storage:
@@ -102,18 +145,21 @@ def run_ray(space_path: str, sampler_name: str, seed: int, trials: int, slots: i
             tune_config=tune.TuneConfig(
                 search_alg=OptunaSearch(space=dists, metric="val_loss", mode="min", sampler=sampler),
                 scheduler=ASHAScheduler(time_attr="epoch", max_t=r_max, grace_period=1, reduction_factor=eta),
-                num_samples=trials, max_concurrent_trials=slots, reuse_actors=True, metric="val_loss",
-                mode="min"),
-            run_config=tune.RunConfig(storage_path=storage, verbose=0),
+                num_samples=trials if budget is None else 100_000, max_concurrent_trials=slots,
+                reuse_actors=True, metric="val_loss", mode="min"),
+            run_config=tune.RunConfig(storage_path=storage, verbose=0,
+                                      stop=BudgetStopper() if budget is not None else None),
         ).fit()
         curves = {}
         for i, result in enumerate(grid):
             df = result.metrics_dataframe
+            if df is None or "epoch" not in df:  # started as the budget ran out, stopped before a report
+                continue
             curves[str(i)] = [(int(e), float(v)) for e, v in zip(df["epoch"], df["val_loss"])]
     return {"inside_s": time.perf_counter() - start, **_summarise(curves, r_max)}
 
 
-def run_optuna(space_path: str, seed: int, trials: int, eta: int) -> dict[str, Any]:
+def run_optuna(space_path: str, seed: int, trials: int, eta: int, budget: int | None = None) -> dict[str, Any]:
     import optuna
 
     from raynn.training.loop import Env, run_training
@@ -125,6 +171,7 @@ def run_optuna(space_path: str, seed: int, trials: int, eta: int) -> dict[str, A
                                 pruner=optuna.pruners.HyperbandPruner(1, r_max, eta), direction="minimize")
     dists = {k: space.dimensions[k].to_optuna() for k in space.keys()}
     curves: dict[str, list[tuple[int, float]]] = {}
+    counter = _EpochBudget(budget)
 
     def objective(trial: optuna.Trial) -> float:
         params = {k: _suggest(trial, k, d) for k, d in dists.items()}
@@ -133,6 +180,10 @@ def run_optuna(space_path: str, seed: int, trials: int, eta: int) -> dict[str, A
         def report(metrics: dict[str, Any], ckpt: str | None) -> None:
             curve.append((int(metrics["epoch"]), float(metrics["val_loss"])))
             trial.report(metrics["val_loss"], metrics["epoch"])
+            counter.count()
+            if counter.spent():  # the equal epoch budget: no more trials, this one ends here
+                study.stop()
+                raise optuna.TrialPruned()
             if trial.should_prune():
                 raise optuna.TrialPruned()
 
@@ -140,7 +191,7 @@ def run_optuna(space_path: str, seed: int, trials: int, eta: int) -> dict[str, A
         return curve[-1][1]
 
     start = time.perf_counter()
-    study.optimize(objective, n_trials=trials)
+    study.optimize(objective, n_trials=trials if budget is None else None)
     return {"inside_s": time.perf_counter() - start, **_summarise(curves, r_max)}
 
 
@@ -188,6 +239,8 @@ def one_run(variant: str, args: argparse.Namespace, seed: int) -> dict[str, Any]
             command = [sys.executable, str(Path(__file__).resolve()), "--child", variant, "--seed", str(seed),
                        "--out", out, "--space", args.space, "--trials", str(args.trials), "--slots",
                        str(args.slots)]
+            if args.budget is not None:
+                command += ["--budget", str(args.budget)]
         start = time.perf_counter()
         proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
         wall = time.perf_counter() - start
@@ -236,6 +289,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=17, help="trials per run (HyperBand R=9, eta=3: 17)")
     parser.add_argument("--slots", type=int, default=2, help="trials at once")
     parser.add_argument("--variants", nargs="+", help="a subset of the variants, by name")
+    parser.add_argument("--budget", type=int, help="epochs every variant may spend instead of a trial count "
+                        "(default with --full: one HyperBand band's budget)")
     parser.add_argument("--json", help="also write every run's row to this file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
@@ -246,9 +301,10 @@ def main() -> None:
 
     if args.child:  # one run of a peer, in this process
         if args.child == "optuna hyperband-pruner+gp":
-            outcome = run_optuna(args.space, args.seed, args.trials, eta)
+            outcome = run_optuna(args.space, args.seed, args.trials, eta, args.budget)
         else:
-            outcome = run_ray(args.space, args.child.rsplit("-", 1)[1], args.seed, args.trials, args.slots, eta)
+            outcome = run_ray(args.space, args.child.rsplit("-", 1)[1], args.seed, args.trials, args.slots, eta,
+                              args.budget)
         Path(args.out).write_text(json.dumps(outcome))
         return
 
@@ -256,7 +312,15 @@ def main() -> None:
     space = _space(args.space)
     args.r_max = _config(space, {k: space.dimensions[k].corners()[0] for k in space.keys()}, 0)["train"]["epochs"]
     seeds = args.seeds or ([0] if args.quick else list(range(5)) if args.full else [0, 1, 2])
-    variants = args.variants or [*RAYNN, *OTHERS]
+    if args.full and args.budget is None:
+        args.budget = band_budget(args.r_max, eta)
+    equal = [v for v in RAYNN if RAYNN[v][0] == "hyperband"] if args.budget is not None else list(RAYNN)
+    variants = args.variants or [*equal, *OTHERS]
+    if args.budget is not None and any(v in RAYNN and RAYNN[v][0] != "hyperband" for v in variants):
+        raise SystemExit("--budget: raynn's ASHA has no hard epoch cap; leave it out of an equal-budget run")
+    if args.budget is not None and args.budget != band_budget(args.r_max, eta) and any(v in RAYNN for v in variants):
+        raise SystemExit(f"--budget: raynn's HyperBand spends one band, {band_budget(args.r_max, eta)} epochs; "
+                         f"use that budget or leave raynn out")
     if BASELINE not in variants:
         variants.append(BASELINE)
     rows = []
@@ -267,7 +331,9 @@ def main() -> None:
             print(json.dumps(row), file=sys.stderr, flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
-    print(f"\n{args.space}: {args.trials} trials (raynn HyperBand: its band), {args.slots} slots, R = {args.r_max}, "
+    work = (f"{args.budget} epochs per variant (equal budget)" if args.budget is not None
+            else f"{args.trials} trials (raynn HyperBand: its band)")
+    print(f"\n{args.space}: {work}, {args.slots} slots, R = {args.r_max}, "
           f"eta = {eta}, seeds {seeds}; medians [min-max]; whole process per run, Ray start-up included")
     print(table(rows, variants))
 

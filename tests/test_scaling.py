@@ -28,7 +28,7 @@ def _cfg(**train: object) -> dict:
 
 
 def test_large_global_batch_gets_goyal_warmup_of_five_epochs() -> None:
-    plan = plan_scaling(_cfg(workers=4), iters_per_epoch=10)
+    plan = plan_scaling(_cfg(workers=4, epochs=90), iters_per_epoch=10)  # Goyal et al.: 5 of 90 epochs
     assert plan.global_batch == 256
     assert plan.lr == pytest.approx(0.4)
     assert plan.warmup_epochs == 5 and plan.warmup_iters == 50
@@ -40,9 +40,11 @@ def test_reference_batch_gets_no_warmup_and_base_lr() -> None:
     assert plan.lr == pytest.approx(0.1) and plan.warmup_iters == 0
 
 
-def test_warmup_is_capped_at_half_a_short_run() -> None:
-    plan = plan_scaling(_cfg(workers=2, epochs=4), iters_per_epoch=10)
-    assert plan.warmup_epochs == 2 and plan.warmup_iters == 20
+@pytest.mark.parametrize(("epochs", "warmup_epochs", "warmup_iters"), [(4, 0.4, 4), (10, 1, 10), (20, 2, 20), (50, 5, 50)])
+def test_warmup_is_capped_at_a_tenth_of_a_short_run(epochs: int, warmup_epochs: float, warmup_iters: int) -> None:
+    # A tenth, not half: half of a 10-epoch run was the worst warmup at 32x the reference batch (README).
+    plan = plan_scaling(_cfg(workers=2, epochs=epochs), iters_per_epoch=10)
+    assert plan.warmup_epochs == pytest.approx(warmup_epochs) and plan.warmup_iters == warmup_iters
 
 
 def test_scaled_warmup_then_cosine_matches_closed_form() -> None:

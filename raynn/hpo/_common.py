@@ -1,4 +1,5 @@
-"""Trial bookkeeping shared by the synchronous and asynchronous cores (private)."""
+"""Trial bookkeeping shared by the synchronous and asynchronous cores (private): one trial table, and the
+event checks and persistence every core does the same way (:class:`TableCore`)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,10 @@ from numbers import Integral, Real
 from typing import Any
 
 from raynn.errors import argument_error
-from raynn.hpo.base import Mode, TrialStatus
+from raynn.hpo.base import Decision, HalvingScheduler, Mode, TrialStatus
+from raynn.hpo.ledger import as_resource
 
-
-def as_resource(value: Any) -> int | None:
-    """A reported resource (cumulative epochs) as an ``int`` when it is a whole number (``3``, ``3.0``,
-    ``numpy.int64(3)``), else None (``True``, ``2.5``, ``"3"``, missing). Callers check the sign."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, Integral):
-        return int(value)
-    if isinstance(value, Real) and float(value).is_integer():
-        return int(value)
-    return None
+__all__ = ["TableCore", "Trial", "TrialTable", "as_resource"]
 
 
 # Short names for the cores' code; the enum is the public type (raynn.hpo.TrialStatus).
@@ -62,6 +54,8 @@ class TrialTable:
         self._counts = dict.fromkeys(TrialStatus, 0)
         self.spent = 0
         self._queue: deque[str] = deque()
+        # Ids of the trials changed since the last journal entry; None: no journal kept (the default, free)
+        self.touched: set[str] | None = None
 
     def __len__(self) -> int:
         return len(self.trials)
@@ -76,18 +70,25 @@ class TrialTable:
         trial = Trial(trial_id, arrival=len(self.trials), bracket=bracket)
         self.trials[trial_id] = trial
         self._counts[trial.status] += 1
+        if self.touched is not None:
+            self.touched.add(trial_id)
         return trial
 
     def set_status(self, trial: Trial, status: TrialStatus) -> None:
+        """Every change of a trial's rung or values comes with one of its status: so a journal sees them all."""
         self._counts[trial.status] -= 1
         self._counts[status] += 1
         trial.status = status
+        if self.touched is not None:
+            self.touched.add(trial.id)
 
     def reach(self, trial: Trial, resource: int) -> None:
         """The trial reported ``resource``; it is charged up to its furthest one."""
         if resource > trial.resource:
             self.spent += resource - trial.resource
             trial.resource = resource
+            if self.touched is not None:
+                self.touched.add(trial.id)
 
     def count(self, *statuses: TrialStatus) -> int:
         return sum(self._counts[s] for s in statuses)
@@ -120,6 +121,7 @@ class TrialTable:
 
     def load(self, rows: list[list[Any]], queue: list[str]) -> None:
         self.trials, self._counts, self.spent = {}, dict.fromkeys(TrialStatus, 0), 0
+        self.touched = None
         for row in rows:
             trial = Trial.from_json(row)
             self.trials[trial.id] = trial
@@ -169,3 +171,145 @@ def check_config(expected: dict[str, Any], state: dict[str, Any]) -> None:
             f"state_dict was saved by a scheduler built with other arguments: expected config {expected}, "
             f"but got {got}"
         )
+
+
+class TableCore(HalvingScheduler):
+    """A core over one :class:`TrialTable`: what the synchronous and asynchronous cores share.
+
+    Subclasses keep their rungs beside the table (brackets, sorted rungs) and say how a result at a target,
+    a removal and the end of the search are decided. The table is the one record of every trial's status,
+    rung, resource and rung values; the adapter and the reporting code ask the core, never keep their own.
+    """
+
+    _full = "has_room() is False"  # why on_trial_add was refused, for the message
+
+    def _reset(self) -> None:
+        self._table = TrialTable()
+        self._stops: list[str] = []
+        self._exhausted = False
+
+    def _set(self, trial: Trial, status: TrialStatus) -> None:
+        """Every status change goes through here (a subclass that counts statuses per rung extends it)."""
+        self._table.set_status(trial, status)
+
+    def _resume_queued(self) -> str | None:
+        """The first trial promoted and queued, now running; None when the queue is empty."""
+        trial = self._table.pop_queued()
+        if trial is None:
+            return None
+        self._set(trial, RUNNING)
+        return trial.id
+
+    # -- queries --------------------------------------------------------------------------------------------
+
+    def _get(self, trial_id: str) -> Trial:
+        return self._table.get(trial_id)
+
+    def status(self, trial_id: str) -> TrialStatus:
+        return self._table.get(trial_id).status
+
+    def rung_of(self, trial_id: str) -> int:
+        return self._get(trial_id).rung
+
+    @property
+    def budget_spent(self) -> int:
+        return self._table.spent
+
+    def trial_ids(self) -> list[str]:
+        """Every trial added, in arrival order."""
+        return list(self._table.trials)
+
+    # -- event checks shared by every core ------------------------------------------------------------------
+
+    def _check_new(self, trial_id: str) -> None:
+        check_trial_id(trial_id)
+        if trial_id in self._table.trials:
+            raise ValueError(f"trial {trial_id!r} was already added")
+        if not self.has_room():
+            raise ValueError(f"no room for trial {trial_id!r}: has_room() is False ({self._full})")
+
+    def _take_result(self, trial_id: str, resource: int, value: float) -> tuple[Trial, int, float]:
+        """Check a result of a running trial and charge its resource."""
+        trial = self._get(trial_id)
+        resource, value = check_result(resource, value)
+        if trial.status != RUNNING:
+            raise ValueError(
+                f"trial {trial_id!r} is {trial.status.value}; only running trials report results"
+            )
+        self._table.reach(trial, resource)
+        return trial, resource, value
+
+    def _leaving(self, trial_id: str) -> Trial | None:
+        """The trial being removed, or None when the core had already stopped or removed it."""
+        trial = self._get(trial_id)
+        if trial_id in self._stops:
+            self._stops.remove(trial_id)
+        return None if trial.status.terminal else trial
+
+    def pop_stops(self) -> list[str]:
+        stops, self._stops = self._stops, []
+        return stops
+
+    def _decide_out(self, trial: Trial, trigger: str | None) -> Decision | None:
+        """``trial`` was eliminated: STOP for the trial whose result decided it, else a stop for the adapter."""
+        if trial.id == trigger:
+            return Decision.STOP
+        self._stops.append(trial.id)
+        return None
+
+    # -- persistence ----------------------------------------------------------------------------------------
+
+    def _config(self) -> dict[str, Any]:
+        """What a ``state_dict`` must have been saved with: the class, the mode and the plan's arguments."""
+        return {"class": type(self).__name__, "mode": self.mode.value, **self._arguments()}
+
+    def _arguments(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _state(self) -> dict[str, Any]:
+        """The subclass's own state beside the table's."""
+        raise NotImplementedError
+
+    def _load(self, state: dict[str, Any]) -> None:
+        """Rebuild the subclass's state after the table was loaded."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "config": self._config(),
+            "trials": self._table.rows(),
+            **self._state(),
+            "queue": self._table.queued(),
+            "stops": list(self._stops),
+            "exhausted": self._exhausted,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        check_config(self._config(), state)
+        self._reset()
+        self._table.load(state["trials"], state["queue"])
+        self._load(state)
+        self._stops = list(state["stops"])
+        self._exhausted = bool(state["exhausted"])
+
+    # -- the journal: what changed since the last entry, so a state file grows by O(changes) per event -------
+
+    def journal(self) -> dict[str, Any]:
+        """What changed since the previous call (the first call: since now, an empty change), as a patch of
+        :meth:`state_dict` that :func:`raynn.hpo.journal.apply_journal` applies: the changed trial rows, the subclass's own parts,
+        and the small lists (queue, stops) whole. Each event costs O(what it changed), not O(trials)."""
+        table = self._table
+        if table.touched is None:
+            table.touched = set()
+            self._journal_start()
+        rows = [table.trials[t].to_json() for t in table.touched]
+        parts = self._journal_parts()  # reads the touched trials too
+        table.touched.clear()
+        return {"trials": rows, **parts, "queue": table.queued(), "stops": list(self._stops),
+                "exhausted": self._exhausted}
+
+    def _journal_start(self) -> None:
+        """Remember where the subclass's own parts stand, for the first :meth:`journal` entry."""
+
+    def _journal_parts(self) -> dict[str, Any]:
+        return {}

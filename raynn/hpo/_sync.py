@@ -17,21 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raynn.faults import fault_point
-from raynn.hpo._common import (
-    QUEUED,
-    REMOVED,
-    RUNNING,
-    STOPPED,
-    WAITING,
-    Trial,
-    TrialTable,
-    check_config,
-    check_result,
-    check_trial_id,
-    rank_key,
-)
-from raynn.hpo.base import Decision, HalvingScheduler, Mode, TrialStatus
+from raynn.hpo._common import QUEUED, REMOVED, RUNNING, STOPPED, WAITING, TableCore, Trial, rank_key
+from raynn.hpo.base import Decision, Mode, TrialStatus
 from raynn.hpo.budget import BracketPlan
+from raynn.hpo.ledger import BracketLedger, Ledger, RoundLedger, planned_units
 
 
 @dataclass
@@ -48,8 +37,10 @@ class _Bracket:
         return [self.plan, self.members, self.sealed, self.decided]
 
 
-class SyncHalving(HalvingScheduler):
+class SyncHalving(TableCore):
     """Shared state machine; subclasses only build the plan. See the module docstring."""
+
+    _full = "plan filled or search exhausted"
 
     def __init__(
         self, plans: Sequence[BracketPlan], halving: int, mode: Mode | str, max_bands: int | None
@@ -60,21 +51,13 @@ class SyncHalving(HalvingScheduler):
         self.max_bands = max_bands
         self._reset()
 
-    def _config(self) -> dict[str, Any]:
-        return {
-            "class": type(self).__name__,
-            "mode": self.mode.value,
-            "halving": self.halving,
-            "max_bands": self.max_bands,
-            "plan": self.plan(),
-        }
+    def _arguments(self) -> dict[str, Any]:
+        return {"halving": self.halving, "max_bands": self.max_bands, "plan": self.plan()}
 
     def _reset(self) -> None:
-        self._table = TrialTable()
+        super()._reset()
         self._brackets: list[_Bracket] = []
         self._filling: int | None = None
-        self._stops: list[str] = []
-        self._exhausted = False
 
     def _set(self, trial: Trial, status: TrialStatus) -> None:
         """Every status change goes through here, so the bracket's pending count stays true."""
@@ -96,25 +79,51 @@ class SyncHalving(HalvingScheduler):
     @property
     def planned_budget(self) -> int:
         """Units one band needs if every round is full: ``sum_i n_i (r_i - r_{i-1})`` over its brackets."""
-        total = 0
-        for p in self._plans:
-            held = 0
-            for rnd in p.rounds:
-                total += rnd.n * (rnd.r - held)
-                held = rnd.r
-        return total
+        return sum(planned_units(p.rounds) for p in self._plans)
+
+    @property
+    def planned_trials(self) -> int:
+        """Configurations one band takes: ``n_0`` summed over its brackets."""
+        return sum(p.rounds[0].n for p in self._plans)
+
+    def ledger(self) -> Ledger:
+        trials = self._table.trials
+        brackets = []
+        for index, bracket in enumerate(self._brackets):
+            plan = self._plans[bracket.plan]
+            rounds = tuple(
+                RoundLedger(
+                    round=i,
+                    r=rnd.r,
+                    planned=rnd.n,
+                    entered=len(bracket.members[i]),
+                    reached=sum(1 for t in bracket.members[i] if len(trials[t].values) > i),
+                    promoted=len(bracket.members[i + 1]) if i + 1 < len(plan.rounds) else 0,
+                    decided=i < bracket.decided,
+                )
+                for i, rnd in enumerate(plan.rounds)
+            )
+            brackets.append(
+                BracketLedger(
+                    band=index // len(self._plans),
+                    bracket=plan.s,
+                    planned=planned_units(plan.rounds),
+                    spent=sum(trials[t].resource for t in bracket.members[0]),
+                    sealed=bracket.sealed,
+                    rounds=rounds,
+                )
+            )
+        return Ledger(
+            planned=sum(b.planned for b in brackets if b.planned is not None),
+            spent=self.budget_spent,
+            brackets=tuple(brackets),
+        )
 
     def _can_open(self) -> bool:
         return self.max_bands is None or len(self._brackets) < self.max_bands * len(self._plans)
 
     def has_room(self) -> bool:
         return not self._exhausted and (self._filling is not None or self._can_open())
-
-    def _get(self, trial_id: str) -> Trial:
-        return self._table.get(trial_id)
-
-    def status(self, trial_id: str) -> TrialStatus:
-        return self._table.get(trial_id).status
 
     def _rounds(self, trial: Trial) -> Sequence[Any]:
         return self._plans[self._brackets[trial.bracket].plan].rounds
@@ -126,15 +135,8 @@ class SyncHalving(HalvingScheduler):
         trial = self._get(trial_id)
         return self._rounds(trial)[trial.rung].r
 
-    def rung_of(self, trial_id: str) -> int:
-        return self._get(trial_id).rung
-
     def bracket_of(self, trial_id: str) -> int:
         return self._get(trial_id).bracket
-
-    @property
-    def budget_spent(self) -> int:
-        return self._table.spent
 
     def is_finished(self) -> bool:
         return not self.has_room() and self._table.all_terminal()
@@ -153,13 +155,7 @@ class SyncHalving(HalvingScheduler):
     # -- events ---------------------------------------------------------------------------------------------
 
     def on_trial_add(self, trial_id: str) -> None:
-        check_trial_id(trial_id)
-        if trial_id in self._table.trials:
-            raise ValueError(f"trial {trial_id!r} was already added")
-        if not self.has_room():
-            raise ValueError(
-                f"no room for trial {trial_id!r}: has_room() is False (plan filled or search exhausted)"
-            )
+        self._check_new(trial_id)
         if self._filling is None:
             index = len(self._brackets)
             plan = index % len(self._plans)
@@ -175,13 +171,7 @@ class SyncHalving(HalvingScheduler):
             self._filling = None
 
     def on_result(self, trial_id: str, resource: int, value: float) -> Decision:
-        trial = self._get(trial_id)
-        resource, value = check_result(resource, value)
-        if trial.status != RUNNING:
-            raise ValueError(
-                f"trial {trial_id!r} is {trial.status.value}; only running trials report results"
-            )
-        self._table.reach(trial, resource)
+        trial, resource, value = self._take_result(trial_id, resource, value)
         rounds = self._rounds(trial)
         if resource < rounds[trial.rung].r:
             return Decision.CONTINUE
@@ -194,21 +184,11 @@ class SyncHalving(HalvingScheduler):
         return decided or Decision.PAUSE
 
     def choose_paused(self) -> str | None:
-        trial = self._table.pop_queued()
-        if trial is None:
-            return None
-        self._set(trial, RUNNING)
-        return trial.id
-
-    def pop_stops(self) -> list[str]:
-        stops, self._stops = self._stops, []
-        return stops
+        return self._resume_queued()
 
     def on_trial_remove(self, trial_id: str) -> None:
-        trial = self._get(trial_id)
-        if trial_id in self._stops:
-            self._stops.remove(trial_id)
-        if trial.status.terminal:
+        trial = self._leaving(trial_id)
+        if trial is None:
             return
         self._set(trial, REMOVED)  # a QUEUED trial stays in the queue, skipped by pop_queued()
         self._maybe_decide(self._brackets[trial.bracket])
@@ -250,10 +230,7 @@ class SyncHalving(HalvingScheduler):
                 self._table.enqueue(trial)
         for trial in ranked[keep:]:
             self._set(trial, STOPPED)
-            if trial.id == trigger:
-                decision = Decision.STOP
-            else:
-                self._stops.append(trial.id)
+            decision = self._decide_out(trial, trigger) or decision
         if keep == 0:  # every configuration of the rung was removed: nothing left to halve
             bracket.decided = len(rounds)
         fault_point("rung-decision")
@@ -261,21 +238,21 @@ class SyncHalving(HalvingScheduler):
 
     # -- persistence ----------------------------------------------------------------------------------------
 
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "config": self._config(),
-            "trials": self._table.rows(),
-            "brackets": [b.to_json() for b in self._brackets],
-            "filling": self._filling,
-            "queue": self._table.queued(),
-            "stops": list(self._stops),
-            "exhausted": self._exhausted,
-        }
+    def _state(self) -> dict[str, Any]:
+        return {"brackets": [b.to_json() for b in self._brackets], "filling": self._filling}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        check_config(self._config(), state)
-        self._reset()
-        self._table.load(state["trials"], state["queue"])
+    def _journal_start(self) -> None:
+        self._journal_filling = self._filling
+
+    def _journal_parts(self) -> dict[str, Any]:
+        # A bracket changes only with a trial of it (added, paused, decided, removed), or when the search ends
+        # and seals the bracket that was filling.
+        changed = {self._table.trials[row].bracket for row in self._table.touched or ()}
+        changed |= {b for b in (self._journal_filling, self._filling) if b is not None}
+        self._journal_filling = self._filling
+        return {"brackets": {b: self._brackets[b].to_json() for b in sorted(changed)}, "filling": self._filling}
+
+    def _load(self, state: dict[str, Any]) -> None:
         self._brackets = [
             _Bracket(plan, [list(m) for m in members], sealed, decided, pending=[0] * len(members))
             for plan, members, sealed, decided in state["brackets"]
@@ -284,5 +261,3 @@ class SyncHalving(HalvingScheduler):
             if trial.status is RUNNING or trial.status is QUEUED:
                 self._brackets[trial.bracket].pending[trial.rung] += 1
         self._filling = state["filling"]
-        self._stops = list(state["stops"])
-        self._exhausted = bool(state["exhausted"])

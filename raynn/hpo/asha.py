@@ -11,24 +11,22 @@ from raynn.hpo._common import (
     RUNNING,
     STOPPED,
     WAITING,
+    TableCore,
     Trial,
-    TrialTable,
-    check_config,
     check_optional_int,
-    check_result,
-    check_trial_id,
     rank_key,
 )
-from raynn.hpo.base import Decision, HalvingScheduler, Mode, TrialStatus
+from raynn.hpo.base import Decision, Mode, TrialStatus
+from raynn.hpo.budget import rung_resources
+from raynn.hpo.ledger import BracketLedger, Ledger, RoundLedger
 
 # A rung's entries, kept sorted: rank_key (unique: it ends with the arrival) followed by the trial id.
 _Key = tuple[int, float, int, str]
-from raynn.hpo.budget import rung_resources
 
 __all__ = ["AsyncHalving"]
 
 
-class AsyncHalving(HalvingScheduler):
+class AsyncHalving(TableCore):
     """ASHA: successive halving that never waits for a rung to fill.
 
     Li, Jamieson, Rostamizadeh, Gonina, Ben-Tzur, Hardt, Recht, Talwalkar, "A System for Massively Parallel
@@ -57,6 +55,8 @@ class AsyncHalving(HalvingScheduler):
         max_trials: :meth:`has_room` is False once this many trials were added (None: until exhausted).
     """
 
+    _full = "max_trials or search exhausted"
+
     def __init__(
         self,
         max_resource: int,
@@ -71,25 +71,17 @@ class AsyncHalving(HalvingScheduler):
         self.max_trials = check_optional_int("max_trials", max_trials, 1)
         self._reset()
 
-    def _config(self) -> dict[str, Any]:
-        return {
-            "class": type(self).__name__,
-            "mode": self.mode.value,
-            "rungs": self.rungs,
-            "eta": self.eta,
-            "max_trials": self.max_trials,
-        }
+    def _arguments(self) -> dict[str, Any]:
+        return {"rungs": self.rungs, "eta": self.eta, "max_trials": self.max_trials}
 
     def _reset(self) -> None:
-        self._table = TrialTable()  # its queue: trials promoted by the end-of-search flush, to resume
+        super()._reset()  # the table's queue: trials promoted by the end-of-search flush, to resume
         # _members[k]: ids of the trials that reached rung k, in that order; results never leave a rung.
         self._members: list[list[str]] = [[] for _ in self.rungs]
         # Derived from the trials (rebuilt by load_state_dict, never saved):
         # _ranked[k]: the keys of _members[k], best first; _waiting[k]: those of trials WAITING at rung k.
         self._ranked: list[list[_Key]] = [[] for _ in self.rungs]
         self._waiting: list[list[_Key]] = [[] for _ in self.rungs]
-        self._stops: list[str] = []
-        self._exhausted = False
 
     def _key(self, trial: Trial, k: int) -> _Key:
         return (*rank_key(trial, k, self.mode), trial.id)
@@ -100,7 +92,7 @@ class AsyncHalving(HalvingScheduler):
         del waiting[bisect_left(waiting, self._key(trial, trial.rung))]
         if status is RUNNING or status is QUEUED:
             trial.rung += 1
-        self._table.set_status(trial, status)
+        self._set(trial, status)
 
     # -- queries --------------------------------------------------------------------------------------------
 
@@ -122,25 +114,40 @@ class AsyncHalving(HalvingScheduler):
     def has_room(self) -> bool:
         return not self._search_over()
 
-    def _get(self, trial_id: str) -> Trial:
-        return self._table.get(trial_id)
-
-    def status(self, trial_id: str) -> TrialStatus:
-        return self._table.get(trial_id).status
-
     def target(self, trial_id: str) -> int:
         return self.rungs[self._get(trial_id).rung]
-
-    def rung_of(self, trial_id: str) -> int:
-        return self._get(trial_id).rung
 
     def bracket_of(self, trial_id: str) -> int:
         self._get(trial_id)
         return 0
 
     @property
-    def budget_spent(self) -> int:
-        return self._table.spent
+    def planned_budget(self) -> None:
+        """ASHA has no fixed budget: it runs until the search is exhausted or stopped."""
+        return None
+
+    @property
+    def planned_trials(self) -> int | None:
+        return self.max_trials
+
+    def ledger(self) -> Ledger:
+        """One bracket: rung ``k`` planned ``floor(max_trials / eta**k)`` (None), reached by ``n_k`` trials;
+        ``promoted``: those of them that went beyond it."""
+        trials = self._table.trials
+        rounds = tuple(
+            RoundLedger(
+                round=k,
+                r=row["r"],
+                planned=row["n"],
+                entered=len(self._members[k]),
+                reached=len(self._members[k]),
+                promoted=sum(1 for t in self._members[k] if trials[t].rung > k),
+                decided=False,
+            )
+            for k, row in enumerate(self.plan())
+        )
+        bracket = BracketLedger(0, 0, None, self.budget_spent, True, rounds)
+        return Ledger(planned=None, spent=self.budget_spent, brackets=(bracket,))
 
     def is_finished(self) -> bool:
         return self._search_over() and self._table.all_terminal()
@@ -164,23 +171,11 @@ class AsyncHalving(HalvingScheduler):
     # -- events ---------------------------------------------------------------------------------------------
 
     def on_trial_add(self, trial_id: str) -> None:
-        check_trial_id(trial_id)
-        if trial_id in self._table.trials:
-            raise ValueError(f"trial {trial_id!r} was already added")
-        if not self.has_room():
-            raise ValueError(
-                f"no room for trial {trial_id!r}: has_room() is False (max_trials or search exhausted)"
-            )
+        self._check_new(trial_id)
         self._table.add(trial_id, bracket=0)
 
     def on_result(self, trial_id: str, resource: int, value: float) -> Decision:
-        trial = self._get(trial_id)
-        resource, value = check_result(resource, value)
-        if trial.status != RUNNING:
-            raise ValueError(
-                f"trial {trial_id!r} is {trial.status.value}; only running trials report results"
-            )
-        self._table.reach(trial, resource)
+        trial, resource, value = self._take_result(trial_id, resource, value)
         k = trial.rung
         if resource < self.rungs[k]:
             return Decision.CONTINUE
@@ -189,10 +184,10 @@ class AsyncHalving(HalvingScheduler):
         key = self._key(trial, k)
         insort(self._ranked[k], key)
         if k == len(self.rungs) - 1:
-            self._table.set_status(trial, STOPPED)
+            self._set(trial, STOPPED)
             decision = Decision.STOP
         else:
-            self._table.set_status(trial, WAITING)
+            self._set(trial, WAITING)
             insort(self._waiting[k], key)
             decision = Decision.PAUSE
             if not self._table.count(QUEUED) and self._promotable() is trial:
@@ -201,30 +196,23 @@ class AsyncHalving(HalvingScheduler):
         return self._maybe_flush(trigger=trial_id) or decision
 
     def choose_paused(self) -> str | None:
-        trial = self._table.pop_queued()
-        if trial is not None:
-            self._table.set_status(trial, RUNNING)
-            return trial.id
+        resumed = self._resume_queued()
+        if resumed is not None:
+            return resumed
         trial = self._promotable()
         if trial is None:
             return None
         self._leave_rung(trial, RUNNING)
         return trial.id
 
-    def pop_stops(self) -> list[str]:
-        stops, self._stops = self._stops, []
-        return stops
-
     def on_trial_remove(self, trial_id: str) -> None:
-        trial = self._get(trial_id)
-        if trial_id in self._stops:
-            self._stops.remove(trial_id)
-        if trial.status.terminal:
+        trial = self._leaving(trial_id)
+        if trial is None:
             return
         if trial.status is WAITING:
             self._leave_rung(trial, REMOVED)
         else:  # a QUEUED trial stays in the queue, skipped by pop_queued()
-            self._table.set_status(trial, REMOVED)
+            self._set(trial, REMOVED)
         self._maybe_flush()
 
     def on_search_exhausted(self) -> None:
@@ -254,28 +242,23 @@ class AsyncHalving(HalvingScheduler):
                         self._table.enqueue(trial)
                 else:
                     self._leave_rung(trial, STOPPED)
-                    if trial.id == trigger:
-                        decision = Decision.STOP
-                    else:
-                        self._stops.append(trial.id)
+                    decision = self._decide_out(trial, trigger) or decision
         return decision
 
     # -- persistence ----------------------------------------------------------------------------------------
 
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "config": self._config(),
-            "trials": self._table.rows(),
-            "members": [list(m) for m in self._members],
-            "queue": self._table.queued(),
-            "stops": list(self._stops),
-            "exhausted": self._exhausted,
-        }
+    def _state(self) -> dict[str, Any]:
+        return {"members": [list(m) for m in self._members]}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        check_config(self._config(), state)
-        self._reset()
-        self._table.load(state["trials"], state["queue"])
+    def _journal_start(self) -> None:
+        self._journal_lengths = [len(m) for m in self._members]
+
+    def _journal_parts(self) -> dict[str, Any]:
+        tails = [m[n:] for m, n in zip(self._members, self._journal_lengths)]  # rungs only ever grow
+        self._journal_lengths = [len(m) for m in self._members]
+        return {"members_tail": tails}
+
+    def _load(self, state: dict[str, Any]) -> None:
         self._members = [list(m) for m in state["members"]]
         trials = self._table.trials
         for k, members in enumerate(self._members):
@@ -285,5 +268,3 @@ class AsyncHalving(HalvingScheduler):
                 for key in self._ranked[k]
                 if trials[key[-1]].status is WAITING and trials[key[-1]].rung == k
             ]
-        self._stops = list(state["stops"])
-        self._exhausted = bool(state["exhausted"])

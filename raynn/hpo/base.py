@@ -23,13 +23,18 @@ from abc import ABC, abstractmethod
 from enum import Enum
 from typing import Any
 
-from raynn.errors import argument_error
+from raynn.hpo.ledger import Ledger
+from raynn.mode import Mode
 
 __all__ = ["Decision", "HalvingScheduler", "Mode", "TrialStatus"]
 
 
 class Decision(Enum):
-    """What a trial does after reporting a result; the values are Ray Tune's strings."""
+    """What a trial does after reporting a result.
+
+    raynn's own type: the values are the strings decision traces record (``tests/hpo/data``); an adapter maps
+    each member to its framework's constant (:mod:`raynn.tune.schedulers` to Ray Tune's ``TrialScheduler``
+    ones), never passes the value through."""
 
     CONTINUE = "CONTINUE"
     PAUSE = "PAUSE"
@@ -50,22 +55,6 @@ class TrialStatus(Enum):
     def terminal(self) -> bool:
         """Stopped or removed: the core will never schedule it again."""
         return self in (TrialStatus.STOPPED, TrialStatus.REMOVED)
-
-
-class Mode(Enum):
-    """Direction of the metric: ``MIN`` (a loss) or ``MAX`` (an accuracy)."""
-
-    MIN = "min"
-    MAX = "max"
-
-    @classmethod
-    def parse(cls, mode: Mode | str) -> Mode:
-        """Accept a :class:`Mode` or the strings ``"min"`` / ``"max"`` (the edge: YAML, Ray's ``mode``)."""
-        if isinstance(mode, Mode):
-            return mode
-        if isinstance(mode, str) and mode.lower() in ("min", "max"):
-            return cls(mode.lower())
-        raise argument_error("mode", "must be one of 'min', 'max'", mode)
 
 
 class HalvingScheduler(ABC):
@@ -137,7 +126,27 @@ class HalvingScheduler(ABC):
 
     @abstractmethod
     def best(self) -> str | None:
-        """The best trial at the largest resource any trial reached (None before any rung result)."""
+        """The incumbent: the trial with the best value at the largest resource any trial reached (None
+        before any rung result).
+
+        The one definition of best (:mod:`raynn.tune.best` applies it to every reported epoch, the core to the
+        values it records, those at rungs): among the results at the largest resource reached, the best in
+        :attr:`mode`; NaN ranks last, equal values go to the earlier trial.
+        """
+
+    @property
+    @abstractmethod
+    def planned_budget(self) -> int | None:
+        """Units one band of the plan needs if every round is full (None: no fixed budget, ASHA)."""
+
+    @property
+    @abstractmethod
+    def planned_trials(self) -> int | None:
+        """Configurations one band of the plan takes (None: as many as the search gives)."""
+
+    @abstractmethod
+    def ledger(self) -> Ledger:
+        """Budget planned against spent, per bracket and round (:class:`~raynn.hpo.ledger.Ledger`)."""
 
     @abstractmethod
     def plan(self) -> list[dict[str, Any]]:

@@ -45,6 +45,16 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return value
 
 
+def _check_geometry(r_min: int, r_max: int, eta: int, r_max_name: str) -> None:
+    """``r_min``, ``r_max`` integers >= 1 with ``r_min <= r_max`` and ``eta`` an integer >= 2."""
+    _check_int(r_max_name, r_max, 1)
+    _check_int("eta", eta, 2)
+    _check_int("r_min", r_min, 1)
+    if r_min > r_max:
+        raise ConfigError("r_min", f"must be <= {r_max_name}", r_min,
+                          message=f"`r_min <= {r_max_name}` must hold, but got (r_min={r_min}, {r_max_name}={r_max})")
+
+
 def ceil_log2(n: int) -> int:
     """``ceil(log2(n))`` for an integer ``n >= 1``, exactly: ``(n - 1).bit_length()``."""
     _check_int("n", n, 1)
@@ -97,12 +107,7 @@ def sh_rounds(budget: int, n_configs: int) -> list[Round]:
 
 def rung_resources(r_min: int, r_max: int, eta: int) -> list[int]:
     """Rung targets ``r_min * eta**k`` below ``r_max``, then ``r_max``: ``(1, 10, 3) -> [1, 3, 9, 10]``."""
-    _check_int("r_min", r_min, 1)
-    _check_int("r_max", r_max, 1)
-    _check_int("eta", eta, 2)
-    if r_min > r_max:
-        raise ConfigError("r_min", "must be <= r_max", r_min,
-                          message=f"`r_min <= r_max` must hold, but got ({r_min=}, {r_max=})")
+    _check_geometry(r_min, r_max, eta, "r_max")
     rungs = []
     r = r_min
     while r < r_max:
@@ -144,12 +149,7 @@ def hyperband_brackets(max_resource: int, eta: int, r_min: int = 1) -> list[Brac
         eta: reduction factor, an integer >= 2.
         r_min: the smallest resource a round may give.
     """
-    _check_int("max_resource", max_resource, 1)
-    _check_int("eta", eta, 2)
-    _check_int("r_min", r_min, 1)
-    if r_min > max_resource:
-        raise ConfigError("r_min", "must be <= max_resource", r_min,
-                          message=f"`r_min <= max_resource` must hold, but got ({r_min=}, {max_resource=})")
+    _check_geometry(r_min, max_resource, eta, "max_resource")
     s_max = ilog(max_resource // r_min, eta)
     brackets = []
     for s in range(s_max, -1, -1):

@@ -1,8 +1,8 @@
 """``raynn study``: the chapter's figures and claims, reproduced on Ray and checked.
 
-A study is a YAML file in ``studies/`` (:mod:`raynn.study.spec`) naming training runs as raynn run configs,
-an optional analysis that needs no training (:mod:`raynn.study.analyses`), the chapter's claims with the check
-that decides each (:mod:`raynn.study.claims`) and the figures to draw (:mod:`raynn.study.figures`).
+A study is a YAML file in ``raynn/study/studies/`` (:mod:`raynn.study.spec`; shipped as package data)
+naming training runs as raynn run configs, an optional analysis that needs no training
+(:mod:`raynn.study.analyses`), the chapter's claims with the check that decides each (:mod:`raynn.study.claims`) and the figures to draw (:mod:`raynn.study.figures`).
 :func:`study` checks it all, runs the runs on Ray (:mod:`raynn.study.runner`, the only part that imports Ray)
 and writes ``results.csv``, ``summary.md``, PNGs and ``index.html`` (:mod:`raynn.study.outputs`).
 """
@@ -18,10 +18,10 @@ from raynn.study.api import StudyReport, study
 from raynn.study.claims import CLAIMS, Outcome
 from raynn.study.figures import FIGURES
 from raynn.study.generators import GENERATORS
-from raynn.study.spec import Study, load_study, study_registry
+from raynn.study.spec import Study, load_study, studies_dir, study_registry
 
-__all__ = ["ANALYSES", "CLAIMS", "FIGURES", "GENERATORS", "Outcome", "Study", "StudyReport", "load_study", "study",
-           "study_registry"]
+__all__ = ["ANALYSES", "CLAIMS", "FIGURES", "GENERATORS", "Outcome", "Study", "StudyReport", "load_study",
+           "studies_dir", "study", "study_registry"]
 
 
 class _StudyModule(types.ModuleType):

@@ -10,7 +10,7 @@ from typing import Any
 
 from raynn.study.claims import Outcome, evaluate_claims
 from raynn.study.results import StudyResults
-from raynn.study.spec import Study, load_study
+from raynn.study.spec import Study, load_study, studies_dir
 
 __all__ = ["StudyReport", "command_line", "study"]
 
@@ -30,7 +30,8 @@ class StudyReport:
 
 def command_line(study: Study, workers: int | None, gpus_per_worker: float | None, address: str | None) -> str:
     """The command that reproduces ``study`` (printed in every caption)."""
-    parts = ["raynn study", study.name if study.path.parent.name == "studies" else str(study.path)]
+    shipped = study.path.resolve().parent == studies_dir()
+    parts = ["raynn study", study.name if shipped else str(study.path)]
     if study.full:
         parts.append("--full")
     if workers is not None:
@@ -68,7 +69,7 @@ def study(
     """Run study ``name`` (see ``raynn study --list``) and write its outputs into ``out``.
 
     Args:
-        name: A study in ``studies/`` or the path of a study YAML file.
+        name: A study shipped in ``raynn/study/studies/`` (``raynn study --list``) or the path of a study YAML file.
         full: The ``--full`` setting (MNIST, more seeds); default the quick one (digits, minutes on 2 CPUs).
         workers: Ray Train workers per run (default the study's: 1, or 2 for ``large-batch``).
         gpus_per_worker: GPUs per worker (or per single-process run).

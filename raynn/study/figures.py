@@ -355,12 +355,16 @@ def _goyal_fig2(results: StudyResults, spec: FigureSpec, axes: Any) -> None:
     warmups = spec.params.get("warmups", ["gradual"])
     metric = spec.params.get("y", "train_loss")
     shown = ["k=1 (reference)"] + [f"k={kmax}, linear, warmup {w}" for w in warmups]
-    for i, label in enumerate(shown):
-        if label not in results.labels():
-            continue
-        xs, mean, sd = results.epoch_curve(label, metric)
+    curves = [(i, label, *results.epoch_curve(label, metric)) for i, label in enumerate(shown)
+              if label in results.labels()]
+    # A diverging large batch (loss ~1e9) beside the reference (~1e-3): on a linear axis every other curve is 0.
+    _log_if_wide(ax, [float(v) for *_, mean, _ in curves for v in mean])
+    log = ax.get_yscale() == "log"
+    for i, label, xs, mean, sd in curves:
         ax.plot(xs, mean, color=f"C{i}", label=label)
-        ax.fill_between(xs, mean - sd, mean + sd, color=f"C{i}", alpha=0.15, lw=0)
+        # On a log axis a band reaching 0 or below has no lower edge: drawn only where mean - sd > 0.
+        ax.fill_between(xs, mean - sd, mean + sd, where=(mean - sd > 0) if log else None, color=f"C{i}",
+                        alpha=0.15, lw=0)
     ax.set_xlabel(AXIS_LABELS["epoch"])
     ax.set_ylabel(AXIS_LABELS.get(metric, metric))
     ax.grid(alpha=0.3)

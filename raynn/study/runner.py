@@ -3,12 +3,17 @@
 * A single-process run (``train.workers: 1``) is one Ray task with ``num_cpus=1`` (and
   ``train.gpus_per_worker`` GPUs) that calls raynn's training loop in its process, so a 2-CPU machine trains
   two runs at once and a cluster many. The task can record the mini-batch loss of every iteration.
-* A data-parallel run (``train.workers >= 2``) is :func:`raynn.train` (Ray Train, one worker per rank) called
-  from a zero-CPU Ray task; at most ``CPUs // workers`` are in flight, so no run waits for workers that
-  another holds.
+* Data-parallel runs (``train.workers >= 2``) go to Ray Train in groups: one ``TorchTrainer`` (one worker
+  group of ``workers`` ranks, started from a zero-CPU Ray task) trains the runs of a group one after the
+  other, each data-parallel on all its ranks (DDP, each rank its DistributedSampler shard) with its own fresh
+  model, optimizer, seed and sampler, exactly as its own ``raynn train`` would. A worker group takes ~12 s to
+  start; 93 runs of the large-batch study paid it 93 times. At most ``CPUs // workers`` groups are in flight
+  (so none waits for workers that another holds), as many groups as that (a cluster stays busy), and no group
+  holds more than :data:`RUNS_PER_GROUP` runs (a group that fails loses no more than that).
 
 A run of two phases (the constant warmup) trains the second phase in the same run directory, so it resumes
-from the first phase's last checkpoint, as a second ``raynn train`` with the same name would.
+from the first phase's last checkpoint, as a second ``raynn train`` with the same name would; in a worker
+group rank 0 sends that checkpoint to the other ranks first.
 """
 
 from __future__ import annotations
@@ -18,12 +23,17 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from raynn.study.results import RunResult
 from raynn.study.spec import RunSpec
 
-__all__ = ["IterationLog", "run_all", "train_in_process"]
+__all__ = ["RUNS_PER_GROUP", "IterationLog", "group_loop", "group_sizes", "run_all", "train_in_process"]
+
+RUNS_PER_GROUP = 16
+"""The most data-parallel runs one worker group trains (one Ray Train run): its start (~12 s) is paid once per
+group, and a group that fails for good loses at most this many runs."""
 
 
 class IterationLog:
@@ -91,15 +101,92 @@ def train_in_process(spec: RunSpec, quiet: bool = True) -> tuple[list[dict[str, 
     return history, log.losses, time.perf_counter() - t0
 
 
-def _train_data_parallel(spec: RunSpec, storage: str) -> tuple[list[dict[str, Any]], list[float], float]:
-    from raynn.api import train
+def group_sizes(n: int, slots: int, most: int = RUNS_PER_GROUP) -> list[int]:
+    """How ``n`` runs split into worker groups: at least ``slots`` groups (as many as run at once, so a cluster
+    is kept busy), none larger than ``most``, sizes as even as possible (largest first). Pure arithmetic.
 
-    t0 = time.perf_counter()
-    name = f"study-{spec.run_id}-{secrets.token_hex(3)}"  # unique: a second fit() of a name resumes it
-    history: list[dict[str, Any]] = []
-    for cfg in spec.phases:
-        history = train({**cfg, "name": name, "storage": storage}).history
-    return history, [], time.perf_counter() - t0
+    >>> group_sizes(93, 1)
+    [16, 16, 16, 15, 15, 15]
+    """
+    if n < 0 or slots < 1 or most < 1:
+        raise ValueError(f"`n >= 0, slots >= 1, most >= 1` must hold, but got ({n=}, {slots=}, {most=})")
+    groups = min(n, max(slots, -(-n // most)))
+    return [n // groups + (1 if i < n % groups else 0) for i in range(groups)] if groups else []
+
+
+def _share_checkpoint(run: Any, rank: int) -> None:
+    """Rank 0's newest checkpoint of ``run`` (a LocalRun), written into every other rank's run directory."""
+    import torch.distributed as dist
+
+    from raynn.training.checkpoint import CHECKPOINT_FILE
+
+    payload: list[Any] = [None]
+    if rank == 0:
+        latest = run.latest_checkpoint()
+        if latest is not None:
+            payload = [(Path(latest).name, (Path(latest) / CHECKPOINT_FILE).read_bytes())]
+    dist.broadcast_object_list(payload, src=0)
+    if rank != 0 and payload[0] is not None:
+        name, data = payload[0]
+        (run.run_dir / name).mkdir()
+        (run.run_dir / name / CHECKPOINT_FILE).write_bytes(data)
+
+
+def group_loop(config: dict[str, Any]) -> list[tuple[list[dict[str, Any]], float]]:
+    """What each Ray Train worker of a group runs: every run of ``config["runs"]`` (a list of phase lists, each a
+    checked run config), one after the other; rank 0 returns (history, seconds) for each.
+
+    Each run is :func:`raynn.training.loop.run_training` with the same :class:`~raynn.training.loop.Env` as
+    ``raynn train``'s workers (DDP model, seeded DistributedSampler shard) and a run directory of its own, so
+    nothing but the prepared data (a :class:`~raynn.training.loop.DataCache`) carries from one run to the next.
+    """
+    import ray.train
+    import ray.train.torch
+    import torch.distributed as dist
+
+    from raynn.training.distributed import _quiet_report_logs, _sharded_loader
+    from raynn.training.local import LocalRun
+    from raynn.training.loop import DataCache, Env, run_training
+
+    _quiet_report_logs()
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    cache = DataCache(4)
+    out: list[tuple[list[dict[str, Any]], float]] = []
+    for phases in config["runs"]:
+        t0 = time.perf_counter()
+        history: list[dict[str, Any]] = []
+        with tempfile.TemporaryDirectory(prefix="raynn-study-run-") as tmp:
+            run = LocalRun(tmp, keep=1, log=lambda _m: None)
+            for i, cfg in enumerate(phases):
+                if i > 0 and world > 1:
+                    _share_checkpoint(run, rank)
+                env = Env(rank=rank, world_size=world, device=ray.train.torch.get_device(),
+                          prepare_model=ray.train.torch.prepare_model, make_loader=_sharded_loader,
+                          report=run.report, latest_checkpoint=run.latest_checkpoint, log=lambda _m: None,
+                          checkpoint_at=lambda _epoch: False, data_cache=cache)  # only the last epoch's
+                history = run_training(cfg, env)
+        if world > 1:
+            dist.barrier()  # every rank done with this run before the next one's model is broadcast
+        out.append((history, time.perf_counter() - t0))
+        if rank == 0:
+            last = history[-1] if history else {}
+            print(f"raynn study: group run {len(out)}/{len(config['runs'])}: val_accuracy "
+                  f"{last.get('val_accuracy', float('nan')):.4f} in {out[-1][1]:.1f} s", flush=True)
+    return out
+
+
+def _train_group(specs: Sequence[RunSpec], storage: str) -> list[tuple[list[dict[str, Any]], list[float], float]]:
+    """Train ``specs`` (same ``train.workers`` and GPUs) in one Ray Train worker group, from a Ray task."""
+    from raynn.training.distributed import configure_ray_train_env, make_trainer
+
+    configure_ray_train_env()
+    first = specs[0].phases[0]
+    name = f"study-group-{specs[0].run_id}-{secrets.token_hex(3)}"  # unique: a second fit() of a name resumes it
+    # A worker group restarted after a failure trains its runs again from the start (each is fresh anyway).
+    loop_config = {"runs": [list(s.phases) for s in specs]}
+    result = make_trainer(first, name, storage, loop=group_loop, loop_config=loop_config).fit()
+    return [(history, [], seconds) for history, seconds in result.return_value]
 
 
 def run_all(runs: Sequence[RunSpec], *, address: str | None = None,
@@ -112,36 +199,55 @@ def run_all(runs: Sequence[RunSpec], *, address: str | None = None,
     if not runs:
         return []
     ensure_ray(address)
+    # A run the cluster can never hold fails here, with the arithmetic (as `raynn train` does), not after Ray
+    # Train's pending timeout.
+    from raynn.cluster import check_fits
+    from raynn.resources import trial_demand
+
+    for w, g in sorted({(r.workers, float(r.config["train"]["gpus_per_worker"])) for r in runs}):
+        check_fits(trial_demand(w, g, workers_flag="--workers", gpus_flag="--gpus-per-worker"))
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     storage = tempfile.mkdtemp(prefix="raynn-study-ray-")
     local = ray.remote(train_in_process)
-    parallel = ray.remote(_train_data_parallel)
-    pending: dict[Any, int] = {}
+    group = ray.remote(_train_group)
+    # Data-parallel runs hold `workers` CPUs per group; single-process runs queue in Ray itself.
+    parallel = [i for i, r in enumerate(runs) if r.workers > 1]
+    per_run = max((runs[i].workers for i in parallel), default=1)
+    slots = max(1, cpus // per_run)
+    jobs: list[list[int]] = [[i] for i, r in enumerate(runs) if r.workers == 1]
+    start = 0
+    for size in group_sizes(len(parallel), slots):
+        jobs.append(parallel[start:start + size])
+        start += size
+    pending: dict[Any, list[int]] = {}
     results: dict[int, RunResult] = {}
-    queue = list(range(len(runs)))
-    # Data-parallel runs hold `workers` CPUs each; single-process runs queue in Ray itself.
-    per_run = max(r.workers for r in runs)
-    limit = max(1, cpus // per_run) if per_run > 1 else len(runs)
+    in_flight_groups = 0
     t0 = time.perf_counter()
     try:
-        while queue or pending:
-            while queue and len(pending) < limit:
-                i = queue.pop(0)
-                spec = runs[i]
-                gpus = float(spec.config["train"]["gpus_per_worker"])
+        while jobs or pending:
+            while jobs and (runs[jobs[0][0]].workers == 1 or in_flight_groups < slots):
+                job = jobs.pop(0)
+                spec = runs[job[0]]
                 if spec.workers == 1:
+                    gpus = float(spec.config["train"]["gpus_per_worker"])
                     ref = local.options(num_cpus=1, num_gpus=gpus).remote(spec)
                 else:
-                    ref = parallel.options(num_cpus=0).remote(spec, storage)
-                pending[ref] = i
+                    ref = group.options(num_cpus=0).remote([runs[i] for i in job], storage)
+                    in_flight_groups += 1
+                pending[ref] = job
             done, _ = ray.wait(list(pending), num_returns=1)
-            i = pending.pop(done[0])
-            history, iterations, seconds = ray.get(done[0])
-            results[i] = RunResult(runs[i], history, iterations, seconds)
-            last = history[-1] if history else {}
-            progress(f"raynn study: [{len(results)}/{len(runs)}] {runs[i].label} (seed {runs[i].seed}): "
-                     f"val_accuracy {last.get('val_accuracy', float('nan')):.4f} in {seconds:.1f} s "
-                     f"({time.perf_counter() - t0:.0f} s so far)")
+            job = pending.pop(done[0])
+            out = ray.get(done[0])
+            if runs[job[0]].workers == 1:
+                out = [out]
+            else:
+                in_flight_groups -= 1
+            for i, (history, iterations, seconds) in zip(job, out):
+                results[i] = RunResult(runs[i], history, iterations, seconds)
+                last = history[-1] if history else {}
+                progress(f"raynn study: [{len(results)}/{len(runs)}] {runs[i].label} (seed {runs[i].seed}): "
+                         f"val_accuracy {last.get('val_accuracy', float('nan')):.4f} in {seconds:.1f} s "
+                         f"({time.perf_counter() - t0:.0f} s so far)")
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)

@@ -1,6 +1,6 @@
 """Study files: YAML in, one checked :class:`Study` out, before anything is started.
 
-A study reproduces one claim of the chapter. Its file (``studies/NAME.yaml``) names
+A study reproduces one claim of the chapter. Its file (``raynn/study/studies/NAME.yaml``) names
 
 * ``claims``: the chapter's words and the check (a name in :data:`raynn.study.claims.CLAIMS`) that decides
   whether the measurement agrees;
@@ -24,7 +24,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
 
 from raynn.config import set_dotted as _set_dotted
 from raynn.errors import ConfigError
@@ -50,14 +49,14 @@ _VARIANT_KEYS = {"label", "set"}
 
 
 def studies_dir() -> Path:
-    """``studies/`` at the top of the repository (next to the ``raynn`` package)."""
-    return Path(__file__).resolve().parents[2] / "studies"
+    """The shipped study files: ``raynn/study/studies/``, package data, so an installed raynn has them too."""
+    return Path(__file__).resolve().parent / "studies"
 
 
 def study_registry(root: str | Path | None = None) -> Registry[Path]:
     """Every study file in ``root`` (default :func:`studies_dir`), by name (the file's stem).
 
-    Built on each call from the files on disk, so a study added to ``studies/`` is found without code.
+    Built on each call from the files on disk, so a study added to ``raynn/study/studies/`` is found without code.
     """
     registry: Registry[Path] = Registry("study")
     folder = Path(root) if root is not None else studies_dir()
@@ -226,12 +225,12 @@ def load_study(
     """Read and check study ``name`` (see the module docstring); nothing is started.
 
     Args:
-        name: A name in ``studies/`` or the path of a study file.
+        name: A name in ``raynn/study/studies/`` (``raynn study --list``) or the path of a study file.
         full: Apply the file's ``full`` patch (MNIST, more seeds, longer runs).
         workers: Ray Train workers per run (``train.workers`` of every run); default the study's own.
         gpus_per_worker: ``train.gpus_per_worker`` of every run.
         patch: A further patch merged over the study after ``full`` (tests use it to shrink a study).
-        root: Where to look for named studies (default ``studies/``).
+        root: Where to look for named studies (default :func:`studies_dir`).
     """
     path = resolve_study(name, root)
     raw = _read(path)

@@ -9,6 +9,7 @@ Backend: gloo on CPUs, NCCL on GPUs (Ray Train's default choice).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +38,19 @@ def _report(metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
 
 
 def _sharded_loader(dataset: Any, batch_size: int, generator: Any) -> Any:
-    """Ray Train's data parallelism: ``prepare_data_loader`` gives each rank its DistributedSampler shard."""
+    """Ray Train's data parallelism: each rank reads its DistributedSampler shard.
+
+    The sampler is seeded with the run's seed (``generator``'s): the one ``prepare_data_loader`` would add is
+    seeded 0, so every seed of a data-parallel run would see the same example order.
+    """
     import ray.train.torch
     from torch.utils.data import DataLoader
+    from torch.utils.data.distributed import DistributedSampler
 
     from raynn.training.loop import _identity
 
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator, collate_fn=_identity)
+    sampler = DistributedSampler(dataset, shuffle=True, seed=generator.initial_seed())
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=_identity)
     return ray.train.torch.prepare_data_loader(loader)
 
 
@@ -106,8 +113,13 @@ def _fail_fast_when_pending(seconds: float) -> None:
     os.environ[WORKER_GROUP_START_TIMEOUT_S_ENV_VAR] = str(float(seconds))
 
 
-def make_trainer(cfg: dict[str, Any], name: str, storage: str | Path, callbacks: list[Any] | None = None) -> Any:
-    """A ``TorchTrainer`` for a checked config (``train.workers`` workers, ``train.gpus_per_worker`` GPUs each)."""
+def make_trainer(cfg: dict[str, Any], name: str, storage: str | Path, callbacks: list[Any] | None = None, *,
+                 loop: Callable[[Any], Any] = worker_loop, loop_config: Any = None) -> Any:
+    """A ``TorchTrainer`` for a checked config (``train.workers`` workers, ``train.gpus_per_worker`` GPUs each).
+
+    ``loop`` and ``loop_config`` replace what the workers run and are given (default: :func:`worker_loop` on
+    ``cfg``); ``raynn study`` runs several configs of the same ``train`` section in one worker group this way.
+    """
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
@@ -125,4 +137,5 @@ def make_trainer(cfg: dict[str, Any], name: str, storage: str | Path, callbacks:
         failure_config=FailureConfig(max_failures=t["max_failures"], controller_failure_limit=0),
         checkpoint_config=CheckpointConfig(num_to_keep=2), callbacks=callbacks or None,
     )
-    return TorchTrainer(worker_loop, train_loop_config=cfg, scaling_config=scaling, run_config=run)
+    return TorchTrainer(loop, train_loop_config=cfg if loop_config is None else loop_config, scaling_config=scaling,
+                        run_config=run)

@@ -180,18 +180,38 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.d
     return loss / len(x), correct / len(x)
 
 
-def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, Any]]:
-    """Train the model a checked config describes; returns every epoch's metrics, resumed epochs included."""
-    env = env or Env()
-    tcfg = cfg["train"]
-    if tcfg["num_threads"]:
-        torch.set_num_threads(tcfg["num_threads"])
-    torch.manual_seed(cfg["seed"] + env.rank)
-    device = env.device
+@dataclass
+class _Data:
+    """The prepared data of a run: splits, the fitted preprocessor, the loader and what batches need."""
 
-    # Data: the same seeded split on every rank; statistics from the training split only.
+    num_classes: int
+    train: Any
+    val: Any
+    pre: Any
+    x_val: torch.Tensor
+    in_shape: tuple[int, ...]
+    augment: Any  # None without augmentation
+    dist: dict[str, Any] | None  # the distillation settings, None without a teacher
+    generator: torch.Generator  # the loader's: its state goes into a checkpoint
+    loader: Iterable[Any]
+
+
+@dataclass
+class _Parts:
+    """What trains: the model and everything that updates it, built from the config."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: Callable[[int], float]
+    plan: Any  # the scaling plan: global batch and the line describing it
+    clipper: Any
+    criterion: nn.Module
+    stopper: EarlyStopping | None
+
+
+def _setup_data(cfg: dict[str, Any], env: Env, resuming: bool) -> _Data:
+    """Data: the same seeded split on every rank; statistics from the training split only."""
     dcfg = cfg["data"]
-    state, ckpt_path = _resume_state(env)
 
     def prepare() -> tuple[Any, ...]:
         data = load_dataset(dcfg["name"], root=dcfg["root"], subset=dcfg["subset"], seed=cfg["seed"])
@@ -208,7 +228,7 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
         num_classes, train, val, pre, x_train, x_val = env.data_cache.get(key, prepare)
     else:
         num_classes, train, val, pre, x_train, x_val = prepare()
-    if state is None and env.rank == 0 and hasattr(pre, "describe"):
+    if not resuming and env.rank == 0 and hasattr(pre, "describe"):
         env.log(f"raynn: preprocessing {pre.describe()}")
     augment = build_augmentation(dcfg["augment"], seed=cfg["seed"] + env.rank)
     in_shape = tuple(pre.output_shape(tuple(train.x.shape[1:])))
@@ -219,42 +239,139 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
         teacher = load_teacher(dist["teacher"])
         tensors.append(teacher.logits(train.x))
     generator = torch.Generator().manual_seed(cfg["seed"])
-    loader = env.make_loader(TensorBatches(*tensors), tcfg["batch_size"], generator)
+    loader = env.make_loader(TensorBatches(*tensors), cfg["train"]["batch_size"], generator)
+    return _Data(num_classes, train, val, pre, x_val, in_shape, augment, dist, generator, loader)
 
-    # Model, optimizer, schedule: the scaling rule needs the epoch length, known only now.
-    model = build_model(model_spec(cfg), in_shape, num_classes)
+
+def _setup_parts(cfg: dict[str, Any], env: Env, data: _Data) -> _Parts:
+    """Model, optimizer, schedule: the scaling rule needs the epoch length, known only now."""
+    model = build_model(model_spec(cfg), data.in_shape, data.num_classes)
     build_initializer(cfg["model"]["init"])(model, activation=cfg["model"]["activation"], bias=cfg["model"]["bias"],
                                             generator=torch.Generator().manual_seed(cfg["seed"]))
-    model.to(device)
+    model.to(env.device)
     ocfg = cfg["optimizer"]
     optimizer = build_optimizer(model.parameters(), ocfg["name"], ocfg["lr"], **ocfg["params"])
-    schedule, plan = build_lr_schedule(cfg, iters_per_epoch=len(loader))
+    schedule, plan = build_lr_schedule(cfg, iters_per_epoch=len(data.loader))
     clipper = build_clipper(ocfg["clip"]) if ocfg["clip"] else None
     criterion = SmoothedCrossEntropy(cfg["targets"]["label_smoothing"])
-    es_cfg = tcfg["early_stopping"]
+    es_cfg = cfg["train"]["early_stopping"]
     stopper = (
         EarlyStopping(es_cfg["patience"], es_cfg["min_delta"], "min" if es_cfg["metric"] == "val_loss" else "max",
                       warmup=es_cfg["warmup"])
         if es_cfg else None
     )
+    return _Parts(model, optimizer, schedule, plan, clipper, criterion, stopper)
 
+
+def _restore(state: dict[str, Any], cfg: dict[str, Any], env: Env, data: _Data,
+             parts: _Parts) -> tuple[int, int, int, list[dict[str, Any]]]:
+    """Load a checkpoint into the parts and the RNGs; returns (start epoch, step k, resumes, history)."""
+    parts.model.load_state_dict(state["model"])
+    parts.optimizer.load_state_dict(state["optimizer"])
+    if parts.clipper is not None and state.get("clipper") is not None:
+        parts.clipper.load_state_dict(state["clipper"])
+    if parts.stopper is not None and state.get("early_stopping") is not None:
+        parts.stopper.load_state_dict(state["early_stopping"])
+    start_epoch = state["epoch"]
+    data.generator.set_state(state["rng"]["loader"])
+    if data.augment is not None and env.rank == 0:
+        data.augment.load_state_dict(state["rng"]["augment"])
+    if env.rank == 0:
+        torch.set_rng_state(state["rng"]["torch"])
+    else:
+        torch.manual_seed(cfg["seed"] + env.rank + env.world_size * start_epoch)
+    return start_epoch, state["step"], state["resumes"] + 1, list(state["history"])
+
+
+def _train_epoch(cfg: dict[str, Any], env: Env, data: _Data, parts: _Parts, model: nn.Module, epoch: int,
+                 k: int) -> tuple[float, int, float, int]:
+    """One pass over the loader, per iteration k: alpha_k = schedule(k), forward, loss (+ lambda ||theta||_p),
+    backward, clip, decoupled weight decay, step. Returns (mean train loss, samples seen, seconds, k after)."""
+    device, ocfg, dist = env.device, cfg["optimizer"], data.dist
+    params = [p for p in model.parameters() if p.requires_grad]
+    penalty, beta = ocfg["penalty"], ocfg["weight_decay"]
+    loader, optimizer = data.loader, parts.optimizer
+    if hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
+        loader.sampler.set_epoch(epoch)
+    model.train()
+    losses, sizes = [], []
+    t0 = time.perf_counter()
+    for batch in loader:
+        xb, yb = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
+        if data.augment is not None:
+            xb = data.pre.transform(data.augment(xb))
+        lr = parts.schedule(k)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        logits = model(xb)
+        if dist is not None:
+            loss = distillation_loss(logits, batch[2].to(device), yb, dist["temperature"], dist["alpha"],
+                                     eps=cfg["targets"]["label_smoothing"])
+        else:
+            loss = parts.criterion(logits, yb)
+        losses.append(loss.detach())
+        sizes.append(len(yb))
+        if penalty is not None and penalty["lambda"] > 0:
+            loss = loss + lp_penalty(params, penalty["p"], penalty["lambda"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if parts.clipper is not None:
+            parts.clipper(params)
+        if beta > 0:
+            decoupled_weight_decay_(params, beta)
+        optimizer.step()
+        k += 1
+    seen = sum(sizes)
+    # One reduction per epoch, not a sync per batch; .item() also waits for the device before timing.
+    train_loss = (torch.stack(losses) @ torch.tensor(sizes, dtype=losses[0].dtype, device=device)).item() / seen
+    return train_loss, seen, time.perf_counter() - t0, k
+
+
+def _epoch_metrics(env: Env, data: _Data, parts: _Parts, model: nn.Module, epoch: int, k: int, train_loss: float,
+                   seen: int, elapsed: float, resumes: int) -> dict[str, Any]:
+    """Validate after ``epoch`` (0-based) and return the epoch's metrics row."""
+    val_loss, val_acc = evaluate(model, data.x_val, data.val.y, env.device)
+    # Diverged: the validation loss is no longer a number (NaN weights after a NaN or inf step). Decided on
+    # the validation loss, which every rank computes alike from the same weights, so all ranks stop together.
+    # Reported as +inf, not NaN: a tuner ranks it worst (Tune drops NaN rows, as if the epoch never ran).
+    diverged = not math.isfinite(val_loss)
+    if diverged:
+        train_loss = val_loss = math.inf
+    return {
+        "epoch": epoch + 1, "step": k, "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_acc,
+        "lr": parts.schedule(k - 1), "samples_per_s": seen * env.world_size / elapsed, "resumes": resumes,
+        "global_batch": parts.plan.global_batch, "diverged": diverged,
+    }
+
+
+def _checkpoint(cfg: dict[str, Any], data: _Data, parts: _Parts, model: nn.Module, epoch: int, k: int,
+                resumes: int, history: list[dict[str, Any]]) -> dict[str, Any]:
+    """Everything a resume needs after ``epoch`` (1-based): weights, optimizer, preprocessing, RNG states."""
+    clipper, stopper = parts.clipper, parts.stopper
+    return {
+        "epoch": epoch, "step": k, "resumes": resumes, "config": cfg, "in_shape": list(data.in_shape),
+        "num_classes": data.num_classes, "model": _unwrap(model).state_dict(),
+        "optimizer": parts.optimizer.state_dict(), "preprocess": data.pre.state_dict(),
+        "clipper": clipper.state_dict() if clipper is not None and hasattr(clipper, "state_dict") else None,
+        "early_stopping": stopper.state_dict() if stopper else None,
+        "rng": {"torch": torch.get_rng_state(), "loader": data.generator.get_state(),
+                "augment": data.augment.state_dict() if data.augment is not None else None}, "history": history,
+    }
+
+
+def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, Any]]:
+    """Train the model a checked config describes; returns every epoch's metrics, resumed epochs included."""
+    env = env or Env()
+    tcfg = cfg["train"]
+    if tcfg["num_threads"]:
+        torch.set_num_threads(tcfg["num_threads"])
+    torch.manual_seed(cfg["seed"] + env.rank)
+    state, ckpt_path = _resume_state(env)
+    data = _setup_data(cfg, env, resuming=state is not None)
+    parts = _setup_parts(cfg, env, data)
     start_epoch, k, resumes, history = 0, 0, 0, []
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if clipper is not None and state.get("clipper") is not None:
-            clipper.load_state_dict(state["clipper"])
-        if stopper is not None and state.get("early_stopping") is not None:
-            stopper.load_state_dict(state["early_stopping"])
-        start_epoch, k, resumes = state["epoch"], state["step"], state["resumes"] + 1
-        history = list(state["history"])
-        generator.set_state(state["rng"]["loader"])
-        if augment is not None and env.rank == 0:
-            augment.load_state_dict(state["rng"]["augment"])
-        if env.rank == 0:
-            torch.set_rng_state(state["rng"]["torch"])
-        else:
-            torch.manual_seed(cfg["seed"] + env.rank + env.world_size * start_epoch)
+        start_epoch, k, resumes, history = _restore(state, cfg, env, data, parts)
     if history and history[-1].get("diverged"):
         # Resumed after diverging (a tuner promoted it anyway, or the run was started again): training on from
         # NaN weights would only spend the slot.
@@ -262,83 +379,28 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
             env.warn(f"raynn: warning: {ckpt_path} is of a run that diverged at epoch {start_epoch}; not training "
                      "it further")
         return history
-    model = env.prepare_model(model)
+    model = env.prepare_model(parts.model)
     if env.rank == 0:
-        env.log(f"raynn: {plan.describe()}")
+        env.log(f"raynn: {parts.plan.describe()}")
         if state is not None:
             env.log(f"raynn: resumed from {ckpt_path} at epoch {start_epoch}")
 
-    metrics: dict[str, Any] = history[-1] if history else {}
-    params = [p for p in model.parameters() if p.requires_grad]
-    penalty = ocfg["penalty"]
-    beta = ocfg["weight_decay"]
+    es_cfg, stopper = tcfg["early_stopping"], parts.stopper
     for epoch in range(start_epoch, tcfg["epochs"]):
-        if hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
-            loader.sampler.set_epoch(epoch)
-        model.train()
-        losses, sizes = [], []
-        t0 = time.perf_counter()
-        for batch in loader:
-            xb, yb = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
-            if augment is not None:
-                xb = pre.transform(augment(xb))
-            lr = schedule(k)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            logits = model(xb)
-            if dist is not None:
-                loss = distillation_loss(logits, batch[2].to(device), yb, dist["temperature"], dist["alpha"],
-                                         eps=cfg["targets"]["label_smoothing"])
-            else:
-                loss = criterion(logits, yb)
-            losses.append(loss.detach())
-            sizes.append(len(yb))
-            if penalty is not None and penalty["lambda"] > 0:
-                loss = loss + lp_penalty(params, penalty["p"], penalty["lambda"])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if clipper is not None:
-                clipper(params)
-            if beta > 0:
-                decoupled_weight_decay_(params, beta)
-            optimizer.step()
-            k += 1
-        seen = sum(sizes)
-        # One reduction per epoch, not a sync per batch; .item() also waits for the device before timing.
-        train_loss = (torch.stack(losses) @ torch.tensor(sizes, dtype=losses[0].dtype, device=device)).item() / seen
-        elapsed = time.perf_counter() - t0
-        val_loss, val_acc = evaluate(model, x_val, val.y, device)
-        # Diverged: the validation loss is no longer a number (NaN weights after a NaN or inf step). Decided on
-        # the validation loss, which every rank computes alike from the same weights, so all ranks stop together.
-        # Reported as +inf, not NaN: a tuner ranks it worst (Tune drops NaN rows, as if the epoch never ran).
-        diverged = not math.isfinite(val_loss)
-        if diverged:
-            train_loss = val_loss = math.inf
-        metrics = {
-            "epoch": epoch + 1, "step": k, "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_acc,
-            "lr": schedule(k - 1), "samples_per_s": seen * env.world_size / elapsed, "resumes": resumes,
-            "global_batch": plan.global_batch, "diverged": diverged,
-        }
+        train_loss, seen, elapsed, k = _train_epoch(cfg, env, data, parts, model, epoch, k)
+        metrics = _epoch_metrics(env, data, parts, model, epoch, k, train_loss, seen, elapsed, resumes)
+        diverged, val_loss, val_acc = metrics["diverged"], metrics["val_loss"], metrics["val_accuracy"]
         stop = stopper.step(val_loss if es_cfg["metric"] == "val_loss" else val_acc) if stopper else False
         metrics["early_stopped"] = bool(stop)
         history.append(metrics)
         if env.rank == 0:
-            env.log(
-                f"epoch {epoch + 1:>3}/{tcfg['epochs']}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}  "
-                f"val_acc {val_acc:.4f}  lr {metrics['lr']:.5g}  {metrics['samples_per_s']:.0f} samples/s"
-            )
+            env.log(f"epoch {epoch + 1:>3}/{tcfg['epochs']}  train_loss {metrics['train_loss']:.4f}  val_loss "
+                    f"{val_loss:.4f}  val_acc {val_acc:.4f}  lr {metrics['lr']:.5g}  "
+                    f"{metrics['samples_per_s']:.0f} samples/s")
         if env.rank == 0 and (stop or epoch + 1 == tcfg["epochs"] or env.checkpoint_at(epoch + 1)):
-            state = {
-                "epoch": epoch + 1, "step": k, "resumes": resumes, "config": cfg, "in_shape": list(in_shape),
-                "num_classes": num_classes, "model": _unwrap(model).state_dict(),
-                "optimizer": optimizer.state_dict(), "preprocess": pre.state_dict(),
-                "clipper": clipper.state_dict() if clipper is not None and hasattr(clipper, "state_dict") else None,
-                "early_stopping": stopper.state_dict() if stopper else None,
-                "rng": {"torch": torch.get_rng_state(), "loader": generator.get_state(),
-                        "augment": augment.state_dict() if augment is not None else None}, "history": history,
-            }
             with tempfile.TemporaryDirectory(prefix="raynn-ckpt-") as tmp:
-                torch.save(state, Path(tmp) / CHECKPOINT_FILE)
+                torch.save(_checkpoint(cfg, data, parts, model, epoch + 1, k, resumes, history),
+                           Path(tmp) / CHECKPOINT_FILE)
                 env.report(metrics, tmp)
         else:
             env.report(metrics, None)

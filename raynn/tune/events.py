@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable
 
 from ray.tune import Callback
 
-from raynn.hpo._common import as_resource
+from raynn.hpo.ledger import Furthest, as_resource
 from raynn.tune.best import Incumbent
 
 __all__ = ["EVENTS_FILE", "EventLog", "read_events", "best_so_far"]
@@ -95,15 +95,14 @@ class EventLog(Callback):
         self._clock = clock
         self._loaded = False
         self._start = 0.0
-        self._furthest: dict[str, int] = {}
-        self._spent = 0
+        self._furthest = Furthest()
         self._status: dict[str, str] = {}
         self._incumbent = Incumbent(mode)
 
     @property
     def spent(self) -> int:
         """``sum_i max_epoch(i)``: the resource spent so far (kept as results arrive)."""
-        return self._spent
+        return self._furthest.spent
 
     @property
     def best(self) -> float | None:
@@ -120,7 +119,7 @@ class EventLog(Callback):
     def _load(self) -> bool:
         """Take the clock, spent, best and statuses from the log already on disk; True if there was one."""
         self._loaded = True
-        self._furthest, self._spent, self._status = {}, 0, {}
+        self._furthest, self._status = Furthest(), {}
         self._incumbent = Incumbent(self.mode)
         self._start = self._clock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,18 +138,13 @@ class EventLog(Callback):
         self._start = float(first.get("time", self._start)) - float(first.get("wall_s", 0.0))
         for event in events:
             trial_id = event.get("trial_id")
-            if event.get("event") == "result" and trial_id is not None and event.get("epoch") is not None:
-                self._charge(str(trial_id), int(event["epoch"]))
-                self._incumbent.update(str(trial_id), event["epoch"], event.get("value"))
+            epoch = as_resource(event.get("epoch"))
+            if event.get("event") == "result" and trial_id is not None and epoch is not None:
+                self._furthest.reach(str(trial_id), epoch)  # an epoch trained again after a resume: not charged
+                self._incumbent.update(str(trial_id), epoch, event.get("value"))
             elif event.get("event") == "status" and trial_id is not None:
                 self._status[str(trial_id)] = str(event.get("status"))
         return True
-
-    def _charge(self, trial_id: str, epoch: int) -> None:
-        furthest = self._furthest.get(trial_id, 0)
-        if epoch > furthest:  # an epoch trained again after a resume is not charged twice
-            self._furthest[trial_id] = epoch
-            self._spent += epoch - furthest
 
     def _write(self, event: str, **fields: Any) -> None:
         if not self._loaded:
@@ -166,7 +160,7 @@ class EventLog(Callback):
         if self._status.get(trial_id) == status:
             return
         self._status[trial_id] = status
-        self._write("status", trial_id=trial_id, status=status, epoch=self._furthest.get(trial_id, 0),
+        self._write("status", trial_id=trial_id, status=status, epoch=self._furthest.get(trial_id),
                     spent=self.spent)
 
     # -- Tune hooks ----------------------------------------------------------------------------------------
@@ -182,7 +176,7 @@ class EventLog(Callback):
         trial_id = str(trial.trial_id)
         epoch = as_resource(result.get(self.resource_attr))
         if epoch is not None:
-            self._charge(trial_id, epoch)
+            self._furthest.reach(trial_id, epoch)  # an epoch trained again after a resume: not charged
             self._incumbent.update(trial_id, epoch, result.get(self.metric))
         fields: dict[str, Any] = {
             "trial_id": trial_id, "epoch": epoch, "metric": self.metric,

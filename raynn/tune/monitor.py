@@ -44,7 +44,7 @@ from ray.tune.result import (
 
 from raynn.tune.best import Incumbent
 from raynn.hpo import Mode
-from raynn.hpo._common import as_resource
+from raynn.hpo.ledger import Furthest, as_resource
 
 __all__ = ["GAUGES", "STATES", "MetricsExporter", "TensorBoardLogger"]
 
@@ -152,10 +152,9 @@ class MetricsExporter(Callback):
         self._rungs = _rungs_of(scheduler)
         self._status: dict[str, str] = {}
         self._states: Counter[str] = Counter({state: 0 for state in STATES})
-        self._furthest: dict[str, int] = {}
+        self._furthest = Furthest()  # the one rule: each trial charged its furthest epoch once
         self._level: dict[str, int] = {}
         self._levels: Counter[int] = Counter({r: 0 for r in [0, *(self._rungs or [])]})
-        self._spent = 0
         self._incumbent = Incumbent(self.mode.value)
         self._throughput: dict[str, float] = {}
         self._ledger_spent: int | None = None
@@ -171,7 +170,7 @@ class MetricsExporter(Callback):
         out: dict[str, dict[str, float]] = {
             "raynn_trials": {state: float(self._states[state]) for state in STATES},
             "raynn_trials_at_rung": {str(r): float(n) for r, n in sorted(self._levels.items())},
-            "raynn_budget_spent": {"": float(self._spent if spent is None else spent)},
+            "raynn_budget_spent": {"": float(self._furthest.spent if spent is None else spent)},
             "raynn_trial_samples_per_second": {
                 t: v for t, v in self._throughput.items() if self._status.get(t) == Trial.RUNNING
             },
@@ -228,11 +227,8 @@ class MetricsExporter(Callback):
 
     def _reach(self, trial_id: str, epoch: int) -> tuple[int, int] | None:
         """Record that ``trial_id`` trained ``epoch``; returns (old level, new level) if its level moved."""
-        furthest = self._furthest.get(trial_id, 0)
-        if epoch <= furthest:
+        if not self._furthest.reach(trial_id, epoch):
             return None
-        self._furthest[trial_id] = epoch
-        self._spent += epoch - furthest
         if self._rungs is None:
             level = epoch
         else:
@@ -287,7 +283,7 @@ class MetricsExporter(Callback):
             for level in moved:
                 self._set("raynn_trials_at_rung", str(level), float(self._levels[level]))
         if epoch is not None and self._ledger_spent is None:
-            self._set("raynn_budget_spent", "", float(self._spent))
+            self._set("raynn_budget_spent", "", float(self._furthest.spent))
         if epoch is not None and self._incumbent.update(trial_id, epoch, _real(result.get(self.metric))):
             self._set("raynn_best_metric", self.metric, self._incumbent.best.value)
         throughput = _real(result.get(self.throughput_key))

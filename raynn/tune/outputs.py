@@ -12,6 +12,7 @@ from typing import Any
 
 from raynn.config import check_config
 from raynn.hpo.spaces import SearchSpace
+from raynn.hpo.ledger import as_resource
 from raynn.tune.best import best_of_curves
 from raynn.tune.figures import ledger_rungs, plot_curves, plot_rungs
 
@@ -72,7 +73,8 @@ def trial_curve(result: Any, metric: str) -> tuple[str, list[tuple[int, float]]]
     if df.empty:
         return None
     trial_id = str(df["trial_id"].iloc[-1]) if "trial_id" in df else Path(result.path).name
-    return trial_id, [(int(e), float(v)) for e, v in zip(df["epoch"], df[metric])]
+    curve = [(epoch, float(v)) for epoch, v in zip(map(as_resource, df["epoch"]), df[metric]) if epoch is not None]
+    return (trial_id, curve) if curve else None
 
 
 def write_outputs(result: Any, metric: str) -> None:

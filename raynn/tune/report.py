@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from raynn.errors import ConfigError
+from raynn.hpo.ledger import as_resource
 from raynn.tune.best import best_of_curves
 from raynn.paths import check_storage
 from raynn.tune.events import EVENTS_FILE, best_so_far, read_events
@@ -72,8 +73,9 @@ def _summary_from_events(events: list[dict[str, Any]]) -> dict[str, Any]:
     mode = next((e.get("mode") for e in events if e.get("event") == "start"), "min")
     curves: dict[str, dict[int, float]] = {}
     for event in events:
-        if event.get("event") == "result" and event.get("value") is not None:
-            curves.setdefault(str(event["trial_id"]), {})[int(event["epoch"])] = float(event["value"])
+        epoch = as_resource(event.get("epoch"))  # the one rule for a reported epoch (None: not one)
+        if event.get("event") == "result" and event.get("value") is not None and epoch is not None:
+            curves.setdefault(str(event["trial_id"]), {})[epoch] = float(event["value"])
     best = best_of_curves({t: sorted(c.items()) for t, c in curves.items()}, mode)
     return {"unfinished": True, "best_trial": best.trial_id if best else None,
             "best_value": best.value if best else None, "best_epoch": best.epoch if best else None,
@@ -225,6 +227,29 @@ def _unfinished_note(summary: dict[str, Any]) -> str:
             f"from {EVENTS_FILE}; the ledger, parameters and checkpoint are written when the run ends.</p>")
 
 
+def _best_rows(summary: dict[str, Any], metric: str) -> list[list[Any]]:
+    """The incumbent's table: trial, epoch, value, searched parameters, checkpoint."""
+    rows = [["trial", summary.get("best_trial")], ["epoch (the largest reached)", summary.get("best_epoch")],
+            [f"{metric} at that epoch", summary.get("best_value")]]
+    rows += [[f"param: {k}", v] for k, v in sorted((summary.get("best_params") or {}).items())]
+    return rows + [["checkpoint", summary.get("best_checkpoint")]]
+
+
+def _facts(summary: dict[str, Any], metric: str, events: list[dict[str, Any]] | None) -> list[str]:
+    """The page's one-line summary: trials, scheduler, the ledger's budget, the incumbent, the event log."""
+    ledger, best_trial = summary.get("ledger") or {}, summary.get("best_trial")
+    budget = f" of {ledger['budget']}" if ledger.get("budget") else ""
+    facts = [f"{len(summary.get('curves') or {})} trials", f"scheduler {ledger.get('scheduler', '?')}",
+             f"budget spent {ledger.get('budget_spent', '?')}{budget} epochs",
+             f"best {metric} {_text(summary.get('best_value'))} (trial {_text(best_trial)}, "
+             f"epoch {_text(summary.get('best_epoch'))})"]
+    if events is not None:
+        results = sum(1 for e in events if e.get("event") == "result")
+        wall = max((float(e.get("wall_s", 0)) for e in events), default=0.0)
+        facts.append(f"{results} results logged over {wall:.0f} s")
+    return facts
+
+
 def write_report(exp_dir: str | Path, output: str | Path | None = None) -> Path:
     """Write the HTML report of the experiment in ``exp_dir``; return its path.
 
@@ -255,19 +280,7 @@ def write_report(exp_dir: str | Path, output: str | Path | None = None) -> Path:
     metric = _metric_name(header, events or [])
     ledger, best_trial = summary.get("ledger") or {}, summary.get("best_trial")
 
-    best_rows = [["trial", best_trial], ["epoch (the largest reached)", summary.get("best_epoch")],
-                 [f"{metric} at that epoch", summary.get("best_value")]]
-    best_rows += [[f"param: {k}", v] for k, v in sorted((summary.get("best_params") or {}).items())]
-    best_rows += [["checkpoint", summary.get("best_checkpoint")]]
-    budget = f" of {ledger['budget']}" if ledger.get("budget") else ""
-    facts = [f"{len(summary.get('curves') or {})} trials", f"scheduler {ledger.get('scheduler', '?')}",
-             f"budget spent {ledger.get('budget_spent', '?')}{budget} epochs",
-             f"best {metric} {_text(summary.get('best_value'))} (trial {_text(best_trial)}, "
-             f"epoch {_text(summary.get('best_epoch'))})"]
-    if events is not None:
-        results = sum(1 for e in events if e.get("event") == "result")
-        wall = max((float(e.get("wall_s", 0)) for e in events), default=0.0)
-        facts.append(f"{results} results logged over {wall:.0f} s")
+    best_rows, facts = _best_rows(summary, metric), _facts(summary, metric, events)
 
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

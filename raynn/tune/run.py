@@ -19,21 +19,14 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from raynn.api import check_address
-from raynn.config import INT_MAX, SEED_MAX, check_config, check_input_files, is_finite_number, is_int
+from raynn.config import check_config, check_input_files
 from raynn.errors import ConfigError
-from raynn.hpo.searchers import SEARCHERS, build_searcher
+from raynn.hpo.searchers import build_searcher
 from raynn.hpo.spaces import SearchSpace, load_space
-from raynn.paths import check_name, check_storage
 from raynn.tune import SCHEDULERS
+from raynn.tune.options import CHECKPOINT_EVERY, TuneOptions
 
-__all__ = ["CHECKPOINT_EVERY", "TRIAL_MAX_FAILURES", "TuneResult", "run_tune"]
-
-CHECKPOINT_EVERY = 10
-"""Default of ``checkpoint_every``. A pause needs a checkpoint only at a rung; between rungs a checkpoint only
-limits what a crash costs. Rungs grow geometrically (1, 3, 9, 27, 81 with eta = 3), so without one a crash late
-in a long trial could cost most of its epochs; every 10 epochs bounds that to 9 epochs, for at most one
-checkpoint write per 10 epochs (a write costs far less than an epoch for the models raynn trains)."""
-
+__all__ = ["CHECKPOINT_EVERY", "TRIAL_MAX_FAILURES", "TuneOptions", "TuneResult", "run_tune"]
 
 TRIAL_MAX_FAILURES = 3
 """Times Tune restarts an in-process trial from its latest checkpoint after it failed (its process killed, its
@@ -70,144 +63,108 @@ class TuneResult:
     trial_rungs: dict[str, list[int]] = field(default_factory=dict)
 
 
-def run_tune(
-    space: str | os.PathLike[str] | SearchSpace | None,
-    *,
-    scheduler: str = "hyperband",
-    searcher: str = "optuna-gp",
-    budget: int | None = None,
-    num_samples: int | None = None,
-    workers_per_trial: int = 1,
-    gpus_per_worker: float = 0,
-    max_concurrent: int | None = None,
-    resume: bool = False,
-    address: str | None = None,
-    name: str | None = None,
-    storage: str | os.PathLike[str] = "experiments",
-    metric: str = "val_loss",
-    mode: str = "min",
-    eta: int = 3,
-    seed: int = 0,
-    checkpoint_every: int = CHECKPOINT_EVERY,
-    verbose: bool = True,
-    ray_logs: bool = False,
-    pending_timeout: float = 600.0,
-) -> TuneResult:
-    """Search ``space`` with ``scheduler`` and ``searcher`` on Ray Tune; see ``raynn tune --help``.
+def run_tune(options: TuneOptions | str | os.PathLike[str] | SearchSpace | None = None, /,
+             **kwargs: Any) -> TuneResult:
+    """Search a space with a scheduler and a searcher on Ray Tune; see ``raynn tune --help``.
 
-    ``budget`` is successive halving's B (resource units, epochs); for the other schedulers it caps the
-    resource the experiment may spend by choosing how many configurations to try. ``num_samples`` is the
-    number of configurations (for ``sh`` the N of Algorithm 7.2).
+    ``options`` is a :class:`~raynn.tune.options.TuneOptions`, or the search space with the other options as
+    keyword arguments (``raynn.tune(space, scheduler="asha", ...)``), which build one.
 
     ``resume=True`` continues the experiment ``storage/name`` after its driver stopped or was killed, with the
-    settings it was started with (saved in its ``raynn_tune.json``; ``space`` may then be None): Tune restores
-    its trials, raynn's scheduler its rungs, brackets and budget ledger, the searcher its studies.
+    settings it was started with (saved in its ``raynn_tune.json``): Tune restores its trials, raynn's
+    scheduler its rungs, brackets and budget ledger, the searcher its studies.
 
     A trial checkpoints at the resources where the scheduler may pause or compare it (its rungs), at its last
     epoch, and every ``checkpoint_every`` epochs between (0: only those), for fault tolerance. ``verbose``
     prints raynn's view and final line; ``ray_logs`` also shows Ray's own log lines, which otherwise go to
     ``ray.log`` in the experiment directory (warnings and errors are shown either way).
     """
-    # ---- check everything before anything starts ----------------------------------------------------------
-    if name is not None:
-        check_name("--name", name)
-    check_storage("--storage", storage)
-    if resume:
-        settings = _resume_settings(storage, name)
-        scheduler, searcher, budget, num_samples = (settings[k] for k in ("scheduler", "searcher", "budget",
-                                                                          "num_samples"))
-        workers_per_trial, gpus_per_worker, max_concurrent = (
-            settings[k] for k in ("workers_per_trial", "gpus_per_worker", "max_concurrent"))
-        metric, mode, eta, seed = (settings[k] for k in ("metric", "mode", "eta", "seed"))
-        checkpoint_every = settings.get("checkpoint_every", CHECKPOINT_EVERY)
-        space = SearchSpace.from_dict(settings["space"])
-    elif space is None:
-        raise ConfigError("SPACE", "a search-space YAML file is needed unless resuming", space)
-    if scheduler not in SCHEDULERS:
-        raise ConfigError("--scheduler", f"must be one of {', '.join(SCHEDULERS.names())}", scheduler)
-    if searcher not in SEARCHERS:
-        raise ConfigError("--searcher", f"must be one of {', '.join(SEARCHERS.names())}", searcher)
-    if mode not in ("min", "max"):
-        raise ConfigError("--mode", "must be min or max", mode)
-    for key, value, low in (("--budget", budget, 1), ("--num-samples", num_samples, 1),
-                            ("--workers-per-trial", workers_per_trial, 1), ("--max-concurrent", max_concurrent, 1),
-                            ("--eta", eta, 2), ("--checkpoint-every", checkpoint_every, 0)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
-            raise ConfigError(key, f"must be an integer >= {low}", value)
-        if value is not None and value > INT_MAX:
-            raise ConfigError(key, f"must be <= {INT_MAX}", value)
-    if not is_finite_number(gpus_per_worker) or gpus_per_worker < 0:
-        raise ConfigError("--gpus-per-worker", "must be a finite number >= 0", gpus_per_worker)
-    if not is_int(seed) or not 0 <= seed <= SEED_MAX:
-        raise ConfigError("--seed", f"must be an integer in [0, {SEED_MAX}]", seed)
-    if not isinstance(metric, str) or not metric:
-        raise ConfigError("--metric", "must be the name of a metric the trials report (val_loss, ...)", metric)
-    if not is_finite_number(pending_timeout) or not pending_timeout > 0:
-        raise ConfigError("--pending-timeout", "must be a finite number > 0 (seconds)", pending_timeout)
-    if scheduler == "sh" and budget is None:
-        raise ConfigError("--budget", "must be given for successive halving (the B of Algorithm 7.2)", budget)
-    space = space if isinstance(space, SearchSpace) else load_space(space)
-    sample = check_config(space.apply({k: space.dimensions[k].corners()[0] for k in space.keys()}))
-    check_input_files(sample)  # a pre-trained model or teacher, read once as the trials will (weights only)
-    max_resource = sample["train"]["epochs"]
-    name = name or f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-    exp_dir = Path(storage).resolve() / name
-    if not resume and (exp_dir / SETTINGS_FILE).exists():
-        raise ConfigError("--name", "names an experiment that exists; continue it with --resume or choose "
-                          "another name", name)
-
-    address = check_address(address)
-
-    num_configs = num_samples or 8
-    try:
-        sched = SCHEDULERS.get(scheduler)(max_resource=max_resource, budget=budget, num_configs=num_configs,
-                                          eta=eta, metric=metric, mode=mode)
-    except ValueError as exc:
-        key = "--budget" if scheduler == "sh" else "--eta"
-        raise ConfigError(key, str(exc).splitlines()[0], budget if scheduler == "sh" else eta) from None
-    if scheduler == "sh":
-        # Algorithm 7.2's cumulative resource after the last round is what a survivor trains for.
-        max_resource = max(int(row["r"]) for row in sched.plan())
-    num_samples = _num_samples(scheduler, sched, budget, num_samples, max_resource)
-    rungs = sched.rungs() if hasattr(sched, "rungs") else None  # the fidelities the searcher models
-    if not resume:
-        core = build_searcher(searcher, space, **_searcher_options(searcher, seed, exp_dir, mode, rungs,
-                                                                   num_samples))
-
-    # ---- run ----------------------------------------------------------------------------------------------
+    if isinstance(options, TuneOptions):
+        if kwargs:
+            raise TypeError(f"run_tune takes TuneOptions or keyword options, not both: {sorted(kwargs)}")
+        opts = options
+    else:
+        opts = TuneOptions(options, **kwargs)
+    if opts.resume:
+        opts = opts.with_saved(_resume_settings(opts.storage, opts.name))
+    plan = _plan(opts)  # everything checked before anything starts
     from raynn.api import ensure_ray
 
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    with _ray_logs_to(None if ray_logs else exp_dir / RAY_LOG):
-        ensure_ray(address)
+    plan.exp_dir.mkdir(parents=True, exist_ok=True)
+    with _ray_logs_to(None if opts.ray_logs else plan.exp_dir / RAY_LOG):
+        ensure_ray(plan.address)
         from raynn.cluster import check_fits
         from raynn.resources import trial_demand
 
-        check_fits(trial_demand(workers_per_trial, gpus_per_worker))  # a trial the cluster can never hold: exit 2
-        if max_concurrent is None:
-            import ray
-
-            cpus = int(ray.cluster_resources().get("CPU", 1))
-            max_concurrent = max(1, cpus // workers_per_trial)
-        overrides = {"train.epochs": max_resource, "train.workers": workers_per_trial,
-                     "train.gpus_per_worker": gpus_per_worker, "train.pending_timeout": pending_timeout,
-                     "storage": str(exp_dir), "seed": seed}
-        settings = {
-            "space": space.to_dict(), "scheduler": scheduler, "searcher": searcher, "budget": budget,
-            "num_samples": num_samples, "workers_per_trial": workers_per_trial, "gpus_per_worker": gpus_per_worker,
-            "max_concurrent": max_concurrent, "metric": metric, "mode": mode, "eta": eta, "seed": seed,
-            "checkpoint_every": checkpoint_every}
-        tuner, view = _tuner(space, sched, None if resume else core, settings, overrides, rungs, name, exp_dir,
-                             resume=resume, budget=budget, verbose=verbose, ray_logs=ray_logs,
-                             pending_timeout=pending_timeout)
+        check_fits(trial_demand(opts.workers_per_trial, opts.gpus_per_worker))  # a trial no node can hold: exit 2
+        max_concurrent = opts.max_concurrent or _slots(opts.workers_per_trial)
+        overrides = {"train.epochs": plan.max_resource, "train.workers": opts.workers_per_trial,
+                     "train.gpus_per_worker": opts.gpus_per_worker, "train.pending_timeout": opts.pending_timeout,
+                     "storage": str(plan.exp_dir), "seed": opts.seed}
+        settings = opts.settings(plan.space, plan.num_samples, max_concurrent)
+        tuner, view = _tuner(plan, opts, settings, overrides)
         grid = tuner.fit()
     from raynn.tune.outputs import collect, write_outputs
 
-    result = collect(grid, sched, space, overrides, metric, mode, exp_dir)
-    write_outputs(result, metric)
-    if verbose:
+    result = collect(grid, plan.scheduler, plan.space, overrides, opts.metric, opts.mode, plan.exp_dir)
+    write_outputs(result, opts.metric)
+    if opts.verbose:
         view.final(result)
     return result
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a run needs once its options are checked: the space, the scheduler, the searcher, the directory."""
+
+    space: SearchSpace
+    scheduler: Any
+    searcher: Any  # the raynn searcher core (None when resuming: Tune restores its own)
+    rungs: list[int] | None
+    max_resource: int
+    num_samples: int
+    name: str
+    exp_dir: Path
+    address: str | None
+
+
+def _plan(opts: TuneOptions) -> _Plan:
+    """Load and check the space and a sample config, build the scheduler and the searcher; nothing starts."""
+    space = opts.space if isinstance(opts.space, SearchSpace) else load_space(opts.space)
+    sample = check_config(space.apply({k: space.dimensions[k].corners()[0] for k in space.keys()}))
+    check_input_files(sample)  # a pre-trained model or teacher, read once as the trials will (weights only)
+    max_resource = sample["train"]["epochs"]
+    name = opts.name or f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    exp_dir = Path(opts.storage).resolve() / name
+    if not opts.resume and (exp_dir / SETTINGS_FILE).exists():
+        raise ConfigError("--name", "names an experiment that exists; continue it with --resume or choose "
+                          "another name", name)
+    address = check_address(opts.address)
+    try:
+        sched = SCHEDULERS.get(opts.scheduler)(max_resource=max_resource, budget=opts.budget,
+                                               num_configs=opts.num_samples or 8, eta=opts.eta,
+                                               metric=opts.metric, mode=opts.mode)
+    except ValueError as exc:
+        key, value = ("--budget", opts.budget) if opts.scheduler == "sh" else ("--eta", opts.eta)
+        raise ConfigError(key, str(exc).splitlines()[0], value) from None
+    if opts.scheduler == "sh":
+        # Algorithm 7.2's cumulative resource after the last round is what a survivor trains for.
+        max_resource = max(int(row["r"]) for row in sched.plan())
+    num_samples = _num_samples(opts.scheduler, sched, opts.budget, opts.num_samples, max_resource)
+    rungs = sched.rungs() if hasattr(sched, "rungs") else None  # the fidelities the searcher models
+    searcher = None
+    if not opts.resume:
+        searcher = build_searcher(opts.searcher, space, **_searcher_options(
+            opts.searcher, opts.seed, exp_dir, opts.mode, rungs, num_samples))
+    return _Plan(space, sched, searcher, rungs, max_resource, num_samples, name, exp_dir, address)
+
+
+def _slots(workers_per_trial: int) -> int:
+    """Trials at once when not given: the cluster's CPUs over the workers a trial takes."""
+    import ray
+
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    return max(1, cpus // workers_per_trial)
 
 
 RAY_LOG = "ray.log"
@@ -232,6 +189,13 @@ def _ray_logs_to(path: Path | None) -> Iterator[None]:
     for handler in terminal:
         handler.setLevel(max(handler.level, logging.WARNING))
     ray_logger.addHandler(to_file)
+    # Tune's TensorBoard callback logs a diverged trial's +inf val_loss, and tensorboardX warns "NaN or Inf found
+    # in input tensor." through a logger with no handler of its own (so Python prints it bare on stderr) for
+    # every such row; raynn already says "diverged at epoch N" once, so those go to the file with Ray's lines.
+    tbx_logger = logging.getLogger("tensorboardX")
+    tbx_propagate = tbx_logger.propagate
+    tbx_logger.addHandler(to_file)
+    tbx_logger.propagate = False
     # Tune reads this switch at fit(): "0" selects its legacy output, which prints nothing at verbose=0.
     saved = os.environ.get("RAY_AIR_NEW_OUTPUT")
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
@@ -243,14 +207,14 @@ def _ray_logs_to(path: Path | None) -> Iterator[None]:
         else:
             os.environ["RAY_AIR_NEW_OUTPUT"] = saved
         ray_logger.removeHandler(to_file)
+        tbx_logger.removeHandler(to_file)
+        tbx_logger.propagate = tbx_propagate
         to_file.close()
         for handler, level in zip(terminal, levels):
             handler.setLevel(level)
 
 
-def _tuner(space: SearchSpace, sched: Any, core: Any, settings: dict[str, Any], overrides: dict[str, Any],
-           rungs: list[int] | None, name: str, exp_dir: Path, *, resume: bool, budget: int | None, verbose: bool,
-           ray_logs: bool, pending_timeout: float) -> tuple[Any, Any]:
+def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: dict[str, Any]) -> tuple[Any, Any]:
     """The ``ray.tune.Tuner`` of a run (restored with ``resume``) and raynn's terminal view of it."""
     from ray import tune
 
@@ -263,26 +227,28 @@ def _tuner(space: SearchSpace, sched: Any, core: Any, settings: dict[str, Any], 
     from raynn.tune.trial import run_trial
     from raynn.tune.view import ProgressView
 
+    space, sched, rungs, name, exp_dir = plan.space, plan.scheduler, plan.rungs, plan.name, plan.exp_dir
+    budget, ray_logs, pending_timeout = opts.budget, opts.ray_logs, opts.pending_timeout
     metric, mode = settings["metric"], settings["mode"]
     trainable = tune.with_parameters(run_trial, space=space.to_dict(), overrides=overrides,
                                      rungs=list(rungs or []), checkpoint_every=settings["checkpoint_every"],
                                      ray_log=None if ray_logs else str(exp_dir / RAY_LOG))
     trainable = tune.with_resources(trainable, trial_resources(settings["workers_per_trial"],
                                                                settings["gpus_per_worker"]))
-    view = ProgressView(sched, metric=metric, mode=mode, budget=budget, enabled=verbose)
+    view = ProgressView(sched, metric=metric, mode=mode, budget=budget, enabled=opts.verbose)
     # The scheduler's snapshot first: Tune restores callback states by position.
     snapshot = [sched.snapshot_callback()] if hasattr(sched, "snapshot_callback") else []
     callbacks = [*snapshot, view, EventLog(exp_dir, metric, mode),
                  MetricsExporter(sched, metric, mode, experiment=name, budget=budget),
                  TensorBoardLogger(exp_dir), PendingReport(pending_timeout),
                  StorageGuard(exp_dir, f"raynn tune --resume --name {name} --storage {exp_dir.parent}")]
-    if resume:
+    if opts.resume:
         return _restored_tuner(exp_dir, trainable, sched, callbacks), view
     _save_settings(exp_dir, settings)
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
-            search_alg=RaynnSearcher(core, metric=metric, mode=mode), scheduler=sched,
+            search_alg=RaynnSearcher(plan.searcher, metric=metric, mode=mode), scheduler=sched,
             num_samples=settings["num_samples"], max_concurrent_trials=settings["max_concurrent"], metric=metric,
             mode=mode,
             # In-process trials: one process per slot, trial after trial, no start-up of Python, torch and the
@@ -363,8 +329,10 @@ def _restored_tuner(exp_dir: Path, trainable: Any, scheduler: Any, callbacks: li
     run's (its terminal view, event log, metrics)."""
     from ray import tune
 
+    from raynn.tune._ray_private import local_tuner
+
     tuner = tune.Tuner.restore(str(exp_dir), trainable=trainable, resume_unfinished=True, resume_errored=True)
-    internal = tuner._local_tuner  # Ray 2.60: the TunerInternal that fit() runs; None through Ray Client
+    internal = local_tuner(tuner)  # the TunerInternal that fit() runs; None through Ray Client
     if internal is None:
         raise ConfigError("--resume", "cannot run through Ray Client (ray://); submit the driver as a Ray job "
                           "(scripts/cluster/submit.sh) or run it on the head", "ray://")
@@ -377,17 +345,6 @@ def _trial_dirname(trial: Any) -> str:
     return f"trial-{trial.trial_id}"
 
 
-def _band(plan: list[dict[str, Any]]) -> tuple[int, int]:
-    """(configurations, resource) of one band of a plan: sum over brackets of n_0 and of n_i (r_i - r_(i-1))."""
-    trials, spend, last = 0, 0, {}
-    for row in sorted(plan, key=lambda r: (r["bracket"], r["round"])):
-        previous = last.get(row["bracket"], 0)
-        trials += row["n"] if row["round"] == 0 else 0
-        spend += row["n"] * (row["r"] - previous)
-        last[row["bracket"]] = row["r"]
-    return trials, spend
-
-
 def _num_samples(scheduler: str, sched: Any, budget: int | None, num_samples: int | None, r_max: int) -> int:
     """How many configurations to try: given, or what one band (or the budget) pays for."""
     if num_samples is not None:
@@ -395,7 +352,7 @@ def _num_samples(scheduler: str, sched: Any, budget: int | None, num_samples: in
     if scheduler == "sh":
         return 8
     if scheduler == "hyperband":
-        trials, spend = _band(sched.plan())
+        trials, spend = sched.planned_trials, sched.planned_budget  # one band of the plan, from the core
         return trials * (1 if budget is None else max(1, budget // spend))
     # fifo / asha: as many configurations as the budget pays for at full resource.
     return max(2, budget // r_max) if budget is not None else 16

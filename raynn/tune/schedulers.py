@@ -13,15 +13,12 @@ own ``HyperBandScheduler`` / ``ASHAScheduler`` is what those get wrong:
   the experiment ends with every trial ``TERMINATED``.
 * :class:`AsyncHalving` pauses at every rung and promotes (Ray's ASHA only stops).
 * A paused trial resumes from its checkpoint (Tune's pause/restore; the trainable must report a checkpoint
-  with the result at which it pauses, a rung, and read ``ray.tune.get_checkpoint()``). Before resuming it,
-  the adapter uploads the trial's result logs from the driver's staging directory to storage, so Tune's
-  restore of those logs from storage loses no row (:func:`_push_trial_logs`).
-* ``Tuner.restore`` gives Tune a fresh copy of the scheduler (ray-project/ray#30838). The adapter writes the
-  cores' ``state_dict`` (JSON, temp file + rename) into the experiment directory after every event and
-  reloads it when the restored copy first sees a
-  trial of that experiment, so rungs, brackets and the budget ledger continue. With
-  :meth:`HalvingAdapter.snapshot_callback` among the Tuner's callbacks (``raynn tune`` adds it), the state
-  travels inside Tune's own experiment snapshot instead, consistent with the trials Tune restores.
+  with the result at which it pauses, a rung, and read ``ray.tune.get_checkpoint()``).
+* The state survives ``Tuner.restore`` (ray-project/ray#30838), in a state file or in Tune's own experiment
+  snapshot: :mod:`raynn.tune.persistence`.
+
+This module only translates: the cores (:mod:`raynn.hpo`) keep every trial's status, rung, resource and the
+budget ledger; the concurrency slots are :mod:`raynn.tune.gate`'s; persistence is :mod:`raynn.tune.persistence`.
 
 The resource is a result key (``resource_attr``, default ``"epoch"``): the cumulative units the trial has
 trained. Tune's ``training_iteration`` is not used: it restarts after a ``Tuner.restore``.
@@ -31,78 +28,43 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from abc import abstractmethod
 from numbers import Real
-from pathlib import Path
 from typing import Any
 
-import pyarrow.fs
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from raynn.hpo import AsyncHalving as _AsyncCore
-from raynn.hpo import HalvingScheduler, Mode, TrialStatus
+from raynn.hpo import Decision, HalvingScheduler, Mode, TrialStatus
 from raynn.hpo import HyperBand as _HyperBandCore
 from raynn.hpo import SuccessiveHalving as _SuccessiveHalvingCore
-from raynn.hpo._common import as_resource
+from raynn.hpo.ledger import BracketLedger, as_resource
+from raynn.tune.gate import ConcurrencyGate
+from raynn.tune.persistence import (
+    FORMAT,
+    STATE_FILE,
+    SchedulerSnapshot,
+    StateFile,
+    atomic_write_json,
+    push_trial_logs,
+    read_state,
+    state_write_path,
+)
 
 __all__ = ["AsyncHalving", "HalvingAdapter", "HyperBand", "STATE_FILE", "SuccessiveHalving"]
 
 logger = logging.getLogger(__name__)
 
-STATE_FILE = "raynn_scheduler.state"
-"""Name of the adapter's state file (JSON inside) in the experiment directory.
-
-Not ``*.json``: on restore Tune copies every ``*.json`` of the experiment directory into its driver staging
-directory and later syncs that stale copy back over the experiment directory.
-"""
-
-_FORMAT = 1
 _DONE = "done"
 
-
-class _Gate:
-    """The concurrency limit of Tune's search algorithm and its set of trial ids that hold a slot.
-
-    ``max_concurrent_trials`` becomes ``BasicVariantGenerator(max_concurrent=...)`` or a
-    ``ConcurrencyLimiter`` around a ``Searcher``; both count a trial as live from its creation to its
-    completion, paused or not.
-    """
-
-    def __init__(self, limit: int, live: set[str], limiter: Any | None) -> None:
-        self.limit, self.live, self._limiter = limit, live, limiter
-
-    @classmethod
-    def of(cls, search_alg: Any) -> _Gate | None:
-        from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
-
-        if isinstance(search_alg, BasicVariantGenerator):
-            if search_alg.max_concurrent > 0:
-                return cls(search_alg.max_concurrent, search_alg._live_trials, None)
-            return None
-        searcher = getattr(search_alg, "searcher", None)
-        while searcher is not None:
-            if isinstance(searcher, ConcurrencyLimiter):
-                # batch mode waits for whole batches; a searcher that limits itself keeps no set we can use
-                if searcher.batch or not searcher._limit_concurrency:
-                    return None
-                return cls(searcher.max_concurrent, searcher.live_trials, searcher)
-            searcher = getattr(searcher, "searcher", None)
-        return None
-
-    def take(self, trial_id: str) -> None:
-        if trial_id not in self.live:
-            self.live.add(trial_id)
-            if self._limiter is not None:
-                self._limiter.num_unfinished_live_trials += 1
-
-    def free(self, trial_id: str) -> None:
-        if trial_id in self.live:
-            self.live.discard(trial_id)
-            if self._limiter is not None:
-                self._limiter.num_unfinished_live_trials -= 1
+TUNE_DECISION = {
+    Decision.CONTINUE: TrialScheduler.CONTINUE,
+    Decision.PAUSE: TrialScheduler.PAUSE,
+    Decision.STOP: TrialScheduler.STOP,
+}
+"""A core's :class:`~raynn.hpo.Decision` as Ray Tune's constant: raynn's enum never leaks into Tune."""
 
 
 class HalvingAdapter(FIFOScheduler):
@@ -144,6 +106,10 @@ class HalvingAdapter(FIFOScheduler):
         self._pausing: set[str] = set()  # told to PAUSE; Tune is still saving them (status RUNNING)
         self._exhausted = False
         self._state_path: str | None = None
+        self._state_file: StateFile | None = None
+        # The journal's marks: what the state file holds already (see journal_entry)
+        self._owner_new: list[str] = []
+        self._journal_overflow = self._journal_known = self._journal_from = 0
         self._seen_experiment = False
         self._from_snapshot = False
         self._open_from = 0  # cores before this index are finished: events no longer visit them
@@ -159,8 +125,12 @@ class HalvingAdapter(FIFOScheduler):
         return not self._cores
 
     @abstractmethod
+    def _core_args(self) -> dict[str, Any]:
+        """The arguments the cores are built with (JSON-serialisable)."""
+
     def _config(self) -> dict[str, Any]:
-        """The constructor arguments, JSON-serialisable; a state file must have been written with the same."""
+        """The constructor arguments; a state file must have been written with the same."""
+        return {**self._core_args(), "resource_attr": self.resource_attr}
 
     @property
     def _promote_eagerly(self) -> bool:
@@ -181,6 +151,16 @@ class HalvingAdapter(FIFOScheduler):
     def plan(self) -> list[dict[str, Any]]:
         """The planned rounds: rows ``{"bracket": s, "round": i, "n": n_i, "r": r_i}``, ``r_i`` cumulative."""
         return self._make_core(self._mode or Mode.MIN).plan()
+
+    @property
+    def planned_trials(self) -> int | None:
+        """Configurations one band of the plan takes (the core's; None: ASHA without ``max_trials``)."""
+        return self._make_core(self._mode or Mode.MIN).planned_trials
+
+    @property
+    def planned_budget(self) -> int | None:
+        """Units one band of the plan needs if every round is full (the core's; None: ASHA)."""
+        return self._make_core(self._mode or Mode.MIN).planned_budget
 
     def rungs(self) -> list[int]:
         """The resource levels at which trials are compared (every ``r_i`` of the plan), ascending."""
@@ -249,7 +229,8 @@ class HalvingAdapter(FIFOScheduler):
                 logger.info(f"{type(self).__name__}: no room for trial {trial_id}; it ends without training")
             else:
                 core.on_trial_add(trial_id)
-                self._owner[trial_id] = self._cores.index(core)
+                self._owner[trial_id] = len(self._cores) - 1  # the core with room is always the last
+                self._owner_new.append(trial_id)
         self._after_event(tune_controller)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
@@ -278,7 +259,7 @@ class HalvingAdapter(FIFOScheduler):
             )
             return TrialScheduler.STOP
         try:
-            decision = core.on_result(trial_id, resource, float(value)).value
+            decision = TUNE_DECISION[core.on_result(trial_id, resource, float(value))]
         except ValueError as err:
             if result.get(_DONE):  # the function returned; Tune completes it next
                 return TrialScheduler.CONTINUE
@@ -335,7 +316,7 @@ class HalvingAdapter(FIFOScheduler):
                 self._resume.remove(trial_id)
             elif trial.status == Trial.PAUSED:
                 if gate is None or trial_id in gate.live:
-                    _push_trial_logs(trial)
+                    push_trial_logs(trial)
                     return trial
             elif trial_id not in self._pausing:  # Tune has started it (PENDING, then RUNNING)
                 self._resume.remove(trial_id)
@@ -347,7 +328,7 @@ class HalvingAdapter(FIFOScheduler):
     # -- Tune: save / restore (Tune 2.60 never calls these; the state file below is what survives) ----------
 
     def save(self, checkpoint_path: str) -> None:
-        _atomic_write_json(checkpoint_path, self.state_dict())
+        atomic_write_json(checkpoint_path, self.state_dict())
 
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path) as f:
@@ -363,14 +344,14 @@ class HalvingAdapter(FIFOScheduler):
         whose rewrite costs milliseconds per result, is no longer written.
         """
         self._snapshotted = True
-        return _SchedulerSnapshot(self)
+        return SchedulerSnapshot(self)
 
     # -- state ----------------------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
         """A JSON-serialisable snapshot: the cores' ``state_dict`` and the adapter's own bookkeeping."""
         return {
-            "format": _FORMAT,
+            "format": FORMAT,
             "scheduler": type(self).__name__,
             "config": self._config(),
             "metric": self._metric,
@@ -386,7 +367,7 @@ class HalvingAdapter(FIFOScheduler):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` into an adapter built with the same arguments."""
         expected = json.loads(json.dumps(self._config()))
-        if not isinstance(state, dict) or state.get("format") != _FORMAT or state.get("config") != expected:
+        if not isinstance(state, dict) or state.get("format") != FORMAT or state.get("config") != expected:
             got = state.get("config") if isinstance(state, dict) else state
             raise ValueError(
                 f"scheduler state was saved by a scheduler built with other arguments: expected config "
@@ -401,7 +382,7 @@ class HalvingAdapter(FIFOScheduler):
                 )
         path, seen = self._state_path, self._seen_experiment
         self._reset()
-        self._state_path, self._seen_experiment = path, seen
+        self._state_path, self._seen_experiment = path, seen  # the next save writes a whole snapshot
         self._metric = self._metric or state["metric"]
         self._mode = self._mode or (None if state["mode"] is None else Mode.parse(state["mode"]))
         for core_state in state["cores"]:
@@ -413,6 +394,32 @@ class HalvingAdapter(FIFOScheduler):
         self._resume = list(state["resume"])
         self._stops = list(state["stops"])
         self._exhausted = bool(state["exhausted"])
+        self._journal_overflow, self._journal_known = len(self._overflow), len(self._cores)
+
+    @property
+    def size(self) -> int:
+        """Trials placed in the cores."""
+        return len(self._owner)
+
+    def journal_entry(self) -> dict[str, Any]:
+        """What changed since the previous entry: each core's :meth:`~raynn.hpo._common.TableCore.journal`
+        (a core opened since, whole), the trials placed, and the adapter's short lists. O(changes), not
+        O(trials): :class:`~raynn.tune.persistence.StateFile` appends it to the journal after every event."""
+        cores: dict[int, Any] = {}
+        for index in range(min(self._journal_from, self._journal_known), len(self._cores)):
+            core = self._cores[index]
+            if index >= self._journal_known:
+                cores[index] = {"full": core.state_dict()}
+                core.journal()  # its journal starts now
+            else:
+                cores[index] = core.journal()
+        # a core finished before _open_from changes no more (its last change was journaled as it finished)
+        self._journal_known, self._journal_from = len(self._cores), self._open_from
+        owner = {t: self._owner[t] for t in self._owner_new}
+        self._owner_new = []
+        overflow, self._journal_overflow = self._overflow[self._journal_overflow:], len(self._overflow)
+        return {"cores": cores, "owner": owner, "overflow": overflow, "resume": list(self._resume),
+                "stops": list(self._stops), "exhausted": self._exhausted}
 
     # -- internals ------------------------------------------------------------------------------------------
 
@@ -438,10 +445,10 @@ class HalvingAdapter(FIFOScheduler):
         storage = getattr(trial, "storage", None)
         if storage is None:
             return
-        self._state_path = _state_write_path(storage)
+        self._state_path = state_write_path(storage)
         if self._from_snapshot:  # restored from Tune's snapshot (snapshot_callback): the consistent state
             return
-        state = _read_state(storage)
+        state = read_state(storage)
         if state is None:
             return
         self.load_state_dict(state)
@@ -488,11 +495,11 @@ class HalvingAdapter(FIFOScheduler):
             self._open_from += 1
 
     @staticmethod
-    def _gate(tune_controller: Any) -> _Gate | None:
+    def _gate(tune_controller: Any) -> ConcurrencyGate | None:
         search_alg = getattr(tune_controller, "search_alg", None)
-        return None if search_alg is None else _Gate.of(search_alg)
+        return None if search_alg is None else ConcurrencyGate.of(search_alg)
 
-    def _balance(self, gate: _Gate | None, trials: dict[str, Trial], leaving: str | None = None) -> None:
+    def _balance(self, gate: ConcurrencyGate | None, trials: dict[str, Trial], leaving: str | None = None) -> None:
         """Paused trials give their concurrency slot back; promoted trials are collected and take one.
 
         ``leaving``: a trial Tune is completing right now; the search algorithm frees its slot next.
@@ -523,7 +530,7 @@ class HalvingAdapter(FIFOScheduler):
                 self._resume.append(trial_id)
                 reserve(trial_id)
 
-    def _slot_free(self, gate: _Gate | None, trials: dict[str, Trial], used: int) -> bool:
+    def _slot_free(self, gate: ConcurrencyGate | None, trials: dict[str, Trial], used: int) -> bool:
         """For ASHA: ask for a promotion only when a slot is free and no promoted trial waits for one."""
         waiting = [
             t
@@ -572,154 +579,34 @@ class HalvingAdapter(FIFOScheduler):
                 self._cores[index].on_trial_remove(trial_id)
         for core in self._cores:
             core.on_search_exhausted()
+        self._journal_from = 0  # finished cores were told too: journal them all once
         logger.debug(f"{type(self).__name__}: search exhausted after {len(self._owner)} trials")
         self._after_event(tune_controller)
 
     def _save(self) -> None:
-        if self._state_path is not None and not self._snapshotted:
-            _atomic_write_json(self._state_path, self.state_dict())
+        """Persist the event (plain Tuner only): one journal line, amortised O(1) (:class:`StateFile`)."""
+        if self._state_path is None or self._snapshotted:
+            return
+        if self._state_file is None or self._state_file.path != self._state_path:
+            self._state_file = StateFile(self._state_path)
+        self._state_file.save(self)
 
 
-class _SchedulerSnapshot(Callback):
-    """See :meth:`HalvingAdapter.snapshot_callback`. Tune calls ``get_state`` when it snapshots the experiment
-    and ``set_state`` on ``Tuner.restore``, before it re-adds the trials."""
-
-    def __init__(self, scheduler: HalvingAdapter) -> None:
-        self.scheduler = scheduler
-
-    def get_state(self) -> dict[str, Any]:
-        return {"scheduler": self.scheduler.state_dict()}
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scheduler._from_snapshot = True
-
-
-_TRIAL_LOG_FILES = ("result.json", "progress.csv")
-"""The per-trial result logs Tune's JSON and CSV loggers keep (``EXPR_RESULT_FILE``, ``EXPR_PROGRESS_FILE``)."""
-
-
-def _push_trial_logs(trial: Trial) -> None:
-    """Upload a paused trial's result logs from the driver's staging directory to storage, before Tune
-    restarts the trial from its checkpoint.
-
-    Why: Tune's loggers write a trial's ``result.json`` and ``progress.csv`` in the driver's staging directory
-    (``trial.local_path``), which Tune uploads to the experiment directory only every few seconds. When a trial
-    that has a checkpoint starts again (a resume after a pause, with or without actor reuse), the JSON logger's
-    ``log_trial_start`` copies the storage copy back over the staging copy (``LoggerCallback.
-    _restore_from_remote``, meant for ``Tuner.restore`` in a new driver). Every row logged since the last
-    upload is then lost (a curve read ``[1, 2, 3, 10, ...]``), and the next upload makes the loss permanent.
-    In the driver that logged them, the staging copy is the newest; uploading it first makes that restore
-    copy the same rows back. An upload Tune started earlier is waited for, so it cannot land after this one
-    with older rows. A file missing from staging (a trial not started since ``Tuner.restore``) is left alone.
-    """
-    storage = getattr(trial, "storage", None)
-    if storage is None or getattr(storage, "trial_dir_name", None) is None:
-        return
-    try:
-        storage.syncer.wait()
-    except Exception:  # Tune's own upload failed; it logs that itself when it next waits
-        logger.warning("Tune's last upload to storage failed; uploading the trial's result logs anyway",
-                       exc_info=True)
-    fs = storage.storage_filesystem
-    for name in _TRIAL_LOG_FILES:
-        local = Path(trial.local_path, name)
-        remote = f"{storage.trial_fs_path}/{name}"
-        if not local.is_file():
-            continue
-        if isinstance(fs, pyarrow.fs.LocalFileSystem) and os.path.exists(remote) and os.path.samefile(local, remote):
-            continue  # staging is the storage itself: nothing to upload
-        try:
-            pyarrow.fs.copy_files(str(local), remote, destination_filesystem=fs)
-        except Exception:
-            logger.warning(f"could not upload {local} to {remote}; Tune may drop rows of it on resume",
-                           exc_info=True)
-
-
-def _state_write_path(storage: Any) -> str | None:
-    """Where the state file is written: the experiment directory on a local filesystem, else Tune's driver
-    staging directory, which Tune uploads to the experiment directory with its own experiment state."""
-    try:
-        if isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem):
-            return str(Path(storage.experiment_fs_path, STATE_FILE))
-        return str(Path(storage.experiment_driver_staging_path, STATE_FILE))
-    except Exception:  # a storage context without paths (custom setups): keep no file
-        logger.warning("no experiment directory for the scheduler state; it will not survive a restore")
-        return None
-
-
-def _read_state(storage: Any) -> dict[str, Any] | None:
-    """The state file in the experiment directory (on any filesystem), or None if there is none."""
-    try:
-        fs, path = storage.storage_filesystem, f"{storage.experiment_fs_path}/{STATE_FILE}"
-        if fs.get_file_info(path).type == pyarrow.fs.FileType.NotFound:
-            return None
-        with fs.open_input_stream(path) as f:
-            return json.loads(f.readall())
-    except Exception:
-        logger.error("could not read the scheduler state; the scheduler starts afresh", exc_info=True)
-        return None
-
-
-def _atomic_write_json(path: str, state: dict[str, Any]) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(state, f)
-    os.replace(tmp, path)
-
-
-# -- ledgers ----------------------------------------------------------------------------------------------
-
-
-def _plans_of(core: HalvingScheduler) -> list[tuple[int, list[tuple[int, int]]]]:
-    """``core.plan()`` grouped by bracket: ``[(s, [(n_i, r_i), ...]), ...]`` in plan order."""
-    plans: list[tuple[int, list[tuple[int, int]]]] = []
-    for row in core.plan():
-        if row["round"] == 0:
-            plans.append((row["bracket"], []))
-        plans[-1][1].append((row["n"], row["r"]))
-    return plans
-
-
-def _planned_units(rounds: list[tuple[int, int]]) -> int:
-    total, held = 0, 0
-    for n, r in rounds:
-        total += n * (r - held)
-        held = r
-    return total
-
-
-def _sync_brackets(core: HalvingScheduler, band_offset: int) -> list[dict[str, Any]]:
-    """Ledger rows of a synchronous core (successive halving, HyperBand), one per bracket instance."""
-    state = core.state_dict()
-    plans = _plans_of(core)
-    # rows: [id, arrival, bracket, rung, status, resource, values]
-    trials = {row[0]: row for row in state["trials"]}
-    rows = []
-    for index, (plan, members, sealed, decided) in enumerate(state["brackets"]):
-        s, rounds = plans[plan]
-        rows.append(
-            {
-                "band": band_offset + index // len(plans),
-                "bracket": s,
-                "budget": _planned_units(rounds),
-                "spent": sum(trials[t][5] for t in members[0]),
-                "sealed": sealed,
-                "rounds": [
-                    {
-                        "round": i,
-                        "r": r,
-                        "planned": n,
-                        "entered": len(members[i]),
-                        "reached": sum(1 for t in members[i] if len(trials[t][6]) > i),
-                        "decided": i < decided,
-                    }
-                    for i, (n, r) in enumerate(rounds)
-                ],
-            }
-        )
-    return rows
+def _bracket_row(bracket: BracketLedger, band: int) -> dict[str, Any]:
+    """A core's :class:`~raynn.hpo.ledger.BracketLedger` as a row of the adapters' ``ledger()`` (JSON, the
+    layout ``summary.json`` and ``raynn report`` read); ``band``: the band it belongs to in the adapter."""
+    return {
+        "band": band,
+        "bracket": bracket.bracket,
+        "budget": bracket.planned,
+        "spent": bracket.spent,
+        "sealed": bracket.sealed,
+        "rounds": [
+            {"round": r.round, "r": r.r, "planned": r.planned, "entered": r.entered, "reached": r.reached,
+             "decided": r.decided}
+            for r in bracket.rounds
+        ],
+    }
 
 
 # -- the three adapters -----------------------------------------------------------------------------------
@@ -765,13 +652,9 @@ class SuccessiveHalving(HalvingAdapter):
     def _may_open(self) -> bool:
         return self.max_bands is None or len(self._cores) < self.max_bands
 
-    def _config(self) -> dict[str, Any]:
-        return {
-            "budget": self.budget,
-            "num_configs": self.num_configs,
-            "max_bands": self.max_bands,
-            "resource_attr": self.resource_attr,
-        }
+    def _core_args(self) -> dict[str, Any]:
+        # max_bands is the adapter's (one core per band), saved with the core's arguments
+        return {"budget": self.budget, "num_configs": self.num_configs, "max_bands": self.max_bands}
 
     def ledger(self) -> dict[str, Any]:
         """``{"scheduler", "budget", "budget_spent", "brackets"}``; ``budget``: ``B`` times the bands opened.
@@ -781,7 +664,7 @@ class SuccessiveHalving(HalvingAdapter):
         "entered", "reached", "decided"}`` (``entered``: trials that started the round, ``reached``: that
         reached its target ``r``).
         """
-        brackets = [row for band, core in enumerate(self._cores) for row in _sync_brackets(core, band)]
+        brackets = [_bracket_row(b, band) for band, core in enumerate(self._cores) for b in core.ledger().brackets]
         return {
             "scheduler": type(self).__name__,
             "budget": self.budget * len(self._cores),
@@ -824,18 +707,11 @@ class HyperBand(HalvingAdapter):
         super().__init__(metric, mode, resource_attr)
 
     def _make_core(self, mode: Mode) -> HalvingScheduler:
-        return _HyperBandCore(
-            self.max_resource, self.eta, self.min_resource, mode=mode, max_bands=self.max_bands
-        )
+        return _HyperBandCore(**self._core_args(), mode=mode)
 
-    def _config(self) -> dict[str, Any]:
-        return {
-            "max_resource": self.max_resource,
-            "eta": self.eta,
-            "min_resource": self.min_resource,
-            "max_bands": self.max_bands,
-            "resource_attr": self.resource_attr,
-        }
+    def _core_args(self) -> dict[str, Any]:
+        return {"max_resource": self.max_resource, "eta": self.eta, "min_resource": self.min_resource,
+                "max_bands": self.max_bands}
 
     def ledger(self) -> dict[str, Any]:
         """``{"scheduler", "budget", "budget_spent", "brackets"}``, one bracket row per bracket instance.
@@ -843,12 +719,12 @@ class HyperBand(HalvingAdapter):
         ``budget`` is the planned ``sum_i n_i (r_i - r_{i-1})`` of the brackets opened; rows as in
         :meth:`SuccessiveHalving.ledger`, with ``band`` and ``bracket`` = ``s``.
         """
-        brackets = [row for core in self._cores for row in _sync_brackets(core, 0)]
+        ledgers = [core.ledger() for core in self._cores]
         return {
             "scheduler": type(self).__name__,
-            "budget": sum(row["budget"] for row in brackets),
+            "budget": sum(ledger.planned or 0 for ledger in ledgers),
             "budget_spent": self.budget_spent,
-            "brackets": brackets,
+            "brackets": [_bracket_row(b, b.band) for ledger in ledgers for b in ledger.brackets],
         }
 
 
@@ -890,18 +766,11 @@ class AsyncHalving(HalvingAdapter):
         return False
 
     def _make_core(self, mode: Mode) -> HalvingScheduler:
-        return _AsyncCore(
-            self.max_resource, self.eta, self.min_resource, mode=mode, max_trials=self.max_trials
-        )
+        return _AsyncCore(**self._core_args(), mode=mode)
 
-    def _config(self) -> dict[str, Any]:
-        return {
-            "max_resource": self.max_resource,
-            "eta": self.eta,
-            "min_resource": self.min_resource,
-            "max_trials": self.max_trials,
-            "resource_attr": self.resource_attr,
-        }
+    def _core_args(self) -> dict[str, Any]:
+        return {"max_resource": self.max_resource, "eta": self.eta, "min_resource": self.min_resource,
+                "max_trials": self.max_trials}
 
     def ledger(self) -> dict[str, Any]:
         """``{"scheduler", "budget", "budget_spent", "rungs"}``; ``budget`` is None (ASHA has no fixed one).
@@ -909,21 +778,12 @@ class AsyncHalving(HalvingAdapter):
         ``rungs`` rows ``{"round": k, "r": r_k, "planned": n_k or None, "reached", "promoted"}``: trials that
         reached rung ``k`` and those of them promoted beyond it.
         """
-        rows = []
-        for core in self._cores:
-            state = core.state_dict()
-            trials = {row[0]: row for row in state["trials"]}
-            for k, plan in enumerate(core.plan()):
-                members = state["members"][k]
-                rows.append(
-                    {
-                        "round": k,
-                        "r": plan["r"],
-                        "planned": plan["n"],
-                        "reached": len(members),
-                        "promoted": sum(1 for t in members if trials[t][3] > k),
-                    }
-                )
+        rows = [
+            {"round": r.round, "r": r.r, "planned": r.planned, "reached": r.reached, "promoted": r.promoted}
+            for core in self._cores
+            for bracket in core.ledger().brackets
+            for r in bracket.rounds
+        ]
         if not rows:
             rows = [
                 {"round": p["round"], "r": p["r"], "planned": p["n"], "reached": 0, "promoted": 0}

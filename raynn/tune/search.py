@@ -16,6 +16,7 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from raynn.faults import fault_point
+from raynn.hpo.ledger import as_resource
 from raynn.hpo.searchers import Searcher as CoreSearcher
 
 __all__ = ["RaynnSearcher"]
@@ -50,8 +51,9 @@ class RaynnSearcher(Searcher):
             # was killed right after telling it a trial's end, `--resume` runs that trial again from Tune's
             # older snapshot. What the searcher was told stands; raising here crashed the resumed experiment.
             return
-        if self.metric in result and self.resource_attr in result:
-            self.core.on_result(trial_id, int(result[self.resource_attr]), float(result[self.metric]))
+        resource = as_resource(result.get(self.resource_attr))  # the one rule for a reported epoch
+        if self.metric in result and resource is not None:
+            self.core.on_result(trial_id, resource, float(result[self.metric]))
         fault_point("result")
 
     def _complete(self, trial_id: str) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ray.tune import Callback
 
+from raynn.hpo.ledger import Furthest, as_resource
 from raynn.tune.best import Incumbent
 
 __all__ = ["ProgressView"]
@@ -25,13 +26,15 @@ class ProgressView(Callback):
     """
 
     def __init__(self, scheduler: Any, metric: str, mode: str, budget: int | None = None, interval: float = 5.0,
-                 enabled: bool = True) -> None:
+                 enabled: bool = True, heartbeat: float = 60.0) -> None:
         self.scheduler, self.metric, self.mode, self.budget = scheduler, metric, mode, budget
-        self.interval, self.enabled = interval, enabled
+        self.interval, self.enabled, self.heartbeat = interval, enabled, heartbeat
         self.start = time.monotonic()
-        self.last = -math.inf
+        self.last = -math.inf  # when a block was last printed
+        self.looked = -math.inf  # when the state was last rendered
+        self.shown = ""  # the state part of the last block printed
         self.incumbent = Incumbent(mode)
-        self.resource: dict[str, int] = {}
+        self.furthest = Furthest()
         self.diverged: set[str] = set()
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict[str, Any], **info: Any) -> None:
@@ -39,15 +42,26 @@ class ProgressView(Callback):
             self.diverged.add(trial.trial_id)
         if self.metric not in result:
             return
-        epoch = int(result.get("epoch", 0))
-        self.resource[trial.trial_id] = max(self.resource.get(trial.trial_id, 0), epoch)
+        epoch = as_resource(result.get("epoch"))
+        if epoch is None:
+            return
+        self.furthest.reach(trial.trial_id, epoch)
         self.incumbent.update(trial.trial_id, epoch, result[self.metric])
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        """Every ``interval`` seconds, print the block if the state changed (trial states, epochs, budget, best);
+        an unchanged state is printed again only after ``heartbeat`` seconds, to show the run is alive (trials
+        waiting for a slow start or a long epoch would otherwise repeat the same line every few seconds)."""
         now = time.monotonic()
-        if self.enabled and now - self.last >= self.interval:
-            self.last = now
-            print(self.render(trials), file=sys.stderr, flush=True)
+        if not self.enabled or now - self.looked < self.interval:
+            return
+        self.looked = now
+        block = self.render(trials)
+        state = block.split("] ", 1)[1]
+        if state == self.shown and now - self.last < self.heartbeat:
+            return
+        self.last, self.shown = now, state
+        print(block, file=sys.stderr, flush=True)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         if self.enabled:
@@ -58,10 +72,10 @@ class ProgressView(Callback):
         state_text = "  ".join(f"{s.lower()} {n}" for s, n in sorted(states.items()))
         if self.diverged:
             state_text += f"  (diverged {len(self.diverged)})"
-        rungs = Counter(self.resource.values())
+        rungs = Counter(self.furthest.resource.values())
         rung_text = "  ".join(f"r={r}: {n}" for r, n in sorted(rungs.items())) or "-"
         ledger = self.scheduler.ledger() if hasattr(self.scheduler, "ledger") else {}
-        spent = ledger.get("budget_spent", sum(self.resource.values()))
+        spent = ledger.get("budget_spent", self.furthest.spent)  # the core's books when there is a core
         budget = self.budget or ledger.get("budget")
         budget_text = f"{spent}/{budget}" if budget else f"{spent}"
         best = self.incumbent.best.describe(self.metric) if self.incumbent.best else "-"

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from raynn.cli import main
+from raynn.study import studies_dir
 
 
 def test_list_names_every_study(capsys) -> None:  # type: ignore[no-untyped-def]
@@ -22,7 +23,7 @@ def test_list_names_every_study(capsys) -> None:  # type: ignore[no-untyped-def]
 
 def test_unknown_study_and_unknown_key_exit_2_in_one_line_before_ray(tmp_path: Path) -> None:
     bad = tmp_path / "typo.yaml"
-    doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "studies" / "momentum.yaml").read_text())
+    doc = yaml.safe_load((studies_dir() / "momentum.yaml").read_text())
     doc["analysis"]["curvature"] = doc["analysis"].pop("curvatures")
     doc["figurs"] = doc.pop("figures")
     bad.write_text(yaml.safe_dump(doc))

@@ -46,7 +46,7 @@ def test_warmups_as_learning_rates() -> None:
     assert first["train"]["epochs"] == 1 and second["train"]["epochs"] == 10
     assert [_lr(first, ipe, i) for i in (0, 2)] == pytest.approx([base, base])
     assert [_lr(second, ipe, i) for i in (3, 18, 27)] == pytest.approx([base * k, base * k * 0.1, base * k * 0.01])
-    # auto: raynn's default, 5 epochs capped at half of 10 = 15 iterations.
-    assert runs[(32, "linear", "auto")].params["warmup_iters"] == 15
+    # auto: raynn's default, 5 epochs capped at a tenth of 10 = 1 epoch = 3 iterations.
+    assert runs[(32, "linear", "auto")].params["warmup_iters"] == 3
     # sqrt is not in the quick grid; the reference run has k = 1 and its own rate.
     assert _lr(runs[(1, "reference", "none")].config, 90, 0) == pytest.approx(base)

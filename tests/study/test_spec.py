@@ -1,14 +1,16 @@
-"""Study files: every file in studies/ loads in both settings; bad input is one ConfigError naming the key."""
+"""Study files: every file in raynn/study/studies/ loads in both settings; bad input is one ConfigError naming the key."""
 
 from __future__ import annotations
 
+import fnmatch
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
 from raynn.errors import ConfigError
-from raynn.study.spec import expand_runs, load_study, merge_patch, study_registry
+from raynn.study.spec import expand_runs, load_study, merge_patch, studies_dir, study_registry
 
 STUDIES = study_registry().names()
 
@@ -16,6 +18,19 @@ STUDIES = study_registry().names()
 def test_the_issue_studies_are_all_there() -> None:
     assert set(STUDIES) == {"batch-size", "lr-schedules", "cyclic-lr", "momentum", "optimizers", "normalization",
                             "initialization", "regularization", "large-batch"}
+
+
+def test_every_study_file_is_package_data() -> None:
+    """An installed raynn has its studies: each file in studies_dir() is inside the raynn.study package and
+    matched by a package-data glob in pyproject.toml (the wheel, built by setuptools, ships what these match)."""
+    root = Path(__file__).resolve().parents[2]
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["raynn.study"]
+    package = root / "raynn" / "study"
+    files = sorted(studies_dir().glob("*"))
+    assert {f.stem for f in files} == set(STUDIES)
+    for f in files:
+        rel = f.relative_to(package).as_posix()
+        assert any(fnmatch.fnmatch(rel, g) for g in globs), (rel, globs)
 
 
 @pytest.mark.parametrize("name", STUDIES)

@@ -12,17 +12,19 @@ non-atomically, and a kill during that copy can leave a truncated search-algorit
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import pyarrow.fs
 import pytest
 
-from raynn.tune import STATE_FILE, SuccessiveHalving
+from raynn.tune import SuccessiveHalving
+from raynn.tune.persistence import read_state
 from raynn.tune.trainables import curve_trainable
 
 pytestmark = pytest.mark.ray
@@ -32,11 +34,10 @@ XS = [0.5, 0.1, 0.9, 0.3, 0.7, 0.2, 0.8, 0.4]
 BEST = {0.1, 0.2, 0.3, 0.4}
 
 
-def _read_state(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
+def _read_state(experiment: Path) -> dict[str, Any] | None:
+    """The scheduler's state file with its journal replayed (raynn.tune.persistence), None while there is none."""
+    storage = SimpleNamespace(storage_filesystem=pyarrow.fs.LocalFileSystem(), experiment_fs_path=str(experiment))
+    return read_state(storage)
 
 
 def _wait_for_free_cpus(timeout: float) -> None:
@@ -70,7 +71,6 @@ def test_restore_after_the_driver_is_interrupted_continues_the_rungs(fresh_ray_s
     name, logs = "restore", Path(storage) / "restore-logs"
     logs.mkdir()
     experiment = Path(storage) / name
-    state_path = experiment / STATE_FILE
     address = ray.get_runtime_context().gcs_address
     with open(Path(storage) / "driver.log", "w") as out:
         driver = subprocess.Popen(
@@ -81,7 +81,7 @@ def test_restore_after_the_driver_is_interrupted_continues_the_rungs(fresh_ray_s
             while True:
                 assert driver.poll() is None, (Path(storage) / "driver.log").read_text()[-3000:]
                 assert time.monotonic() < deadline, "the driver never got four trials to rung 0"
-                state = _read_state(state_path)
+                state = _read_state(experiment)
                 if state and state["cores"]:
                     core = state["cores"][0]
                     waiting = [row[0] for row in core["trials"] if row[4] == "waiting"]
@@ -97,9 +97,10 @@ def test_restore_after_the_driver_is_interrupted_continues_the_rungs(fresh_ray_s
                 driver.wait()
                 raise
     assert driver.returncode == 0, (Path(storage) / "driver.log").read_text()[-3000:]
-    shutil.copy(state_path, Path(storage) / "state-at-interrupt.json")
+    at_interrupt = _read_state(experiment)
+    (Path(storage) / "state-at-interrupt.json").write_text(json.dumps(at_interrupt))
     before = SuccessiveHalving(budget=48, num_configs=8)
-    before.load_state_dict(json.loads((Path(storage) / "state-at-interrupt.json").read_text()))
+    before.load_state_dict(at_interrupt)
     assert before.ledger()["brackets"][0]["rounds"][0]["reached"] >= 4
     _wait_for_free_cpus(30)  # the driver's trial actors are gone
 
@@ -128,7 +129,7 @@ def test_restore_after_the_driver_is_interrupted_continues_the_rungs(fresh_ray_s
             assert (logs / f"{trial_id}.log").read_text() == "1 0\n2 0\n3 0\n"
 
     after = SuccessiveHalving(budget=48, num_configs=8)
-    after.load_state_dict(json.loads(state_path.read_text()))
+    after.load_state_dict(_read_state(experiment))
     ledger = after.ledger()
     assert [(r["entered"], r["reached"]) for r in ledger["brackets"][0]["rounds"]] == [(8, 8), (4, 4)]
     assert ledger["budget_spent"] == 48 >= before.budget_spent

@@ -10,7 +10,7 @@ Tune uploads the driver's staging copy of those logs to storage every few second
 checkpoint starts again, copies the storage copy back over the staging one: rows logged between the last upload
 and a resume were lost. Runs of a few seconds rarely see an upload at the wrong moment, so
 :class:`_UploadAfterFirstResult` makes one happen, deterministically, right after each trial's first result
-(an upload Tune may do at any moment). Before the fix in :func:`raynn.tune.schedulers._push_trial_logs` every
+(an upload Tune may do at any moment). Before the fix in :func:`raynn.tune.persistence.push_trial_logs` every
 trial resumed after more than one epoch lost rows here.
 """
 

@@ -23,6 +23,7 @@ from ray.tune.search import BasicVariantGenerator
 
 from raynn import hpo
 from raynn.tune import SCHEDULERS, STATE_FILE, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving
+from raynn.tune.persistence import read_state
 from raynn.tune.trainables import curve_loss
 
 PENDING, RUNNING, PAUSED, TERMINATED = Trial.PENDING, Trial.RUNNING, Trial.PAUSED, Trial.TERMINATED
@@ -312,7 +313,7 @@ def test_a_restored_scheduler_continues_from_its_state_file(
     for _ in range(stop_after):
         first.step()
     assert (tmp_path / STATE_FILE).exists()
-    spent_before = json.loads((tmp_path / STATE_FILE).read_text())
+    spent_before = read_state(_storage(tmp_path))  # the snapshot with its journal replayed
 
     restored = make()  # what Tune unpickles from tuner.pkl: the scheduler as it was constructed
     second = FakeTune(restored, [], slots, storage=_storage(tmp_path))
