@@ -13,6 +13,7 @@ from typing import Any, Iterable
 
 from raynn.config import check_config, check_input_files, load_config
 from raynn.errors import ConfigError, StorageError
+from raynn.faults import forwarded_env
 from raynn.paths import check_storage
 
 __all__ = ["TrainResult", "check_address", "ensure_ray", "train"]
@@ -139,7 +140,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         return
     check_address(address)
     ray.init(address=address, num_cpus=num_cpus, include_dashboard=True, log_to_driver=True,
-             runtime_env={"env_vars": {"RAY_TRAIN_ENABLE_STATE_TRACKING": "1"}})
+             runtime_env={"env_vars": {"RAY_TRAIN_ENABLE_STATE_TRACKING": "1", **forwarded_env()}})
 
 
 def train(

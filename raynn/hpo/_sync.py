@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from raynn.faults import fault_point
 from raynn.hpo._common import QUEUED, REMOVED, RUNNING, STOPPED, WAITING, TableCore, Trial, rank_key
 from raynn.hpo.base import Decision, Mode, TrialStatus
 from raynn.hpo.budget import BracketPlan
@@ -232,6 +233,7 @@ class SyncHalving(TableCore):
             decision = self._decide_out(trial, trigger) or decision
         if keep == 0:  # every configuration of the rung was removed: nothing left to halve
             bracket.decided = len(rounds)
+        fault_point("rung-decision")
         return decision
 
     # -- persistence ----------------------------------------------------------------------------------------

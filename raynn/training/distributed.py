@@ -30,6 +30,9 @@ def _latest_checkpoint() -> str | None:
 def _report(metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
     import ray.train
 
+    from raynn.faults import fault_point
+
+    fault_point("epoch", metrics.get("epoch"))
     checkpoint = ray.train.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
     ray.train.report(metrics, checkpoint=checkpoint)
 

@@ -27,7 +27,14 @@ from raynn.tune.outputs import TuneResult
 from raynn.tune.schedulers import build_scheduler
 from raynn.tune.options import CHECKPOINT_EVERY, TuneOptions
 
-__all__ = ["CHECKPOINT_EVERY", "TuneOptions", "TuneResult", "run_tune"]
+__all__ = ["CHECKPOINT_EVERY", "TRIAL_MAX_FAILURES", "TuneOptions", "TuneResult", "run_tune"]
+
+TRIAL_MAX_FAILURES = 3
+"""Times Tune restarts an in-process trial from its latest checkpoint after it failed (its process killed, its
+node lost, out of memory). Tune's default, 0, ended such a trial for good as ERROR, its slot and rungs lost.
+Data-parallel trials get 0: Ray Train already restarts their workers (``train.max_failures``), and a trial whose
+workers could not be placed within ``--pending-timeout`` must fail once, not wait that long four times."""
+
 
 def run_tune(options: TuneOptions | str | os.PathLike[str] | SearchSpace | None = None, /,
              **kwargs: Any) -> TuneResult:
@@ -186,6 +193,7 @@ def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: 
     from ray import tune
 
     from raynn.tune.events import EventLog
+    from raynn.tune.guard import StorageGuard
     from raynn.resources import trial_resources
     from raynn.tune.monitor import MetricsExporter, TensorBoardLogger
     from raynn.tune.pending import PendingReport
@@ -206,7 +214,8 @@ def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: 
     snapshot = [sched.snapshot_callback()] if hasattr(sched, "snapshot_callback") else []
     callbacks = [*snapshot, view, EventLog(exp_dir, metric, mode),
                  MetricsExporter(sched, metric, mode, experiment=name, budget=budget),
-                 TensorBoardLogger(exp_dir), PendingReport(pending_timeout)]
+                 TensorBoardLogger(exp_dir), PendingReport(pending_timeout),
+                 StorageGuard(exp_dir, f"raynn tune --resume --name {name} --storage {exp_dir.parent}")]
     if opts.resume:
         return _restored_tuner(exp_dir, trainable, sched, callbacks), view
     _save_settings(exp_dir, settings)
@@ -226,7 +235,9 @@ def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: 
         # No CheckpointConfig(num_to_keep=...): it forces an experiment snapshot every num_to_keep checkpoints
         # of a trial (Ray's "snapshotting has been triggered multiple times" warning). A trial keeps its few
         # checkpoints: one per rung and one per checkpoint_every epochs.
-        run_config=tune.RunConfig(name=name, storage_path=str(exp_dir.parent), callbacks=callbacks, verbose=0),
+        run_config=tune.RunConfig(name=name, storage_path=str(exp_dir.parent), callbacks=callbacks, verbose=0,
+                                  failure_config=tune.FailureConfig(
+                                      max_failures=TRIAL_MAX_FAILURES if settings["workers_per_trial"] == 1 else 0)),
     )
     return tuner, view
 

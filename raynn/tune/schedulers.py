@@ -278,6 +278,12 @@ class HalvingAdapter(FIFOScheduler):
         self._remove(tune_controller, trial)
 
     def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:
+        if trial.status == Trial.ERROR:
+            # Tune retrying a failed trial (FailureConfig.max_failures): Tune 2.60 stops it (ERROR), calls
+            # this, then adds it again (PENDING) to restart from its checkpoint. It keeps its place in its
+            # bracket; removed, its rung was decided without it and its re-add stopped it as removed.
+            # A trial that failed for good comes here still RUNNING or PENDING.
+            return
         self._remove(tune_controller, trial)
 
     def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:

@@ -42,6 +42,12 @@ def _node_id() -> str:
 def _report(metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
     import ray.tune
 
+    from raynn.faults import fault_point
+
+    trial = ray.tune.get_context().get_trial_id()
+    fault_point("epoch", metrics.get("epoch"), trial)
+    if checkpoint_dir:
+        fault_point("checkpoint", metrics.get("epoch"), trial)  # in a temporary directory, not yet persisted
     checkpoint = ray.tune.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
     ray.tune.report({**metrics, "node_id": _node_id()}, checkpoint=checkpoint)
 

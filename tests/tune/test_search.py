@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ray.tune.search import Searcher
 
-from raynn.hpo.searchers import RandomSearcher
+from raynn.hpo.searchers import RandomSearcher, build_searcher
 from raynn.hpo.spaces import SearchSpace
 from raynn.tune.search import RaynnSearcher
 
@@ -50,3 +50,23 @@ def test_save_and_restore_continue_the_same_sequence(tmp_path: Path) -> None:
     second.restore(str(tmp_path / "searcher.json"))
     assert second.suggest("b") == first.suggest("b")
     assert second.suggest("c") is Searcher.FINISHED
+
+
+def test_a_result_of_a_trial_the_searcher_closed_is_ignored(tmp_path: Path) -> None:
+    # Optuna's SQLite is written at every tell, Tune's snapshot every few seconds: a driver killed right after
+    # the searcher closed a trial comes back with Tune running that trial again from its older snapshot.
+    db = str(tmp_path / "optuna.db")
+
+    def optuna() -> RaynnSearcher:
+        core = build_searcher("optuna-tpe", SPACE, seed=0, storage_path=db, mode="min", rungs=[1, 3])
+        return RaynnSearcher(core, metric="val_loss", mode="min")
+
+    first = optuna()
+    first.suggest("t1")
+    first.on_trial_result("t1", {"epoch": 1, "val_loss": 0.5})
+    first.on_trial_complete("t1")
+    resumed = optuna()
+    resumed.core.load_state_dict(first.core.state_dict())
+    resumed.on_trial_result("t1", {"epoch": 1, "val_loss": 0.5})  # raised ValueError: "t1 is complete"
+    resumed.on_trial_result("t1", {"epoch": 3, "val_loss": 0.4})
+    assert resumed.core.is_complete("t1") and resumed.core.observations()[1] == 1
