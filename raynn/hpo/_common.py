@@ -163,12 +163,12 @@ def check_optional_int(name: str, value: Any, minimum: int) -> int | None:
     return value
 
 
-def check_config(expected: dict[str, Any], state: dict[str, Any]) -> None:
-    """``load_state_dict`` only into an object built with the same arguments."""
+def check_state_config(expected: dict[str, Any], state: Any, what: str = "scheduler") -> None:
+    """``load_state_dict`` only into an object (a ``what``: scheduler, searcher) built with the same arguments."""
     got = state.get("config") if isinstance(state, dict) else None
     if json.loads(json.dumps(expected)) != got:
         raise ValueError(
-            f"state_dict was saved by a scheduler built with other arguments: expected config {expected}, "
+            f"state_dict was saved by a {what} built with other arguments: expected config {expected}, "
             f"but got {got}"
         )
 
@@ -285,7 +285,7 @@ class TableCore(HalvingScheduler):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        check_config(self._config(), state)
+        check_state_config(self._config(), state)
         self._reset()
         self._table.load(state["trials"], state["queue"])
         self._load(state)

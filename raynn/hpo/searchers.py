@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from raynn.errors import argument_error
-from raynn.hpo._common import check_result, check_trial_id
+from raynn.hpo._common import check_result, check_state_config, check_trial_id
 from raynn.hpo.base import Mode
 from raynn.hpo.spaces import SearchSpace
 from raynn.paths import NAME_RULE, is_name
@@ -69,15 +69,6 @@ def _check_space(space: Any) -> SearchSpace:
     if not isinstance(space, SearchSpace):
         raise argument_error("space", "must be a SearchSpace (see raynn.hpo.load_space)", space)
     return space
-
-
-def _same_config(expected: dict[str, Any], state: Any) -> None:
-    got = state.get("config") if isinstance(state, dict) else None
-    if json.loads(json.dumps(expected)) != got:
-        raise ValueError(
-            f"state_dict was saved by a searcher built with other arguments: expected config {expected}, "
-            f"but got {got}"
-        )
 
 
 class Searcher(ABC):
@@ -210,7 +201,7 @@ class GridSearcher(Searcher):
         return {"config": self._config(), "next": self._next, **self._trials_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        _same_config(self._config(), state)
+        check_state_config(self._config(), state, "searcher")
         self._next = int(state["next"])
         self._load_trials(state)
 
@@ -262,7 +253,7 @@ class RandomSearcher(Searcher):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        _same_config(self._config(), state)
+        check_state_config(self._config(), state, "searcher")
         rng = np.random.default_rng()
         rng.bit_generator.state = state["rng"]
         self._rng, self._count = rng, int(state["count"])
@@ -631,7 +622,7 @@ class OptunaSearcher(Searcher):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Re-read the studies of ``state`` (the same file and study name as this searcher's)."""
-        _same_config(self._config(), state)
+        check_state_config(self._config(), state, "searcher")
         if (
             self.storage_path is None
             or state.get("storage_path") != str(self.storage_path.resolve())
