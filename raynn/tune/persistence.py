@@ -98,6 +98,19 @@ def push_trial_logs(trial: Trial) -> None:
                            exc_info=True)
 
 
+class TrialLogsBeforeRetry(Callback):
+    """Uploads a failed trial's result logs before Tune retries it (``FailureConfig.max_failures``).
+
+    A retried trial starts again from its checkpoint like a resumed one, and Tune's JSON logger copies the
+    storage copy of its ``result.json`` over the driver's newer staging copy (see :func:`push_trial_logs`):
+    a trial whose node died lost every row since the last upload (a curve read ``[4]``). Tune tells callbacks,
+    not schedulers, about a retry (``on_trial_recover``), so this works under any scheduler, FIFO included.
+    """
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Trial, **info: Any) -> None:
+        push_trial_logs(trial)
+
+
 def state_write_path(storage: Any) -> str | None:
     """Where the state file is written: the experiment directory on a local filesystem, else Tune's driver
     staging directory, which Tune uploads to the experiment directory with its own experiment state."""

@@ -194,6 +194,7 @@ def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: 
 
     from raynn.tune.events import EventLog
     from raynn.tune.guard import StorageGuard
+    from raynn.tune.persistence import TrialLogsBeforeRetry
     from raynn.resources import trial_resources
     from raynn.tune.monitor import MetricsExporter, TensorBoardLogger
     from raynn.tune.pending import PendingReport
@@ -215,7 +216,8 @@ def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: 
     callbacks = [*snapshot, view, EventLog(exp_dir, metric, mode),
                  MetricsExporter(sched, metric, mode, experiment=name, budget=budget),
                  TensorBoardLogger(exp_dir), PendingReport(pending_timeout),
-                 StorageGuard(exp_dir, f"raynn tune --resume --name {name} --storage {exp_dir.parent}")]
+                 StorageGuard(exp_dir, f"raynn tune --resume --name {name} --storage {exp_dir.parent}"),
+                 TrialLogsBeforeRetry()]
     if opts.resume:
         return _restored_tuner(exp_dir, trainable, sched, callbacks), view
     _save_settings(exp_dir, settings)

@@ -37,7 +37,9 @@ def curve_trainable(config: dict[str, Any]) -> None:
     ``<log_dir>/<trial_id>.log`` as ``"<epoch> <start>"``, ``start`` being the checkpointed epoch this run of
     the function resumed from (0: from scratch), so a test can read the sequence a trial trained),
     ``resource_attr`` (default ``"epoch"``; None reports no resource at all), ``checkpoint_at`` (optional list
-    of epochs at which to report a checkpoint, e.g. a scheduler's rungs; default every epoch).
+    of epochs at which to report a checkpoint, e.g. a scheduler's rungs; default every epoch), ``crash_after``
+    (optional epoch: the trial's first run, as told by a marker file in ``log_dir``, kills its own process once
+    that epoch's result has been taken in, as a lost node or an out-of-memory kill would).
 
     The epoch counter lives in the checkpoint: a trial that Tune paused and resumed, or that was restored
     with ``Tuner.restore``, continues after its last checkpointed epoch instead of starting again at 1.
@@ -59,7 +61,14 @@ def curve_trainable(config: dict[str, Any]) -> None:
             with open(os.path.join(directory, "state.json")) as f:
                 start = int(json.load(f)["epoch"])
 
+    crash_after = config.get("crash_after")
     for epoch in range(start + 1, max_epoch + 1):
+        if crash_after is not None and epoch == int(crash_after) + 1 and log_dir:
+            marker = os.path.join(log_dir, f"{trial_id}.crashed")
+            if not os.path.exists(marker):
+                open(marker, "w").close()
+                time.sleep(1.0)  # the driver takes in the last result and its checkpoint
+                os._exit(1)
         time.sleep(sleep)
         if log_dir:
             with open(os.path.join(log_dir, f"{trial_id}.log"), "a") as f:

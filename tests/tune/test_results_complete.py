@@ -28,6 +28,7 @@ from ray.tune import Callback
 from raynn.tune import AsyncHalving, HyperBand, SuccessiveHalving
 from raynn.tune.events import EventLog, read_events
 from raynn.tune.outputs import trial_curve
+from raynn.tune.persistence import TrialLogsBeforeRetry
 from raynn_testing.trainables import curve_trainable
 
 pytestmark = pytest.mark.ray
@@ -102,3 +103,31 @@ def test_every_reported_epoch_is_in_the_results_once_and_in_order(
         assert curve is not None and [epoch for epoch, _ in curve[1]] == expected, (trial_id, "curve")
         assert events[trial_id] == expected, (trial_id, "events.jsonl")
     assert resumed >= 3, resumed  # trials were paused and resumed from checkpoints, more than one epoch in
+
+
+def test_a_retried_trial_keeps_every_row(ray_session: None, storage: str) -> None:
+    """A trial whose process dies after epoch 3 (FIFO, one retry allowed): Tune starts it again from its epoch-3
+    checkpoint, and its results hold epochs 1-5 once each. Tune retries a trial like a resume, copying the
+    storage copy of its logs over the driver's newer one; without :class:`TrialLogsBeforeRetry` the rows since
+    the last upload (here 2 and 3, the upload forced after epoch 1) were lost, as on a killed node."""
+    logs = Path(storage) / "retry-logs"
+    logs.mkdir()
+    grid = tune.Tuner(
+        curve_trainable,
+        param_space={"x": tune.grid_search([0.1, 0.2]), "log_dir": str(logs), "max_epoch": 5, "sleep": 0.0,
+                     "crash_after": 3},
+        tune_config=tune.TuneConfig(metric="loss", mode="min", max_concurrent_trials=2),
+        run_config=tune.RunConfig(name="retry", storage_path=storage, verbose=0,
+                                  failure_config=tune.FailureConfig(max_failures=1),
+                                  callbacks=[_UploadAfterFirstResult(), TrialLogsBeforeRetry()]),
+    ).fit()
+    assert len(grid) == 2 and grid.num_errors == 0
+    for result in grid:
+        trial_id = result.metrics["trial_id"]
+        assert (logs / f"{trial_id}.crashed").exists()  # it did die once
+        trained = [tuple(map(int, line.split())) for line in (logs / f"{trial_id}.log").read_text().splitlines()]
+        assert trained == [(1, 0), (2, 0), (3, 0), (4, 3), (5, 3)], trained  # resumed from its checkpoint
+        with open(Path(result.path) / "result.json") as f:
+            assert [json.loads(line)["epoch"] for line in f] == [1, 2, 3, 4, 5], (trial_id, "result.json")
+        assert [int(e) for e in result.metrics_dataframe["epoch"]] == [1, 2, 3, 4, 5], trial_id
+
