@@ -56,18 +56,24 @@ class ProgressView(Callback):
         if not self.enabled or now - self.looked < self.interval:
             return
         self.looked = now
-        block = self.render(trials)
-        state = block.split("] ", 1)[1]
+        state = self._state(trials)
         if state == self.shown and now - self.last < self.heartbeat:
             return
         self.last, self.shown = now, state
-        print(block, file=sys.stderr, flush=True)
+        print(self._stamped(state), file=sys.stderr, flush=True)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         if self.enabled:
             print(self.render(trials), file=sys.stderr, flush=True)
 
     def render(self, trials: list) -> str:
+        return self._stamped(self._state(trials))
+
+    def _stamped(self, state: str) -> str:
+        return f"[raynn tune {time.monotonic() - self.start:6.0f}s] {state}"
+
+    def _state(self, trials: list) -> str:
+        """Trial states, furthest epochs, budget and incumbent: what a block shows besides the time."""
         states = Counter(t.status for t in trials)
         state_text = "  ".join(f"{s.lower()} {n}" for s, n in sorted(states.items()))
         if self.diverged:
@@ -79,8 +85,8 @@ class ProgressView(Callback):
         budget = self.budget or ledger.get("budget")
         budget_text = f"{spent}/{budget}" if budget else f"{spent}"
         best = self.incumbent.best.describe(self.metric) if self.incumbent.best else "-"
-        return (f"[raynn tune {time.monotonic() - self.start:6.0f}s] trials: {state_text} | "
-                f"furthest epoch: {rung_text} | budget spent {budget_text} epochs | best {best}")
+        return (f"trials: {state_text} | furthest epoch: {rung_text} | budget spent {budget_text} epochs | "
+                f"best {best}")
 
     def final(self, result: Any) -> None:
         best = (f"{self.metric} {result.best_value:.4g} (trial {result.best_trial}, epoch {result.best_epoch})"
