@@ -76,16 +76,10 @@ def _never(epoch: int) -> bool:
 
 
 def band_budget(r_max: int, eta: int) -> int:
-    """Epochs one HyperBand band spends: ``sum_s sum_i n_i (r_i - r_{i-1})`` (Li et al. 2018, Algorithm 1)."""
-    from raynn.hpo.budget import hyperband_brackets
+    """Epochs one HyperBand band spends (Li et al. 2018, Algorithm 1): the core's own planned budget."""
+    from raynn.hpo import HyperBand
 
-    total = 0
-    for bracket in hyperband_brackets(r_max, eta):
-        previous = 0
-        for n, r in bracket.rounds:
-            total += n * (r - previous)
-            previous = r
-    return total
+    return HyperBand(r_max, eta).planned_budget
 
 
 class _EpochBudget:
