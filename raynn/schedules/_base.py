@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn, TypeVar
 
 from raynn.registry import Registry
 
-__all__ = ["SCHEDULES", "Schedule", "register"]
+__all__ = ["SCHEDULES", "CyclicSchedule", "RateDecay", "Schedule", "register"]
 
 
 class Schedule:
@@ -126,3 +127,54 @@ def cycle_bounds(schedule: Schedule) -> tuple[float, float]:
         schedule, alpha_min <= alpha_max, "alpha_min <= alpha_max", alpha_min=alpha_min, alpha_max=alpha_max
     )
     return alpha_min, alpha_max
+
+
+# ---- families: schedules that share their parameters and checks, and differ only in the formula ----
+
+
+@dataclass(frozen=True)
+class RateDecay(Schedule):
+    r"""A decay of :math:`\alpha_0` at rate :math:`\beta` (seed §4.4.2 (1) ② and ③, second form).
+
+    The inverse-time and natural-exponential decays take the same two parameters under the same rules;
+    a subclass only writes :meth:`_lr`.
+
+    Args:
+        alpha0: Initial learning rate :math:`\alpha_0 > 0`.
+        beta: Decay rate :math:`\beta > 0`.
+    """
+
+    alpha0: float
+    beta: float
+
+    def __post_init__(self) -> None:
+        positive_real(self, "alpha0")
+        positive_real(self, "beta")
+
+
+@dataclass(frozen=True)
+class CyclicSchedule(Schedule):
+    r"""A cyclic schedule between its bounds (seed §4.4.2 (3)).
+
+    Both bounds shrink by ``decay`` once per cycle: the bounds of cycle :math:`m = 1, 2, \dots` are
+    :math:`\alpha_{\min}\,\text{decay}^{m-1}` and :math:`\alpha_{\max}\,\text{decay}^{m-1}` (:meth:`bounds`).
+    A subclass declares its cycle-length fields and then ``decay: float = 1.0`` (so the positional order
+    stays ``alpha_min, alpha_max, <cycle>, decay``), checks the cycle-length fields in :meth:`_check_cycle`
+    and writes :meth:`_lr`. The checks run in that order: bounds, cycle, decay.
+    """
+
+    alpha_min: float
+    alpha_max: float
+
+    def __post_init__(self) -> None:
+        cycle_bounds(self)
+        self._check_cycle()
+        decay_factor(self)
+
+    def _check_cycle(self) -> None:
+        raise NotImplementedError
+
+    def bounds(self, m: int) -> tuple[float, float]:
+        """``(alpha_min^(m), alpha_max^(m))``, the bounds of the 1-based cycle ``m``."""
+        scale = self.decay ** (m - 1)  # type: ignore[attr-defined]  # declared last by the subclass
+        return self.alpha_min * scale, self.alpha_max * scale

@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from raynn.schedules._base import Schedule, positive_real, register
+from raynn.schedules._base import RateDecay, register
 
 __all__ = ["NaturalExponential"]
 
 
 @register("natural_exponential", "alpha0 * exp(-beta k)")
 @dataclass(frozen=True)
-class NaturalExponential(Schedule):
+class NaturalExponential(RateDecay):
     r"""Natural exponential decay.
 
     .. math:: \alpha_k = \alpha_0 \exp(-\beta k)
@@ -21,13 +21,6 @@ class NaturalExponential(Schedule):
         alpha0: Initial learning rate :math:`\alpha_0 > 0`.
         beta: Decay rate :math:`\beta > 0`.
     """
-
-    alpha0: float
-    beta: float
-
-    def __post_init__(self) -> None:
-        positive_real(self, "alpha0")
-        positive_real(self, "beta")
 
     def _lr(self, k: int) -> float:
         return self.alpha0 * math.exp(-self.beta * k)

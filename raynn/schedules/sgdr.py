@@ -6,11 +6,9 @@ import math
 from dataclasses import dataclass
 
 from raynn.schedules._base import (
-    Schedule,
+    CyclicSchedule,
     as_real,
     check_iteration,
-    cycle_bounds,
-    decay_factor,
     positive_int,
     positive_real,
     register,
@@ -26,7 +24,7 @@ _REL_TOL = 1e-9
 
 @register("sgdr", "cosine from alpha_max to alpha_min, restarted after t0, t0 kappa, ... epochs")
 @dataclass(frozen=True)
-class SGDR(Schedule):
+class SGDR(CyclicSchedule):
     r"""Cosine annealing with warm restarts.
 
     .. math::
@@ -54,21 +52,17 @@ class SGDR(Schedule):
         decay: Factor in :math:`(0, 1]` applied to both bounds once per cycle.
     """
 
-    alpha_min: float
-    alpha_max: float
     t0: float
     kappa: float
     iters_per_epoch: int
     decay: float = 1.0
 
-    def __post_init__(self) -> None:
-        cycle_bounds(self)
+    def _check_cycle(self) -> None:
         t0 = positive_real(self, "t0")
         kappa = as_real(self, "kappa")
         require(self, kappa >= 1, "kappa >= 1", kappa=kappa)
         iters = positive_int(self, "iters_per_epoch")
         require(self, t0 * iters >= 1 - _REL_TOL, "t0 * iters_per_epoch >= 1", t0=t0, iters_per_epoch=iters)
-        decay_factor(self)
 
     def cycle(self, k: int) -> tuple[int, float, float]:
         """``(m, T_epoch, T_m)`` at iteration ``k``: the 1-based cycle, epochs into it, and its length."""
@@ -85,6 +79,5 @@ class SGDR(Schedule):
 
     def _lr(self, k: int) -> float:
         m, t_epoch, period = self.cycle(k)
-        scale = self.decay ** (m - 1)
-        low, high = self.alpha_min * scale, self.alpha_max * scale
+        low, high = self.bounds(m)
         return low + 0.5 * (high - low) * (1.0 + math.cos(math.pi * t_epoch / period))

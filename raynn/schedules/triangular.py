@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from raynn.schedules._base import Schedule, cycle_bounds, decay_factor, positive_int, register
+from raynn.schedules._base import CyclicSchedule, positive_int, register
 
 __all__ = ["Triangular"]
 
 
 @register("triangular", "linear up alpha_min -> alpha_max over delta_t, down over delta_t, repeat")
 @dataclass(frozen=True)
-class Triangular(Schedule):
+class Triangular(CyclicSchedule):
     r"""Triangular cyclical learning rate: cycles of :math:`2\Delta T` iterations, up then down.
 
     The rate rises linearly for :math:`\Delta T` iterations and falls for :math:`\Delta T`:
@@ -39,19 +39,14 @@ class Triangular(Schedule):
         decay: Factor in :math:`(0, 1]` applied to both bounds once per cycle.
     """
 
-    alpha_min: float
-    alpha_max: float
     delta_t: int
     decay: float = 1.0
 
-    def __post_init__(self) -> None:
-        cycle_bounds(self)
+    def _check_cycle(self) -> None:
         positive_int(self, "delta_t")
-        decay_factor(self)
 
     def _lr(self, k: int) -> float:
         m = k // (2 * self.delta_t) + 1
         b = abs(k - (2 * m - 1) * self.delta_t) / self.delta_t  # = |k / delta_t - 2m + 1|, in [0, 1]
-        scale = self.decay ** (m - 1)
-        low, high = self.alpha_min * scale, self.alpha_max * scale
+        low, high = self.bounds(m)
         return low + (high - low) * max(0.0, 1.0 - b)
