@@ -82,59 +82,55 @@ class OptimizerInfo:
 OPTIMIZERS: Registry[OptimizerInfo] = Registry("optimizer", word="hyperparameter", listed="valid",
                                                options=OptimizerInfo.options)
 
-OPTIMIZERS.add(
-    "sgd",
-    OptimizerInfo(torch.optim.SGD, fixed=_frozen({"momentum": 0.0, "dampening": 0.0, "nesterov": False})),
-    "mini-batch SGD: theta_k = theta_{k-1} - alpha_k g_k (4.4.1)",
-)
-# torch keeps v_k = rho v_{k-1} + g_k and steps theta_k = theta_{k-1} - alpha_k v_k; with a constant alpha
-# that is the chapter's Delta theta_k = rho Delta theta_{k-1} - alpha g_k (Delta theta_k = -alpha v_k).
-OPTIMIZERS.add(
-    "momentum",
-    OptimizerInfo(
-        torch.optim.SGD,
-        defaults=_frozen({"momentum": 0.9}),
-        fixed=_frozen({"dampening": 0.0, "nesterov": False}),
+
+def _sgd(nesterov: bool = False, momentum: float | None = None) -> OptimizerInfo:
+    """``torch.optim.SGD`` without dampening: with ``momentum`` (rho) as its default, heavy-ball or
+    Nesterov as ``nesterov`` says; without it, plain mini-batch SGD (momentum fixed at 0)."""
+    fixed = {"dampening": 0.0, "nesterov": nesterov}
+    if momentum is None:
+        return OptimizerInfo(torch.optim.SGD, fixed=_frozen({"momentum": 0.0, **fixed}))
+    return OptimizerInfo(torch.optim.SGD, defaults=_frozen({"momentum": momentum}), fixed=_frozen(fixed))
+
+
+#: Table 7.1, one row a name: ``(name, info, summary)``.
+_TABLE_7_1: tuple[tuple[str, OptimizerInfo, str], ...] = (
+    ("sgd", _sgd(), "mini-batch SGD: theta_k = theta_{k-1} - alpha_k g_k (4.4.1)"),
+    # torch keeps v_k = rho v_{k-1} + g_k and steps theta_k = theta_{k-1} - alpha_k v_k; with a constant alpha
+    # that is the chapter's Delta theta_k = rho Delta theta_{k-1} - alpha g_k (Delta theta_k = -alpha v_k).
+    ("momentum", _sgd(momentum=0.9), "heavy-ball momentum, rho = `momentum` = 0.9 (4.4.3)"),
+    # torch's Nesterov step is Sutskever et al.'s reparametrization of the chapter's look-ahead form: it
+    # tracks theta_hat = theta + rho Delta theta, so the gradient is evaluated at the look-ahead point.
+    (
+        "nesterov",
+        _sgd(nesterov=True, momentum=0.9),
+        "Nesterov accelerated gradient, rho = `momentum` = 0.9 (4.4.3)",
     ),
-    "heavy-ball momentum, rho = `momentum` = 0.9 (4.4.3)",
-)
-# torch's Nesterov step is Sutskever et al.'s reparametrization of the chapter's look-ahead form: it tracks
-# theta_hat = theta + rho Delta theta, so the gradient is evaluated at the look-ahead point.
-OPTIMIZERS.add(
-    "nesterov",
-    OptimizerInfo(
-        torch.optim.SGD,
-        defaults=_frozen({"momentum": 0.9}),
-        fixed=_frozen({"dampening": 0.0, "nesterov": True}),
+    # torch adds eps outside the square root, sqrt(sum_k) + eps; the chapter writes sqrt(sum_k + eps).
+    (
+        "adagrad",
+        OptimizerInfo(torch.optim.Adagrad),
+        "AdaGrad: per-parameter rate alpha / sqrt(sum of squared gradients) (4.4.2)",
     ),
-    "Nesterov accelerated gradient, rho = `momentum` = 0.9 (4.4.3)",
+    (
+        "rmsprop",
+        OptimizerInfo(torch.optim.RMSprop, defaults=_frozen({"alpha": 0.9})),
+        "RMSprop: decay rate beta = `alpha` = 0.9 of the squared-gradient average (4.4.2)",
+    ),
+    (
+        "adadelta",
+        OptimizerInfo(torch.optim.Adadelta),
+        "AdaDelta: RMSprop with the step scaled by the RMS of past updates (Table 7.1)",
+    ),
+    (
+        "adam",
+        OptimizerInfo(torch.optim.Adam),
+        "Adam ~ momentum + RMSprop, `betas` = (0.9, 0.999) (Kingma & Ba, 2015)",
+    ),
+    ("nadam", OptimizerInfo(torch.optim.NAdam), "Nadam ~ Nesterov + RMSprop (Dozat, 2016)"),
 )
-# torch adds eps outside the square root, sqrt(sum_k) + eps; the chapter writes sqrt(sum_k + eps).
-OPTIMIZERS.add(
-    "adagrad",
-    OptimizerInfo(torch.optim.Adagrad),
-    "AdaGrad: per-parameter rate alpha / sqrt(sum of squared gradients) (4.4.2)",
-)
-OPTIMIZERS.add(
-    "rmsprop",
-    OptimizerInfo(torch.optim.RMSprop, defaults=_frozen({"alpha": 0.9})),
-    "RMSprop: decay rate beta = `alpha` = 0.9 of the squared-gradient average (4.4.2)",
-)
-OPTIMIZERS.add(
-    "adadelta",
-    OptimizerInfo(torch.optim.Adadelta),
-    "AdaDelta: RMSprop with the step scaled by the RMS of past updates (Table 7.1)",
-)
-OPTIMIZERS.add(
-    "adam",
-    OptimizerInfo(torch.optim.Adam),
-    "Adam ~ momentum + RMSprop, `betas` = (0.9, 0.999) (Kingma & Ba, 2015)",
-)
-OPTIMIZERS.add(
-    "nadam",
-    OptimizerInfo(torch.optim.NAdam),
-    "Nadam ~ Nesterov + RMSprop (Dozat, 2016)",
-)
+for _name, _info, _summary in _TABLE_7_1:
+    OPTIMIZERS.add(_name, _info, _summary)
+del _name, _info, _summary
 
 
 def hyperparameters(name: str) -> list[str]:
