@@ -46,6 +46,18 @@ class AnalysisInfo:
 
 
 
+def _analysis(
+    name: str, check: Callable[[Mapping[str, Any]], None], summary: str
+) -> Callable[[Callable[[Mapping[str, Any]], Analysis]], Callable[[Mapping[str, Any]], Analysis]]:
+    """Register the decorated ``run`` with ``check`` as analysis ``name``, as ``CLAIMS.register`` does a claim."""
+
+    def decorate(run: Callable[[Mapping[str, Any]], Analysis]) -> Callable[[Mapping[str, Any]], Analysis]:
+        ANALYSES.add(name, AnalysisInfo(run, check), summary)
+        return run
+
+    return decorate
+
+
 def run_analysis(spec: Mapping[str, Any]) -> Analysis:
     return ANALYSES.get(spec["name"]).run(spec)
 
@@ -54,6 +66,25 @@ def _keys(spec: Mapping[str, Any], valid: set[str]) -> None:
     unknown = sorted(set(spec) - valid - {"name"})
     if unknown:
         raise ValueError(f"unknown key {unknown[0]!r} for analysis {spec['name']!r}; valid keys: {', '.join(sorted(valid))}")
+
+
+def _int_at_least(spec: Mapping[str, Any], key: str, least: int) -> None:
+    value = spec.get(key)
+    if not (isinstance(value, int) and value >= least):
+        raise ValueError(f"`{key} >= {least}` must hold, but got {key}={value!r}")
+
+
+def _positive(spec: Mapping[str, Any], key: str) -> None:
+    value = spec.get(key)
+    if not (isinstance(value, (int, float)) and value > 0):
+        raise ValueError(f"`{key} > 0` must hold, but got {key}={value!r}")
+
+
+def _positive_pair(spec: Mapping[str, Any], key: str) -> None:
+    value = spec.get(key)
+    numbers = isinstance(value, list) and all(isinstance(v, (int, float)) and v > 0 for v in value)
+    if not (numbers and len(value) == 2):
+        raise ValueError(f"`{key}` must be two numbers > 0, but got {key}={value!r}")
 
 
 def _seeds(spec: Mapping[str, Any]) -> list[int]:
@@ -71,9 +102,7 @@ def _check_schedules(spec: Mapping[str, Any]) -> None:
     from raynn.schedules import build_spec
 
     _keys(spec, {"iterations", "schedules", "iters_per_epoch"})
-    n = spec.get("iterations")
-    if not isinstance(n, int) or n < 2:
-        raise ValueError(f"`iterations >= 2` must hold, but got iterations={n!r}")
+    _int_at_least(spec, "iterations", 2)
     items = spec.get("schedules")
     if not isinstance(items, list) or not items:
         raise ValueError(f"`schedules` must be a non-empty list of {{label, spec}}, but got {items!r}")
@@ -83,6 +112,7 @@ def _check_schedules(spec: Mapping[str, Any]) -> None:
         build_spec(item["spec"])
 
 
+@_analysis("schedules", _check_schedules, "every schedule of 4.4.2 evaluated at k = 0 .. iterations-1")
 def _schedules(spec: Mapping[str, Any]) -> Analysis:
     from raynn.schedules import build_spec
 
@@ -98,9 +128,6 @@ def _schedules(spec: Mapping[str, Any]) -> Analysis:
     return out
 
 
-ANALYSES.add("schedules", AnalysisInfo(_schedules, _check_schedules),
-             "every schedule of 4.4.2 evaluated at k = 0 .. iterations-1")
-
 
 # ----------------------------------------------------------------------------------------------------------------
 # Momentum and Nesterov on an ill-conditioned quadratic (Fig. 7.6).
@@ -108,13 +135,9 @@ ANALYSES.add("schedules", AnalysisInfo(_schedules, _check_schedules),
 
 def _check_momentum(spec: Mapping[str, Any]) -> None:
     _keys(spec, {"curvatures", "start", "lr", "momentum", "iterations", "tolerance", "methods"})
-    a = spec.get("curvatures")
-    if not (isinstance(a, list) and len(a) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in a)):
-        raise ValueError(f"`curvatures` must be two numbers > 0, but got curvatures={a!r}")
-    if not (isinstance(spec.get("lr"), (int, float)) and spec["lr"] > 0):
-        raise ValueError(f"`lr > 0` must hold, but got lr={spec.get('lr')!r}")
-    if not (isinstance(spec.get("iterations"), int) and spec["iterations"] >= 1):
-        raise ValueError(f"`iterations >= 1` must hold, but got iterations={spec.get('iterations')!r}")
+    _positive_pair(spec, "curvatures")
+    _positive(spec, "lr")
+    _int_at_least(spec, "iterations", 1)
 
 
 def quadratic(theta: torch.Tensor, curvatures: torch.Tensor) -> torch.Tensor:
@@ -122,6 +145,7 @@ def quadratic(theta: torch.Tensor, curvatures: torch.Tensor) -> torch.Tensor:
     return 0.5 * (curvatures * theta * theta).sum()
 
 
+@_analysis("momentum", _check_momentum, "sgd / momentum / nesterov paths on f = 1/2 (a1 x1^2 + a2 x2^2)")
 def _momentum(spec: Mapping[str, Any]) -> Analysis:
     from raynn.optim import build_optimizer
 
@@ -162,9 +186,6 @@ def _momentum(spec: Mapping[str, Any]) -> Analysis:
     return out
 
 
-ANALYSES.add("momentum", AnalysisInfo(_momentum, _check_momentum),
-             "sgd / momentum / nesterov paths on f = 1/2 (a1 x1^2 + a2 x2^2)")
-
 
 # ----------------------------------------------------------------------------------------------------------------
 # Initialization (Table 7.2, 4.3.3).
@@ -175,8 +196,7 @@ def _check_init(spec: Mapping[str, Any]) -> None:
 
     _keys(spec, {"width", "depth", "batch", "pairings", "seeds"})
     for key in ("width", "depth", "batch"):
-        if not (isinstance(spec.get(key), int) and spec[key] >= 1):
-            raise ValueError(f"`{key} >= 1` must hold, but got {key}={spec.get(key)!r}")
+        _int_at_least(spec, key, 1)
     pairings = spec.get("pairings")
     if not isinstance(pairings, list) or not pairings:
         raise ValueError(f"`pairings` must be a non-empty list of {{label, init, activation}}, but got {pairings!r}")
@@ -222,6 +242,8 @@ def layer_variances(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) ->
     return act_var, grad_var
 
 
+@_analysis("initialization", _check_init,
+           "per-layer Var(a) and Var(dL/dz) of a deep MLP for each initializer / activation pairing")
 def _init(spec: Mapping[str, Any]) -> Analysis:
     from raynn.nn import build_initializer, build_model
 
@@ -248,9 +270,6 @@ def _init(spec: Mapping[str, Any]) -> Analysis:
     return out
 
 
-ANALYSES.add("initialization", AnalysisInfo(_init, _check_init),
-             "per-layer Var(a) and Var(dL/dz) of a deep MLP for each initializer / activation pairing")
-
 
 # ----------------------------------------------------------------------------------------------------------------
 # Normalization of the data (Figs. 7.9, 7.10).
@@ -258,16 +277,13 @@ ANALYSES.add("initialization", AnalysisInfo(_init, _check_init),
 
 def _check_norm(spec: Mapping[str, Any]) -> None:
     _keys(spec, {"n", "scales", "covariance", "mean", "tolerance", "max_iterations", "seeds"})
-    scales = spec.get("scales")
-    if not (isinstance(scales, list) and len(scales) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in scales)):
-        raise ValueError(f"`scales` must be two numbers > 0, but got scales={scales!r}")
+    _positive_pair(spec, "scales")
     cov = spec.get("covariance")
     if not (isinstance(cov, list) and np.shape(cov) == (2, 2)):
         raise ValueError(f"`covariance` must be a 2x2 list, but got covariance={cov!r}")
     if np.any(np.linalg.eigvalsh(np.asarray(cov, dtype=float)) <= 0):
         raise ValueError(f"`covariance` must be positive definite, but got covariance={cov!r}")
-    if not (isinstance(spec.get("n"), int) and spec["n"] >= 10):
-        raise ValueError(f"`n >= 10` must hold, but got n={spec.get('n')!r}")
+    _int_at_least(spec, "n", 10)
 
 
 def gd_least_squares(x: np.ndarray, y: np.ndarray, tol: float, max_iter: int) -> dict[str, Any]:
@@ -301,6 +317,8 @@ def gd_least_squares(x: np.ndarray, y: np.ndarray, tol: float, max_iter: int) ->
             "steps_to_tol": reached, "step": float(step), "hessian": h.tolist(), "l_star": l_star}
 
 
+@_analysis("normalization", _check_norm,
+           "gradient descent before/after standardization; raw, standardized and PCA-whitened data")
 def _norm(spec: Mapping[str, Any]) -> Analysis:
     from raynn.data import build_preprocessor
 
@@ -344,6 +362,3 @@ def _norm(spec: Mapping[str, Any]) -> Analysis:
     out.data["whitening"] = {"points": {k: v.tolist() for k, v in variants.items()}, "stats": stats}
     return out
 
-
-ANALYSES.add("normalization", AnalysisInfo(_norm, _check_norm),
-             "gradient descent before/after standardization; raw, standardized and PCA-whitened data")
