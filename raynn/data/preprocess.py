@@ -25,6 +25,7 @@ import logging
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import torch
@@ -60,11 +61,14 @@ def _check_batch(x: torch.Tensor, what: str) -> None:
 class Preprocessor(ABC):
     """Base class: statistics fitted on training data, a fixed transform afterwards.
 
-    Subclasses set ``name`` and implement :meth:`_fit`, :meth:`_transform`, :meth:`_tensors`
-    (the fitted state) and :meth:`_params` (the constructor arguments).
+    Subclasses set ``name`` and ``fitted_tensors`` (the fitted state) and implement :meth:`_fit`,
+    :meth:`_transform` and :meth:`_params` (the constructor arguments).
     """
 
     name: ClassVar[str]
+    #: The fitted state: the attributes :meth:`_fit` sets, each with the dtype it is kept in.
+    #: :meth:`state_dict` saves them and :meth:`load_state_dict` restores them, in this order.
+    fitted_tensors: ClassVar[Mapping[str, torch.dtype]] = MappingProxyType({})
 
     def __init__(self) -> None:
         self.input_shape: tuple[int, ...] | None = None
@@ -143,10 +147,11 @@ class Preprocessor(ABC):
     def _transform(self, x: torch.Tensor) -> torch.Tensor: ...
 
     def _tensors(self) -> dict[str, Any]:
-        return {}
+        return {attr: getattr(self, attr) for attr in self.fitted_tensors}
 
-    def _load_tensors(self, state: Mapping[str, Any]) -> None:  # noqa: B027 - optional hook
-        pass
+    def _load_tensors(self, state: Mapping[str, Any]) -> None:
+        for attr, dtype in self.fitted_tensors.items():
+            setattr(self, attr, state[attr].to(dtype))
 
     def _require_fitted(self, what: str) -> None:
         if not self.fitted:
@@ -179,6 +184,7 @@ class MinMax(Preprocessor):
     """
 
     name = "minmax"
+    fitted_tensors = MappingProxyType({"min": torch.float64, "max": torch.float64})
     low: ClassVar[float] = 0.0
     high: ClassVar[float] = 1.0
 
@@ -208,13 +214,6 @@ class MinMax(Preprocessor):
         if constant:
             text += f"; {len(constant)} features constant on the training split map to 0: {constant}"
         return text
-
-    def _tensors(self) -> dict[str, Any]:
-        return {"min": self.min, "max": self.max}
-
-    def _load_tensors(self, state: Mapping[str, Any]) -> None:
-        self.min = state["min"].to(torch.float64)
-        self.max = state["max"].to(torch.float64)
 
 
 @PREPROCESSORS.register("minmax_symmetric", "per feature 2 (x - min) / (max - min) - 1, onto [-1, 1]")
@@ -249,6 +248,7 @@ class Standardize(Preprocessor):
     """
 
     name = "standardize"
+    fitted_tensors = MappingProxyType({"mean": torch.float64, "std": torch.float64, "constant": torch.bool})
 
     def __init__(self, drop_constant: bool = True) -> None:
         super().__init__()
@@ -323,14 +323,6 @@ class Standardize(Preprocessor):
             f"with zero variance on the training split (no discriminative power): {constant}"
         )
 
-    def _tensors(self) -> dict[str, Any]:
-        return {"mean": self.mean, "std": self.std, "constant": self.constant}
-
-    def _load_tensors(self, state: Mapping[str, Any]) -> None:
-        self.mean = state["mean"].to(torch.float64)
-        self.std = state["std"].to(torch.float64)
-        self.constant = state["constant"].to(torch.bool)
-
 
 @PREPROCESSORS.register(
     "pca_whiten", "PCA whitening: rotate onto principal components, divide by sqrt(eig+eps)"
@@ -358,6 +350,9 @@ class PCAWhiten(Preprocessor):
     """
 
     name = "pca_whiten"
+    fitted_tensors = MappingProxyType(
+        {"mean": torch.float64, "components": torch.float64, "eigenvalues": torch.float64}
+    )
 
     def __init__(self, n_components: int | None = None, eps: float = 1e-5) -> None:
         super().__init__()
@@ -427,14 +422,6 @@ class PCAWhiten(Preprocessor):
             f"{self.name}: {len(ev)} of {len(self.mean)} principal components, eigenvalues "
             f"{float(ev[0]):.4g} .. {float(ev[-1]):.4g}, divided by sqrt(eigenvalue + {self.eps:g})"
         )
-
-    def _tensors(self) -> dict[str, Any]:
-        return {"mean": self.mean, "components": self.components, "eigenvalues": self.eigenvalues}
-
-    def _load_tensors(self, state: Mapping[str, Any]) -> None:
-        self.mean = state["mean"].to(torch.float64)
-        self.components = state["components"].to(torch.float64)
-        self.eigenvalues = state["eigenvalues"].to(torch.float64)
 
 
 def build_preprocessor(spec: str | Mapping[str, Any] | None) -> Preprocessor:
