@@ -134,8 +134,55 @@ class Dimension(ABC):
         return value
 
 
+class _Range(Dimension):
+    """What a float and an int key share: bounds ``[low, high]``, ``log``, ``step`` and the grid options.
+
+    A subclass is a frozen dataclass with the fields ``low, high, log, step, grid, grid_points``; it sets
+    ``no_step`` (the ``step`` that means "every value") and snaps evenly spaced points onto its values
+    in :meth:`_grid_from`.
+    """
+
+    low: Any
+    high: Any
+    log: bool
+    step: Any
+    grid: tuple[Any, ...] | None
+    grid_points: int | None
+    no_step: Any = None
+
+    @abstractmethod
+    def _grid_from(self, points: np.ndarray) -> list[Any]:
+        """Evenly spaced points from ``low`` to ``high`` snapped onto the key's values, duplicates dropped."""
+
+    def grid_values(self, key: str) -> list[Any]:
+        if self.grid is not None:
+            return list(self.grid)
+        if self.grid_points is None:
+            raise ValueError(
+                f"grid search needs `grid: [...]` or `grid_points: n` for every float/int key, but "
+                f"{key!r} has neither ({self.to_dict()})"
+            )
+        space = np.geomspace if self.log else np.linspace
+        return self._grid_from(space(self.low, self.high, self.grid_points))
+
+    def corners(self) -> list[Any]:
+        return [self.low, self.high]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type_name, "low": self.low, "high": self.high}
+        if self.log:
+            out["log"] = True
+        if self.step != self.no_step:
+            out["step"] = self.step
+        if self.grid is not None:
+            out["grid"] = list(self.grid)
+        if self.grid_points is not None:
+            out["grid_points"] = self.grid_points
+        return out
+
+
 @dataclass(frozen=True)
-class FloatRange(Dimension):
+class FloatRange(_Range):
     """A real-valued key on ``[low, high]``; log-uniform (``log``) draws ``exp(U(log low, log high))``.
 
     Args:
@@ -179,34 +226,11 @@ class FloatRange(Dimension):
             )
         return float(rng.uniform(self.low, self.high))
 
-    def grid_values(self, key: str) -> list[float]:
-        if self.grid is not None:
-            return list(self.grid)
-        if self.grid_points is None:
-            raise ValueError(
-                f"grid search needs `grid: [...]` or `grid_points: n` for every float/int key, but "
-                f"{key!r} has neither ({self.to_dict()})"
-            )
-        space = np.geomspace if self.log else np.linspace
-        points = [_round(float(x)) for x in space(self.low, self.high, self.grid_points)]
+    def _grid_from(self, points: np.ndarray) -> list[float]:
+        values = [_round(float(x)) for x in points]
         if self.step is not None:
-            points = [_round(self.low + self.step * round((x - self.low) / self.step)) for x in points]
-        return list(dict.fromkeys(points))
-
-    def corners(self) -> list[float]:
-        return [self.low, self.high]
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high}
-        if self.log:
-            out["log"] = True
-        if self.step is not None:
-            out["step"] = self.step
-        if self.grid is not None:
-            out["grid"] = list(self.grid)
-        if self.grid_points is not None:
-            out["grid_points"] = self.grid_points
-        return out
+            values = [_round(self.low + self.step * round((x - self.low) / self.step)) for x in values]
+        return list(dict.fromkeys(values))
 
     def normalize(self, key: str, value: Any) -> float:
         if not _is_number(value) or not self.low <= float(value) <= self.high:
@@ -215,7 +239,7 @@ class FloatRange(Dimension):
 
 
 @dataclass(frozen=True)
-class IntRange(Dimension):
+class IntRange(_Range):
     """An integer key on ``[low, high]``; ``log`` draws ``round(exp(U(log(low - 1/2), log(high + 1/2))))``.
 
     Args:
@@ -233,6 +257,7 @@ class IntRange(Dimension):
     grid: tuple[int, ...] | None = None
     grid_points: int | None = None
     type_name = "int"
+    no_step = 1
 
     def __post_init__(self) -> None:
         for name in ("low", "high", "step"):
@@ -254,35 +279,9 @@ class IntRange(Dimension):
             return int(min(self.high, max(self.low, round(x))))
         return self.low + self.step * int(rng.integers(0, (self.high - self.low) // self.step + 1))
 
-    def grid_values(self, key: str) -> list[int]:
-        if self.grid is not None:
-            return list(self.grid)
-        if self.grid_points is None:
-            raise ValueError(
-                f"grid search needs `grid: [...]` or `grid_points: n` for every float/int key, but "
-                f"{key!r} has neither ({self.to_dict()})"
-            )
-        space = np.geomspace if self.log else np.linspace
-        points = [
-            self.low + self.step * round((float(x) - self.low) / self.step)
-            for x in space(self.low, self.high, self.grid_points)
-        ]
-        return list(dict.fromkeys(int(p) for p in points))
-
-    def corners(self) -> list[int]:
-        return [self.low, self.high]
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "int", "low": self.low, "high": self.high}
-        if self.log:
-            out["log"] = True
-        if self.step != 1:
-            out["step"] = self.step
-        if self.grid is not None:
-            out["grid"] = list(self.grid)
-        if self.grid_points is not None:
-            out["grid_points"] = self.grid_points
-        return out
+    def _grid_from(self, points: np.ndarray) -> list[int]:
+        snapped = (self.low + self.step * round((float(x) - self.low) / self.step) for x in points)
+        return list(dict.fromkeys(int(p) for p in snapped))
 
     def normalize(self, key: str, value: Any) -> int:
         if isinstance(value, Real) and not isinstance(value, bool) and float(value).is_integer():
