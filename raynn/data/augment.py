@@ -178,10 +178,53 @@ class Augmentation(ABC):
         return f"{type(self).__name__}({args})"
 
 
+#: Per-image affine parameters: angle (N,) in degrees clockwise, zoom factor (N,), shift (N, 2) in pixels.
+_Affine = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class _Warp(Augmentation):
+    """An augmentation that moves each image by its own affine map about the centre (rotation, zoom, shift).
+
+    A subclass draws the per-image parameters in :meth:`_draw`; the warp of the whole batch is one
+    :func:`_affine_batch` with the subclass's interpolation ``_mode`` and ``fill``.
+    """
+
+    _mode: InterpolationMode
+    fill: float
+
+    def _set_warp(self, interpolation: str, fill: float) -> None:
+        """Check and keep ``interpolation`` and ``fill`` (called after the subclass's own parameters,
+        which the repr lists first)."""
+        self.interpolation = interpolation
+        self._mode = _interpolation(self.name, interpolation)
+        self.fill = _real(self.name, "fill", fill)
+
+    @abstractmethod
+    def _draw(self, n: int, height: int, width: int, generator: torch.Generator) -> _Affine:
+        """The :data:`_Affine` parameters of each of ``n`` images of ``height`` x ``width`` pixels."""
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        n, _, height, width = x.shape
+        angle, scale, translate = self._draw(n, height, width, generator)
+        return _affine_batch(x, angle, scale, translate, self._mode, self.fill)
+
+
+def _no_turn(n: int) -> torch.Tensor:
+    return torch.zeros(n, dtype=torch.float64)
+
+
+def _no_zoom(n: int) -> torch.Tensor:
+    return torch.ones(n, dtype=torch.float64)
+
+
+def _no_shift(n: int) -> torch.Tensor:
+    return torch.zeros(n, 2, dtype=torch.float64)
+
+
 @AUGMENTATIONS.register(
     "rotation", "rotate each image by an angle ~ U[-degrees, degrees] (v2.functional.rotate)"
 )
-class Rotation(Augmentation):
+class Rotation(_Warp):
     """Random rotation about the image centre, as ``v2.RandomRotation`` but one angle per image.
 
     Args:
@@ -203,20 +246,15 @@ class Rotation(Augmentation):
             if d < 0:
                 raise ValueError(f"{self.name}: `degrees >= 0` must hold, but got degrees={degrees!r}")
             self.degrees = (-d, d)
-        self.interpolation = interpolation
-        self._mode = _interpolation(self.name, interpolation)
-        self.fill = _real(self.name, "fill", fill)
+        self._set_warp(interpolation, fill)
 
     @property
     def is_identity(self) -> bool:
         return self.degrees == (0.0, 0.0)
 
-    def _apply(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        n = len(x)
-        angles = _uniform(n, *self.degrees, generator)
-        ones, zeros = torch.ones(n, dtype=torch.float64), torch.zeros(n, 2, dtype=torch.float64)
+    def _draw(self, n: int, height: int, width: int, generator: torch.Generator) -> _Affine:
         # v2.functional.rotate turns counter-clockwise and passes -angle to the affine matrix.
-        return _affine_batch(x, -angles, ones, zeros, self._mode, self.fill)
+        return -_uniform(n, *self.degrees, generator), _no_zoom(n), _no_shift(n)
 
 
 @AUGMENTATIONS.register("flip", "flip each image horizontally or vertically with probability p")
@@ -252,7 +290,7 @@ class Flip(Augmentation):
 
 
 @AUGMENTATIONS.register("zoom", "scale each image about its centre by a factor ~ U[scale]")
-class Zoom(Augmentation):
+class Zoom(_Warp):
     """Random zoom in/out, as ``v2.RandomAffine(degrees=0, scale=scale)`` but one factor per image.
 
     Args:
@@ -269,23 +307,18 @@ class Zoom(Augmentation):
         self.scale = _pair(self.name, "scale", scale)
         if self.scale[0] <= 0:
             raise ValueError(f"{self.name}: `0 < scale[0]` must hold, but got scale={list(scale)!r}")
-        self.interpolation = interpolation
-        self._mode = _interpolation(self.name, interpolation)
-        self.fill = _real(self.name, "fill", fill)
+        self._set_warp(interpolation, fill)
 
     @property
     def is_identity(self) -> bool:
         return self.scale == (1.0, 1.0)
 
-    def _apply(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        n = len(x)
-        factors = _uniform(n, *self.scale, generator)
-        zeros = torch.zeros(n, dtype=torch.float64)
-        return _affine_batch(x, zeros, factors, torch.zeros(n, 2, dtype=torch.float64), self._mode, self.fill)
+    def _draw(self, n: int, height: int, width: int, generator: torch.Generator) -> _Affine:
+        return _no_turn(n), _uniform(n, *self.scale, generator), _no_shift(n)
 
 
 @AUGMENTATIONS.register("shift", "translate each image by up to fraction*(W, H) whole pixels")
-class Shift(Augmentation):
+class Shift(_Warp):
     """Random translation, as ``v2.RandomAffine(degrees=0, translate=fraction)`` but per image.
 
     The shift is ``dx = round(U[-fx W, fx W])``, ``dy = round(U[-fy H, fy H])`` whole pixels
@@ -298,6 +331,7 @@ class Shift(Augmentation):
     """
 
     name = "shift"
+    _mode = InterpolationMode.NEAREST  # whole-pixel shifts: nothing to interpolate
 
     def __init__(self, fraction: float | Sequence[float] = 0.1, fill: float = 0.0):
         if isinstance(fraction, Sequence) and not isinstance(fraction, (str, bytes)):
@@ -315,15 +349,12 @@ class Shift(Augmentation):
     def is_identity(self) -> bool:
         return self.fraction == (0.0, 0.0)
 
-    def _apply(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        height, width = x.shape[-2:]
+    def _draw(self, n: int, height: int, width: int, generator: torch.Generator) -> _Affine:
         fx, fy = self.fraction
-        n = len(x)
         dx = _uniform(n, -fx * width, fx * width, generator)
         dy = _uniform(n, -fy * height, fy * height, generator)
         shifts = torch.stack([dx, dy], dim=1).round()  # whole pixels, like v2.RandomAffine
-        ones, zeros = torch.ones(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
-        return _affine_batch(x, zeros, ones, shifts, InterpolationMode.NEAREST, self.fill)
+        return _no_turn(n), _no_zoom(n), shifts
 
 
 @AUGMENTATIONS.register("noise", "add Gaussian noise N(mean, std^2) to every pixel")
