@@ -77,6 +77,13 @@ def fans(weight: torch.Tensor) -> tuple[int, int]:
     return weight.shape[1] * receptive, weight.shape[0] * receptive
 
 
+def _require(ok: bool, rule: str, **values: Any) -> None:
+    """A ``ValueError`` stating ``rule`` and the values that break it, unless ``ok``."""
+    if not ok:
+        got = ", ".join(f"{key}={value!r}" for key, value in values.items())
+        raise ValueError(f"`{rule}` must hold, but got {got}")
+
+
 def _check_distribution(distribution: str) -> None:
     if distribution not in _DISTRIBUTIONS:
         raise ValueError(f"`distribution` must be one of {_DISTRIBUTIONS}, but got {distribution=!r}")
@@ -96,8 +103,7 @@ def xavier_scale(fan_in: int, fan_out: int, activation: str, distribution: str, 
     ACTIVATIONS.get(activation)
     if fan_in < 1 or fan_out < 1:
         raise ValueError(f"fans must be >= 1, but got ({fan_in=}, {fan_out=})")
-    if not rho > 0:
-        raise ValueError(f"`rho > 0` must hold, but got {rho=}")
+    _require(rho > 0, "rho > 0", rho=rho)
     gain = 4.0 if activation == "logistic" else 1.0
     numerator = 6.0 if distribution == "uniform" else 2.0
     return gain * math.sqrt(numerator * rho / (fan_in + fan_out))
@@ -139,8 +145,7 @@ def _copy_(weight: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
 def gaussian_(weight: torch.Tensor, std: float, generator: torch.Generator) -> torch.Tensor:
     """Fill ``weight`` in place from ``N(0, std^2)`` (4.3.1)."""
     _check_generator(generator)
-    if not std >= 0:
-        raise ValueError(f"`std >= 0` must hold, but got {std=}")
+    _require(std >= 0, "std >= 0", std=std)
     sample = torch.randn(
         weight.shape, generator=generator, device=generator.device, dtype=_sample_dtype(weight)
     )
@@ -150,8 +155,7 @@ def gaussian_(weight: torch.Tensor, std: float, generator: torch.Generator) -> t
 def uniform_(weight: torch.Tensor, r: float, generator: torch.Generator) -> torch.Tensor:
     """Fill ``weight`` in place from ``uniform(-r, r)`` (4.3.1)."""
     _check_generator(generator)
-    if not r >= 0:
-        raise ValueError(f"`r >= 0` must hold, but got {r=}")
+    _require(r >= 0, "r >= 0", r=r)
     sample = torch.rand(
         weight.shape, generator=generator, device=generator.device, dtype=_sample_dtype(weight)
     )
@@ -198,8 +202,7 @@ def orthogonal_(weight: torch.Tensor, generator: torch.Generator, rho: float = 1
         raise ValueError(
             f"orthogonal init needs a weight with >= 2 dimensions, but got {tuple(weight.shape)}"
         )
-    if not rho > 0:
-        raise ValueError(f"`rho > 0` must hold, but got {rho=}")
+    _require(rho > 0, "rho > 0", rho=rho)
     _sample_dtype(weight)
     rows, cols = weight.shape[0], math.prod(weight.shape[1:])
     # float64 keeps the singular vectors orthonormal to ~1e-15 before the cast to the weight's dtype.
@@ -323,8 +326,7 @@ class Gaussian(RandomInitializer):
 
     def __init__(self, std: float = 0.01, bias: float | str = 0.0) -> None:
         super().__init__(bias)
-        if not std >= 0:
-            raise ValueError(f"`std >= 0` must hold, but got {std=}")
+        _require(std >= 0, "std >= 0", std=std)
         self.std = std
 
     def init_weight_(self, weight: torch.Tensor, activation: str, generator: torch.Generator) -> torch.Tensor:
@@ -342,8 +344,7 @@ class Uniform(RandomInitializer):
 
     def __init__(self, r: float = 0.05, bias: float | str = 0.0) -> None:
         super().__init__(bias)
-        if not r >= 0:
-            raise ValueError(f"`r >= 0` must hold, but got {r=}")
+        _require(r >= 0, "r >= 0", r=r)
         self.r = r
 
     def init_weight_(self, weight: torch.Tensor, activation: str, generator: torch.Generator) -> torch.Tensor:
@@ -366,8 +367,7 @@ class Xavier(RandomInitializer):
     def __init__(self, distribution: str = "normal", rho: float = 1.0, bias: float | str = 0.0) -> None:
         super().__init__(bias)
         _check_distribution(distribution)
-        if not rho > 0:
-            raise ValueError(f"`rho > 0` must hold, but got {rho=}")
+        _require(rho > 0, "rho > 0", rho=rho)
         self.distribution, self.rho = distribution, rho
 
     def init_weight_(self, weight: torch.Tensor, activation: str, generator: torch.Generator) -> torch.Tensor:
@@ -403,8 +403,7 @@ class Orthogonal(RandomInitializer):
 
     def __init__(self, rho: float = 1.0, bias: float | str = 0.0) -> None:
         super().__init__(bias)
-        if not rho > 0:
-            raise ValueError(f"`rho > 0` must hold, but got {rho=}")
+        _require(rho > 0, "rho > 0", rho=rho)
         self.rho = rho
 
     def init_weight_(self, weight: torch.Tensor, activation: str, generator: torch.Generator) -> torch.Tensor:
