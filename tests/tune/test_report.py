@@ -1,7 +1,7 @@
 """``raynn report`` and the event log on one real tuning run; the report rendered in a real headless Chromium.
 
 One HyperBand run (R=3, eta=3, 5 trials, 2 at a time) on the tiny digits space is shared by every test here
-(module-scoped fixture, ~30 s); the figure helpers, a report without an event log, and bad input need no Ray.
+(module-scoped fixture, ~30 s); a report without an event log and bad input need no Ray.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import pytest
 from raynn.cli import main
 from raynn.hpo.spaces import SearchSpace
 from raynn.tune.events import EVENTS_FILE, read_events
-from raynn.tune.figures import ledger_rungs, rung_path, rung_reached
 from raynn.tune.report import write_report
 
 # The tiny digits space of test_run.py.
@@ -172,30 +171,6 @@ def test_a_report_without_an_event_log_says_so_and_omits_that_figure(tmp_path: P
     assert f"No <code>{EVENTS_FILE}</code>" in text
     assert "0.0123456789" in text and summary["best_checkpoint"] in text and "val_loss" in text
     assert sorted(p.name for p in (tmp_path / "exp" / "report").iterdir()) == ["curves.png", "rungs.png"]
-
-
-def test_ledger_rungs_of_every_ledger_shape() -> None:
-    hyperband = {"brackets": [{"rounds": [{"r": 1}, {"r": 3}]}, {"rounds": [{"r": 3}]}]}
-    asha = {"rungs": [{"r": 1}, {"r": 3}, {"r": 9}]}
-    assert ledger_rungs(hyperband) == [1, 3]
-    assert ledger_rungs(asha) == [1, 3, 9]
-    assert ledger_rungs({"scheduler": "FIFOScheduler", "budget": None, "budget_spent": 6}) == []
-
-
-@pytest.mark.parametrize(
-    ("curve", "rungs", "reached", "path"),
-    [
-        ([(1, 0.9)], [1, 3], 1, [(1, 0.9)]),  # stopped at rung 1
-        ([(1, 0.5), (2, 0.4), (3, 0.3)], [1, 3], 3, [(1, 0.5), (3, 0.3)]),  # promoted 1 -> 3
-        ([(1, 0.5), (2, 0.4)], [1, 3], 1, [(1, 0.5)]),  # failed between rungs: reached 1
-        ([(1, 0.5), (2, 0.4)], [3, 9], 0, []),  # below the first rung
-        ([(1, 0.5), (2, 0.4)], [], 2, [(1, 0.5), (2, 0.4)]),  # FIFO: every epoch
-    ],
-)
-def test_rung_reached_and_rung_path(curve: list[tuple[int, float]], rungs: list[int], reached: int,
-                                    path: list[tuple[int, float]]) -> None:
-    assert rung_reached(curve, rungs) == reached
-    assert rung_path(curve, rungs) == path
 
 
 def test_an_unfinished_run_is_reported_from_its_event_log(tmp_path: Path) -> None:
