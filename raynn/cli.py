@@ -15,7 +15,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with its errors on one line like raynn's own (argparse prints the usage first)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"raynn: error: {self.prog}: {message} (see {self.prog} --help)\n")
+        where = "" if self.prog == "raynn" else f"{self.prog}: "  # a subcommand names itself
+        self.exit(2, f"raynn: error: {where}{message} (see {self.prog} --help)\n")
 
 
 def _int(text: str) -> int:
@@ -176,7 +177,11 @@ def _list() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # argparse leaves them to the top-level parser; the subcommand's help is the one to read
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+        commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         if args.command == "train":
             return _train(args)

@@ -61,7 +61,7 @@ def _exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 
 def test_a_missing_or_unknown_command_is_one_line_naming_the_choices(capsys: pytest.CaptureFixture[str]) -> None:
     line = _exit_2([], capsys)
-    assert line.startswith("raynn: error: raynn: ") and "command" in line and line.endswith("(see raynn --help)")
+    assert line.startswith("raynn: error: the following") and "command" in line and line.endswith("(see raynn --help)")
     line = _exit_2(["trian"], capsys)
     assert "invalid choice: 'trian'" in line
     for command in ("train", "tune", "report", "study", "list"):
@@ -69,9 +69,9 @@ def test_a_missing_or_unknown_command_is_one_line_naming_the_choices(capsys: pyt
 
 
 def test_an_unknown_option_or_a_missing_argument_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    # Options no subcommand knows are collected by the top-level parser, so it is the one that answers.
+    # argparse collects options no subcommand knows at the top level; raynn has the subcommand answer.
     assert _exit_2(["train", "--epochs", "3"], capsys) == (
-        "raynn: error: raynn: unrecognized arguments: --epochs (see raynn --help)")
+        "raynn: error: raynn train: unrecognized arguments: --epochs (see raynn train --help)")
     assert _exit_2(["report"], capsys) == ("raynn: error: raynn report: the following arguments are required: "
                                            "EXPERIMENT_DIR (see raynn report --help)")
 
