@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["concurrency_slots", "local_tuner", "take_limiter_slot"]
+__all__ = ["concurrency_slots", "forget_decisions", "local_tuner", "take_limiter_slot"]
 
 
 def concurrency_slots(search_alg: Any) -> tuple[int, set[str], Any | None] | None:
@@ -46,3 +46,23 @@ def local_tuner(tuner: Any) -> Any | None:
     """The ``TunerInternal`` a restored ``Tuner`` runs (``_local_tuner``), so ``raynn tune --resume`` can hand
     it a live scheduler and callbacks instead of the ones pickled at the start; None through Ray Client."""
     return tuner._local_tuner
+
+
+def forget_decisions(tune_controller: Any, trial_id: str) -> None:
+    """Drop the scheduling decisions Tune still holds for a trial it is adding (again).
+
+    Tune keeps the decision for a trial's result while the trial saves a checkpoint (``_cached_trial_decisions``)
+    and until the result's futures resolve (``_queued_trial_decisions``), and it writes both dicts into its
+    experiment snapshot (``TuneController.__getstate__`` does not leave them out). A snapshot taken between a
+    halving scheduler's ``PAUSE`` and the end of the pausing save therefore holds ``{trial_id: "PAUSE"}``;
+    ``Tuner.restore`` loads it, and the trial's first result after it is resumed (promoted) is answered
+    ``PAUSE`` instead of the scheduler's ``CONTINUE``: Tune pauses a trial the scheduler counts as running and
+    the experiment never ends (seen in ``tests/tune/test_restore.py`` under load). A trial being added has no
+    future in flight, so any decision held for it is stale. ``tune_controller``: what Tune passes a scheduler
+    (its ``TrialRunnerWrapper``) or the controller itself.
+    """
+    controller = getattr(tune_controller, "_tune_controller", tune_controller)
+    for name in ("_cached_trial_decisions", "_queued_trial_decisions"):
+        decisions = getattr(controller, name, None)
+        if isinstance(decisions, dict):
+            decisions.pop(trial_id, None)

@@ -43,6 +43,7 @@ from raynn.hpo import Decision, HalvingScheduler, Mode, TrialStatus
 from raynn.hpo import HyperBand as _HyperBandCore
 from raynn.hpo import SuccessiveHalving as _SuccessiveHalvingCore
 from raynn.hpo.ledger import BracketLedger, as_resource
+from raynn.tune._ray_private import forget_decisions
 from raynn.tune.gate import ConcurrencyGate
 from raynn.tune.persistence import (
     FORMAT,
@@ -214,6 +215,7 @@ class HalvingAdapter(FIFOScheduler):
     def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
         self._require_search_properties()
         self._tune_trials[trial.trial_id] = trial
+        forget_decisions(tune_controller, trial.trial_id)  # a restored snapshot's PAUSE would strand it
         self._see_experiment(trial)
         trial_id = trial.trial_id
         if trial_id in self._owner:

@@ -2,11 +2,17 @@
 
 A driver process runs successive halving (8 trials, targets 3 and 9, 2 slots) on the shared Ray session;
 the test interrupts it (SIGINT, as Ctrl+C) once four trials wait at rung 0, then restores the experiment in
-this process. Tune hands the restored experiment a fresh copy of the scheduler and re-adds the unfinished
-trials as PENDING; the adapter reloads its state file, keeps the waiting trials paused, and decides rung 0
-over all 8. (SIGKILL is not used: Tune copies its driver staging directory into the experiment directory
+a second driver process. Tune hands the restored experiment a fresh copy of the scheduler and re-adds the
+unfinished trials as PENDING; the adapter reloads its state file, keeps the waiting trials paused, and decides
+rung 0 over all 8. (SIGKILL is not used: Tune copies its driver staging directory into the experiment directory
 non-atomically, and a kill during that copy can leave a truncated search-algorithm state after which
 ``Tuner.restore`` silently starts a new experiment. A hard kill is simulated in ``test_schedulers.py``.)
+
+Tune also writes the decisions it holds for trials saving a checkpoint into its snapshot, and restores them: a
+snapshot taken while a trial was being paused at rung 0 held ``{trial: "PAUSE"}``, and after the restore that
+trial, promoted, was paused again by its first result and the run never ended (2 of 5 runs under load). The
+test puts such a decision into the snapshot for every waiting trial that will be promoted, so that case is
+always exercised; the restore runs in its own process, so that a run that stalls fails the test by its timeout.
 """
 
 from __future__ import annotations
@@ -74,7 +80,7 @@ def test_restore_after_the_driver_is_interrupted_continues_the_rungs(fresh_ray_s
     address = ray.get_runtime_context().gcs_address
     with open(Path(storage) / "driver.log", "w") as out:
         driver = subprocess.Popen(
-            [sys.executable, str(DRIVER), address, storage, name, str(logs)], stdout=out, stderr=out
+            [sys.executable, str(DRIVER), "run", address, storage, name, str(logs)], stdout=out, stderr=out
         )
         try:
             deadline = time.monotonic() + 90
@@ -105,11 +111,25 @@ def test_restore_after_the_driver_is_interrupted_continues_the_rungs(fresh_ray_s
     _wait_for_free_cpus(30)  # the driver's trial actors are gone
 
     assert tune.Tuner.can_restore(str(experiment))
-    grid = tune.Tuner.restore(str(experiment), trainable=curve_trainable, resume_unfinished=True).fit()
-    assert len(grid) == 8 and grid.num_errors == 0 and grid.num_terminated == 8
+    stale = _hold_stale_pauses(experiment, [t for t in _waiting_ids(before) if _x_of_dir(experiment, t) in BEST])
+    assert stale, "no waiting trial of the best four to put a stale PAUSE on"
+    out = Path(storage) / "restored.json"
+    with open(Path(storage) / "restore.log", "w") as log:
+        restored = subprocess.Popen(
+            [sys.executable, str(DRIVER), "restore", address, storage, name, str(out)], stdout=log, stderr=log
+        )
+        try:
+            restored.wait(timeout=240)
+        except subprocess.TimeoutExpired:
+            restored.kill()
+            restored.wait()
+            pytest.fail("the restored run never ended: " + (Path(storage) / "restore.log").read_text()[-3000:])
+    assert restored.returncode == 0, (Path(storage) / "restore.log").read_text()[-3000:]
+    grid = json.loads(out.read_text())
+    assert len(grid["trials"]) == 8 and not any(t["error"] for t in grid["trials"]) and grid["terminated"] == 8
     _wait_for_free_cpus(15)
 
-    x_of = {r.metrics["trial_id"]: r.config["x"] for r in grid}
+    x_of = {t["trial_id"]: t["x"] for t in grid["trials"]}
     seen_at_stop = {row[0]: row[5] for row in before.state_dict()["cores"][0]["trials"]}  # furthest epoch
     for trial_id, x in x_of.items():
         lines = (logs / f"{trial_id}.log").read_text().split("\n")
@@ -139,3 +159,19 @@ def test_restore_after_the_driver_is_interrupted_continues_the_rungs(fresh_ray_s
 def _waiting_ids(scheduler: SuccessiveHalving) -> list[str]:
     """Trial ids that were paused at rung 0, waiting for its decision, in a loaded state."""
     return [row[0] for row in scheduler.state_dict()["cores"][0]["trials"] if row[4] == "waiting"]
+
+
+def _x_of_dir(experiment: Path, trial_id: str) -> float:
+    """A trial's ``x``, read from the name of its directory (``curve_trainable_<id>_<n>_x=<x>_<time>``)."""
+    (directory,) = experiment.glob(f"*_{trial_id}_*")
+    return float(directory.name.split("x=")[1].split("_")[0])
+
+
+def _hold_stale_pauses(experiment: Path, trial_ids: list[str]) -> list[str]:
+    """Put ``{trial_id: "PAUSE"}`` into the newest Tune snapshot's held decisions, as Tune writes them when its
+    snapshot falls between a trial's PAUSE and the end of the pausing save; returns ``trial_ids``."""
+    newest = max(experiment.glob("experiment_state-*.json"))
+    state = json.loads(newest.read_text())
+    state["runner_data"]["_cached_trial_decisions"].update(dict.fromkeys(trial_ids, "PAUSE"))
+    newest.write_text(json.dumps(state))
+    return trial_ids
