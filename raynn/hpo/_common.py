@@ -114,6 +114,10 @@ class TrialTable:
     def queued(self) -> list[str]:
         return [t for t in self._queue if self.trials[t].status is QUEUED]
 
+    def first_queued(self) -> str | None:
+        """The trial :meth:`pop_queued` would return, left in the queue."""
+        return next((t for t in self._queue if self.trials[t].status is QUEUED), None)
+
     # -- persistence: the rows and queue of state_dict() ------------------------------------------------------
 
     def rows(self) -> list[list[Any]]:
@@ -214,6 +218,12 @@ class TableCore(HalvingScheduler):
     @property
     def budget_spent(self) -> int:
         return self._table.spent
+
+    def queued(self) -> list[str]:
+        return self._table.queued()
+
+    def next_paused(self) -> str | None:
+        return self._table.first_queued()
 
     def trial_ids(self) -> list[str]:
         """Every trial added, in arrival order."""

@@ -195,6 +195,13 @@ class AsyncHalving(TableCore):
                 decision = Decision.CONTINUE
         return self._maybe_flush(trigger=trial_id) or decision
 
+    def next_paused(self) -> str | None:
+        queued = self._table.first_queued()
+        if queued is not None:
+            return queued
+        trial = self._promotable()
+        return None if trial is None else trial.id
+
     def choose_paused(self) -> str | None:
         resumed = self._resume_queued()
         if resumed is not None:

@@ -9,6 +9,8 @@ Ray Tune event            call
 ``on_trial_add``          :meth:`HalvingScheduler.on_trial_add` (only while :meth:`has_room`)
 ``on_trial_result``       :meth:`HalvingScheduler.on_result` -> :class:`Decision` for that trial
 ``choose_trial_to_run``   :meth:`HalvingScheduler.choose_paused` first, else a pending trial
+                          (:meth:`~HalvingScheduler.next_paused` names it first, so the adapter
+                          hands a trial out only once its framework can resume it)
 after every call          :meth:`HalvingScheduler.pop_stops`: stop these paused trials
 ``on_trial_complete``,    :meth:`HalvingScheduler.on_trial_remove`
 ``on_trial_error``,
@@ -86,6 +88,15 @@ class HalvingScheduler(ABC):
     @abstractmethod
     def choose_paused(self) -> str | None:
         """A paused, promoted trial to resume now (it is running from then on), or None."""
+
+    @abstractmethod
+    def next_paused(self) -> str | None:
+        """The trial :meth:`choose_paused` would hand out now, without handing it out (None: none)."""
+
+    @abstractmethod
+    def queued(self) -> list[str]:
+        """Trials promoted and not handed out yet (status ``QUEUED``), in the order :meth:`choose_paused`
+        hands them out: an adapter keeps a slot for each."""
 
     @abstractmethod
     def pop_stops(self) -> list[str]:

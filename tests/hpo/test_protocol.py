@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from raynn.hpo import SCHEDULERS, AsyncHalving, Decision, HalvingScheduler, HyperBand, Mode, SuccessiveHalving
+from raynn.hpo import (SCHEDULERS, AsyncHalving, Decision, HalvingScheduler, HyperBand, Mode, SuccessiveHalving,
+                       TrialStatus)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,12 @@ class Cluster:
 
     def fill(self) -> None:
         while self.running() < self.slots:
+            peek, queued = self.sched.next_paused(), self.sched.queued()
+            assert self.sched.next_paused() == peek, "naming the next trial hands nothing out"
+            assert all(self.state[t] == "paused" and self.sched.status(t) is TrialStatus.QUEUED for t in queued)
             tid = self.sched.choose_paused()
+            assert tid == peek, "choose_paused hands out the trial next_paused named"
+            assert not queued or tid == queued[0], "promoted trials are handed out in order"
             if tid is not None:
                 assert self.state[tid] == "paused", "only a paused trial may be resumed"
                 rung = self.sched.rung_of(tid)
