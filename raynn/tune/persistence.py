@@ -178,8 +178,7 @@ def replay(state: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, An
                 apply_journal(state["cores"][index], change)
         state["owner"].update(entry["owner"])
         state["overflow"].extend(entry["overflow"])
-        for key in ("resume", "stops", "exhausted"):
-            state[key] = entry[key]
+        state["exhausted"] = entry["exhausted"]
     for core in state["cores"]:
         core.pop("_index", None)
     return state

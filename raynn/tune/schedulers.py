@@ -18,7 +18,10 @@ own ``HyperBandScheduler`` / ``ASHAScheduler`` is what those get wrong:
   snapshot: :mod:`raynn.tune.persistence`.
 
 This module only translates: the cores (:mod:`raynn.hpo`) keep every trial's status, rung, resource and the
-budget ledger; the concurrency slots are :mod:`raynn.tune.gate`'s; persistence is :mod:`raynn.tune.persistence`.
+budget ledger, and hold a promoted trial until the adapter hands it to Tune; a trial a core eliminates is
+stopped in Tune at once. The adapter keeps Tune's trial objects by id, which core owns each trial, and the
+trials no core had room for. The concurrency slots are :mod:`raynn.tune.gate`'s; persistence is
+:mod:`raynn.tune.persistence`.
 
 The resource is a result key (``resource_attr``, default ``"epoch"``): the cumulative units the trial has
 trained. Tune's ``training_iteration`` is not used: it restarts after a ``Tuner.restore``.
@@ -103,11 +106,9 @@ class HalvingAdapter(FIFOScheduler):
     def _reset(self) -> None:
         self._cores: list[HalvingScheduler] = []
         self._owner: dict[str, int] = {}  # Tune trial id -> index of its core
-        self._overflow: list[str] = []  # trials no core had room for; stopped unstarted
-        self._resume: list[str] = []  # promoted by a core, to be resumed by choose_trial_to_run
-        self._stops: list[str] = []  # to stop with tune_controller.stop_trial once Tune has paused them
-        self._pausing: set[str] = set()  # told to PAUSE; Tune is still saving them (status RUNNING)
+        self._overflow: list[str] = []  # trials no core had room for (so no core knows them): stopped unstarted
         self._exhausted = False
+        self._restored = False  # a state was loaded: its trials that Tune did not re-add are to be dropped
         self._state_path: str | None = None
         self._state_file: StateFile | None = None
         # The journal's marks: what the state file holds already (see journal_entry)
@@ -219,18 +220,17 @@ class HalvingAdapter(FIFOScheduler):
         self._see_experiment(trial)
         trial_id = trial.trial_id
         if trial_id in self._owner:
-            self._readopt(trial)
+            self._readopt(tune_controller, trial)
         elif trial_id in self._overflow:
-            if trial.status not in (Trial.TERMINATED, Trial.ERROR):
-                self._stops.append(trial_id)
+            self._stop_in_tune(tune_controller, trial_id)
         elif trial.status in (Trial.TERMINATED, Trial.ERROR):
             pass  # finished before this scheduler knew it (restored from an older state): nothing to decide
         else:
             core = self._core_with_room()
             if core is None:
                 self._overflow.append(trial_id)
-                self._stops.append(trial_id)
                 logger.info(f"{type(self).__name__}: no room for trial {trial_id}; it ends without training")
+                self._stop_in_tune(tune_controller, trial_id)
             else:
                 core.on_trial_add(trial_id)
                 self._owner[trial_id] = len(self._cores) - 1  # the core with room is always the last
@@ -269,8 +269,6 @@ class HalvingAdapter(FIFOScheduler):
                 return TrialScheduler.CONTINUE
             logger.error(f"{type(self).__name__}: stopping trial {trial_id}: {err}")
             return TrialScheduler.STOP
-        if decision == TrialScheduler.PAUSE:
-            self._pausing.add(trial_id)
         # Every result is persisted when the state lives in a file (a plain Tuner): a lagging file stranded
         # trials after a restore. With snapshot_callback() (raynn tune) nothing is written here.
         self._after_event(tune_controller)
@@ -293,37 +291,30 @@ class HalvingAdapter(FIFOScheduler):
 
     def _remove(self, tune_controller: Any, trial: Trial) -> None:
         trial_id = trial.trial_id
-        self._pausing.discard(trial_id)
-        if trial_id in self._resume:
-            self._resume.remove(trial_id)
         core = self._core_of(trial_id)
         if core is not None:
             core.on_trial_remove(trial_id)
         self._after_event(tune_controller, leaving=trial_id)
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
-        """Resume a promoted paused trial first, then start a pending one; stop eliminated paused trials."""
+        """Resume the trial a core promoted first, once Tune has paused it and it holds a slot; then start a
+        pending one. The core keeps a promoted trial until this hands it out (:meth:`~raynn.hpo.HalvingScheduler.
+        next_paused`), so the adapter keeps no list of its own."""
         trials = self._tune_trials  # the trials of tune_controller.get_trials(), by id
-        for trial_id in list(self._pausing):
-            if trials.get(trial_id) is None or trials[trial_id].status != Trial.RUNNING:
-                self._pausing.discard(trial_id)
+        if self._restored:
+            self._drop_unrestored(tune_controller, trials)
         self._maybe_exhaust(tune_controller, trials)
-        self._run_stops(tune_controller, trials)
         gate = self._gate(tune_controller)
-        promoted = len(self._resume)
         self._balance(gate, trials)
-        if len(self._resume) != promoted:  # a core promoted a paused trial: a decision, persisted
-            self._save()
-        for trial_id in list(self._resume):
-            trial = trials.get(trial_id)
-            if trial is None or trial.status in (Trial.TERMINATED, Trial.ERROR):
-                self._resume.remove(trial_id)
-            elif trial.status == Trial.PAUSED:
-                if gate is None or trial_id in gate.live:
-                    push_trial_logs(trial)
-                    return trial
-            elif trial_id not in self._pausing:  # Tune has started it (PENDING, then RUNNING)
-                self._resume.remove(trial_id)
+        for core in self._cores[self._open_from :]:
+            trial_id = core.next_paused()
+            trial = None if trial_id is None else trials.get(trial_id)
+            # PAUSED: Tune has finished pausing it (a trial still saving is RUNNING, and waits a step)
+            if trial is not None and trial.status == Trial.PAUSED and (gate is None or gate.holds(trial_id)):
+                core.choose_paused()  # handed out: the core counts it running from here
+                self._save()
+                push_trial_logs(trial)
+                return trial
         for trial in tune_controller.get_trials():
             if trial.status == Trial.PENDING and trial.trial_id in self._owner:
                 return trial
@@ -363,8 +354,6 @@ class HalvingAdapter(FIFOScheduler):
             "cores": [core.state_dict() for core in self._cores],
             "owner": dict(self._owner),
             "overflow": list(self._overflow),
-            "resume": list(self._resume),
-            "stops": list(self._stops),
             "exhausted": self._exhausted,
         }
 
@@ -394,11 +383,10 @@ class HalvingAdapter(FIFOScheduler):
             core.load_state_dict(core_state)
             self._cores.append(core)
         self._owner = {str(k): int(v) for k, v in state["owner"].items()}
-        self._overflow = list(state["overflow"])
-        self._resume = list(state["resume"])
-        self._stops = list(state["stops"])
+        self._overflow = list(state["overflow"])  # "resume" and "stops" of older state files: no longer kept
         self._exhausted = bool(state["exhausted"])
         self._journal_overflow, self._journal_known = len(self._overflow), len(self._cores)
+        self._restored = True
 
     @property
     def size(self) -> int:
@@ -407,7 +395,7 @@ class HalvingAdapter(FIFOScheduler):
 
     def journal_entry(self) -> dict[str, Any]:
         """What changed since the previous entry: each core's :meth:`~raynn.hpo._common.TableCore.journal`
-        (a core opened since, whole), the trials placed, and the adapter's short lists. O(changes), not
+        (a core opened since, whole), the trials placed and those no core took. O(changes), not
         O(trials): :class:`~raynn.tune.persistence.StateFile` appends it to the journal after every event."""
         cores: dict[int, Any] = {}
         for index in range(min(self._journal_from, self._journal_known), len(self._cores)):
@@ -422,8 +410,7 @@ class HalvingAdapter(FIFOScheduler):
         owner = {t: self._owner[t] for t in self._owner_new}
         self._owner_new = []
         overflow, self._journal_overflow = self._overflow[self._journal_overflow:], len(self._overflow)
-        return {"cores": cores, "owner": owner, "overflow": overflow, "resume": list(self._resume),
-                "stops": list(self._stops), "exhausted": self._exhausted}
+        return {"cores": cores, "owner": owner, "overflow": overflow, "exhausted": self._exhausted}
 
     # -- internals ------------------------------------------------------------------------------------------
 
@@ -461,7 +448,7 @@ class HalvingAdapter(FIFOScheduler):
             f"({len(self._owner)} trials, budget spent {self.budget_spent})"
         )
 
-    def _readopt(self, trial: Trial) -> None:
+    def _readopt(self, tune_controller: Any, trial: Trial) -> None:
         """A trial restored by ``Tuner.restore`` that the loaded state knows: make Tune's status agree."""
         trial_id = trial.trial_id
         core = self._core_of(trial_id)
@@ -472,31 +459,42 @@ class HalvingAdapter(FIFOScheduler):
                 core.on_trial_remove(trial_id)
             return
         # Tune re-adds every unfinished trial as PENDING and starts all PENDING trials by itself; a trial
-        # waiting at a rung, or promoted but not resumed yet, must stay paused until its core says so.
+        # waiting at a rung, or promoted but not handed out yet, must stay paused until its core says so.
         if status in (TrialStatus.WAITING, TrialStatus.QUEUED):
             trial.set_status(Trial.PAUSED)
         elif status.terminal:
-            trial.set_status(Trial.PAUSED)
-            if trial_id not in self._stops:
-                self._stops.append(trial_id)
+            self._stop_in_tune(tune_controller, trial_id)
         # TrialStatus.RUNNING: Tune starts it again from its latest checkpoint
 
     def _after_event(self, tune_controller: Any, leaving: str | None = None) -> None:
-        """After every call into a core: collect stops (and promotions), rebalance slots, persist."""
-        self._collect()
-        if tune_controller is not None:  # O(1) per event: no listing of Tune's trials
-            self._balance(self._gate(tune_controller), self._tune_trials, leaving=leaving)
-        self._save()
-
-    def _collect(self) -> None:
+        """After every call into a core: stop what it eliminated, rebalance slots, persist."""
         for core in self._cores[self._open_from :]:
             for trial_id in core.pop_stops():
-                if trial_id not in self._stops:
-                    self._stops.append(trial_id)
+                self._stop_in_tune(tune_controller, trial_id)
         # A finished core has no stops or promotions left; bands finish about in the order they opened, so
         # skipping the finished ones at the front keeps an event O(1) with thousands of bands.
         while self._open_from < len(self._cores) and self._cores[self._open_from].is_finished():
             self._open_from += 1
+        if tune_controller is not None:  # O(1) per event: no listing of Tune's trials
+            self._balance(self._gate(tune_controller), self._tune_trials, leaving=leaving)
+        self._save()
+
+    def _stop_in_tune(self, tune_controller: Any, trial_id: str) -> None:
+        """End in Tune a trial its core eliminated (or none took), now, as Ray's own HyperBand does.
+
+        A core eliminates only trials paused at a rung: PAUSED in Tune, or still RUNNING while Tune saves
+        them for the pause (``is_saving``; Tune then stops the trial once the save is done). PENDING: a trial
+        re-added by ``Tuner.restore``, or one no core had room for. Nothing is kept for later: a trial Tune
+        has not re-added yet is stopped by :meth:`_readopt` when it is.
+        """
+        trial = self._tune_trials.get(trial_id)
+        if tune_controller is None or trial is None:
+            return
+        if trial.status in (Trial.PAUSED, Trial.PENDING) or (trial.status == Trial.RUNNING and trial.is_saving):
+            gate = self._gate(tune_controller)
+            if gate is not None:
+                gate.take(trial_id)  # so the search algorithm hears of its completion and frees it
+            tune_controller.stop_trial(trial)
 
     @staticmethod
     def _gate(tune_controller: Any) -> ConcurrencyGate | None:
@@ -504,68 +502,43 @@ class HalvingAdapter(FIFOScheduler):
         return None if search_alg is None else ConcurrencyGate.of(search_alg)
 
     def _balance(self, gate: ConcurrencyGate | None, trials: dict[str, Trial], leaving: str | None = None) -> None:
-        """Paused trials give their concurrency slot back; promoted trials are collected and take one.
+        """Paused trials give their concurrency slot back; the trials the cores promoted take one.
 
+        A synchronous core promotes a whole rung at once (its :meth:`~raynn.hpo.HalvingScheduler.queued`
+        trials); ASHA promotes one trial when a slot is free (its :meth:`~raynn.hpo.HalvingScheduler.
+        next_paused`), so that slot goes to the promotion before the search algorithm can fill it.
         ``leaving``: a trial Tune is completing right now; the search algorithm frees its slot next.
         """
-        if gate is not None:
-            for trial_id in list(gate.live):  # only trials holding a slot can give one back
-                trial = trials.get(trial_id)
-                if trial is not None and trial.status == Trial.PAUSED and trial_id not in self._resume:
-                    gate.free(trial_id)
-        used = 0 if gate is None else len(gate.live) - (leaving is not None and leaving in gate.live)
-
-        def reserve(trial_id: str) -> None:
-            nonlocal used
+        if gate is None:
+            return
+        cores = self._cores[self._open_from :]
+        promoted = [trial_id for core in cores for trial_id in core.queued()]
+        if not self._promote_eagerly:  # ASHA: the next promotion of each core, once
+            promoted += [t for t in (core.next_paused() for core in cores) if t is not None and t not in promoted]
+        kept = set(promoted)
+        for trial_id in list(gate.live):  # only trials holding a slot can give one back
             trial = trials.get(trial_id)
-            if gate is None or trial is None or trial_id in gate.live or used >= gate.limit:
+            if trial is not None and trial.status == Trial.PAUSED and trial_id not in kept:
+                gate.free(trial_id)
+        used = len(gate.live) - (leaving is not None and leaving in gate.live)
+        for trial_id in promoted:
+            trial = trials.get(trial_id)
+            if used >= gate.limit:
                 return
-            if trial.status in (Trial.PAUSED, Trial.RUNNING):  # RUNNING: Tune is still pausing it
+            # RUNNING: Tune is still pausing it
+            if trial is not None and trial_id not in gate.live and trial.status in (Trial.PAUSED, Trial.RUNNING):
                 gate.take(trial_id)
                 used += 1
 
-        for trial_id in self._resume:
-            reserve(trial_id)
-        for core in self._cores[self._open_from :]:
-            while self._promote_eagerly or self._slot_free(gate, trials, used):
-                trial_id = core.choose_paused()
-                if trial_id is None:
-                    break
-                self._resume.append(trial_id)
-                reserve(trial_id)
-
-    def _slot_free(self, gate: ConcurrencyGate | None, trials: dict[str, Trial], used: int) -> bool:
-        """For ASHA: ask for a promotion only when a slot is free and no promoted trial waits for one."""
-        waiting = [
-            t
-            for t in self._resume
-            if t in trials
-            and (
-                trials[t].status == Trial.PAUSED or (trials[t].status == Trial.RUNNING and t in self._pausing)
-            )
-        ]
-        if gate is None:
-            return not waiting
-        return all(t in gate.live for t in waiting) and used < gate.limit
-
-    def _run_stops(self, tune_controller: Any, trials: dict[str, Trial]) -> None:
-        if not self._stops:
-            return
-        gate = self._gate(tune_controller)
-        for trial_id in list(self._stops):
-            trial = trials.get(trial_id)
-            if trial is None:
-                continue  # not (re-)added yet
-            if trial.status in (Trial.PAUSED, Trial.PENDING):
-                self._stops.remove(trial_id)
-                if gate is not None:
-                    gate.take(trial_id)  # so the search algorithm hears of its completion and frees it
-                tune_controller.stop_trial(trial)
-            elif trial.status in (Trial.TERMINATED, Trial.ERROR):
-                self._stops.remove(trial_id)
-            elif trial_id not in self._pausing:  # running on its own: its next result is answered STOP
-                self._stops.remove(trial_id)
-        self._save()
+    def _drop_unrestored(self, tune_controller: Any, trials: dict[str, Trial]) -> None:
+        """Once, at the first step after a restore: Tune re-added every trial it brings back before it, so a
+        trial the loaded state knows and Tune does not (added after Tune's last snapshot: the state file is
+        newer) will never report again. Its core must not wait for it, nor hand it out."""
+        self._restored = False
+        for trial_id, index in self._owner.items():
+            if trial_id not in trials and not self._cores[index].status(trial_id).terminal:
+                self._cores[index].on_trial_remove(trial_id)
+        self._after_event(tune_controller)
 
     def _maybe_exhaust(self, tune_controller: Any, trials: dict[str, Trial]) -> None:
         """The search algorithm is finished and every trial it made was added: halve what there is."""
@@ -577,10 +550,6 @@ class HalvingAdapter(FIFOScheduler):
         if any(t not in self._owner and t not in self._overflow for t in trials):
             return
         self._exhausted = True
-        # trials a restored state knows but Tune never re-created will not come back
-        for trial_id, index in self._owner.items():
-            if trial_id not in trials and not self._cores[index].status(trial_id).terminal:
-                self._cores[index].on_trial_remove(trial_id)
         for core in self._cores:
             core.on_search_exhausted()
         self._journal_from = 0  # finished cores were told too: journal them all once

@@ -42,6 +42,11 @@ class FakeTrial:
     def set_status(self, status: str) -> None:
         self.status = status
 
+    @property
+    def is_saving(self) -> bool:
+        """Tune's ``Trial.is_saving``: a trial told to pause stays RUNNING while Tune saves it."""
+        return self.pausing
+
 
 class FakeTune:
     """The parts of ``TuneController`` a scheduler meets, stepped deterministically."""
@@ -104,7 +109,7 @@ class FakeTune:
         running = [t for t in self.trials if t.status == RUNNING]
         self.max_running = max(self.max_running, len(running))
         for trial in running:
-            if trial.pausing:
+            if trial.pausing or trial.status != RUNNING:  # pausing, or stopped by another trial's result
                 continue
             trial.epoch += 1
             trial.history.append(trial.epoch)
