@@ -1,4 +1,5 @@
-"""Stop ``raynn tune`` while its storage still has room, so that the experiment can be resumed.
+"""Stop ``raynn tune`` while its storage still has room, and keep a whole copy of Tune's state, so that the
+experiment can be resumed.
 
 A disk that fills up under Ray Tune costs more than a killed driver: Tune's copy of its experiment snapshot to
 storage is cut short (the state ``--resume`` needs), and every trial fails to persist its checkpoints and is
@@ -6,11 +7,22 @@ retried until it ends as ERROR. So the driver looks at the free space of the exp
 of Tune's loop (one ``statvfs``) and, below :data:`raynn.paths.MIN_FREE_BYTES` (the room a run needs at the
 start), stops as a killed driver would: Tune's last snapshot and the trials' checkpoints stay whole, and
 ``raynn tune --resume`` continues the experiment once there is room again.
+
+A disk can also fill faster than one step of that loop (one write larger than what is left, or another process
+on the same disk). Then Tune's own copy of its snapshot is cut short. For that case the guard also keeps the
+last whole snapshot: whenever Tune has written a new one (in its driver staging directory, whole, before
+uploading it), the guard copies it into :data:`LAST_STATE` in the experiment directory, replacing the previous
+copy only once the new one is complete. ``raynn tune --resume`` puts that copy back when Tune's own files cannot
+be read (:func:`restore_last_state`).
 """
 
 from __future__ import annotations
 
 import errno
+import json
+import logging
+import os
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,12 +32,60 @@ from ray.tune import Callback
 from raynn.errors import StorageError
 from raynn.paths import MIN_FREE_BYTES
 
-__all__ = ["StorageGuard"]
+__all__ = ["LAST_STATE", "TUNE_STATE", "StorageGuard", "restore_last_state", "unreadable_tune_state"]
+
+logger = logging.getLogger(__name__)
+
+TUNE_STATE = ("experiment_state-*.json", "search_gen_state-*.json", "searcher-state-*.pkl",
+              "callback-states-*.pkl", "tuner.pkl")
+"""Tune's state files in an experiment directory; Tune reads the newest of each kind on ``Tuner.restore``."""
+
+LAST_STATE = ".raynn-last-state"
+"""The directory, inside the experiment directory, holding the last whole copy of Tune's state files. Tune
+copies only the experiment directory's top-level ``*.json`` / ``*.pkl`` files on restore, not this one."""
+
+
+def newest_tune_state(directory: Path) -> list[Path]:
+    """The newest file of each kind of :data:`TUNE_STATE` in ``directory``."""
+    return [files[-1] for pattern in TUNE_STATE if (files := sorted(directory.glob(pattern)))]
+
+
+def unreadable_tune_state(directory: Path) -> Path | None:
+    """The first of Tune's newest state files in ``directory`` that cannot be read (cut short), or None."""
+    for path in newest_tune_state(directory):
+        try:
+            data = path.read_bytes()
+            if data.startswith(b"{"):  # Tune writes JSON and pickles, whatever the suffix
+                json.loads(data)
+            else:
+                pickle.loads(data)
+        except Exception:  # noqa: BLE001 - any failure to read it means Tune cannot resume from it
+            return path
+    return None
+
+
+def restore_last_state(exp_dir: Path) -> list[str]:
+    """Put the guard's last whole copy of Tune's state back into ``exp_dir``, over the files of the same names
+    (Tune's newest, unreadable ones among them); the names put back, or [] when there is no whole copy."""
+    last = exp_dir / LAST_STATE
+    if not last.is_dir() or not any(last.glob(TUNE_STATE[0])) or unreadable_tune_state(last) is not None:
+        return []
+    names = []
+    for path in newest_tune_state(last):
+        tmp = exp_dir / f".{path.name}.raynn-tmp"
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, exp_dir / path.name)
+        names.append(path.name)
+    # A newer file the copy does not replace (a later driver's, cut short before the guard copied it): set
+    # aside under a name Tune does not read, so Tune reads the copy's.
+    while (cut := unreadable_tune_state(exp_dir)) is not None:
+        os.replace(cut, cut.with_name(cut.name + ".unreadable"))
+    return names
 
 
 class StorageGuard(Callback):
     """A Ray Tune callback (in the driver) raising :class:`~raynn.errors.StorageError` from Tune's loop when the
-    experiment directory's file system has less than ``min_free`` bytes free.
+    experiment directory's file system has less than ``min_free`` bytes free, and keeping :data:`LAST_STATE`.
 
     Tune then stops its trials without writing another snapshot; the error's message says how much is free and
     how to resume.
@@ -38,8 +98,11 @@ class StorageGuard(Callback):
 
     def __init__(self, exp_dir: str | Path, resume_hint: str, min_free: int = MIN_FREE_BYTES) -> None:
         self.exp_dir, self.resume_hint, self.min_free = Path(exp_dir), resume_hint, min_free
+        self._copied: int | None = None  # mtime_ns of the staged experiment state last copied
 
     def on_step_begin(self, iteration: int, trials: list[Any], **info: Any) -> None:
+        if trials:  # first: the snapshot Tune wrote at the end of the last step is the newest whole state
+            self._keep_last_state(Path(trials[0].storage.experiment_driver_staging_path))
         free = shutil.disk_usage(self.exp_dir).free
         if free < self.min_free:
             raise StorageError(
@@ -47,3 +110,30 @@ class StorageGuard(Callback):
                 f"storage {self.exp_dir} has {free >> 10} KiB free, less than the {self.min_free >> 20} MiB a "
                 f"run needs for its checkpoints: the experiment stopped with its last snapshot and checkpoints "
                 f"whole; make room and run `{self.resume_hint}` to continue it")
+
+    def _keep_last_state(self, staging: Path) -> None:
+        """Copy Tune's newest snapshot from its driver staging directory (written whole, in this loop, before
+        Tune uploads it) into :data:`LAST_STATE`, once per snapshot; the previous copy goes only after the new
+        one is complete, so a write that fails (a full disk) leaves it."""
+        files = newest_tune_state(staging)
+        state = next((f for f in files if f.match(TUNE_STATE[0])), None)
+        if state is None or (stamp := state.stat().st_mtime_ns) == self._copied:
+            return
+        last, tmp, old = (self.exp_dir / f"{LAST_STATE}{suffix}" for suffix in ("", ".tmp", ".old"))
+        try:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            for path in files:
+                shutil.copyfile(path, tmp / path.name)
+            if last.exists():
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(last, old)
+            os.replace(tmp, last)
+            shutil.rmtree(old, ignore_errors=True)
+        except OSError as exc:  # no room for a copy: the previous one stays
+            logger.warning(f"could not copy Tune's state into {last}: {exc}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            if old.exists() and not last.exists():
+                os.replace(old, last)
+            return
+        self._copied = stamp

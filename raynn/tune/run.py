@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import secrets
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,35 +268,28 @@ def _resume_settings(storage: str | os.PathLike[str], name: str | None) -> dict[
     return json.loads((exp_dir / SETTINGS_FILE).read_text())
 
 
-_TUNE_STATE = ("experiment_state-*.json", "search_gen_state-*.json", "searcher-state-*.pkl",
-               "callback-states-*.pkl", "tuner.pkl")
-
-
 def _check_tune_state(exp_dir: Path) -> None:
-    """Tune's own state files must be whole: Tune copies them into the experiment directory non-atomically,
-    so a driver killed during the copy can leave one truncated, and Tune, failing to read it, would silently
-    start the experiment afresh. Tune reads the newest file of each kind; so does this check."""
-    import pickle
+    """Tune's own state files must be whole: Tune copies them into the experiment directory non-atomically, so
+    a driver killed during the copy, or a disk that filled up during it, can leave one truncated, and Tune,
+    failing to read it, would silently start the experiment afresh. Tune reads the newest file of each kind;
+    so does this check. An unreadable one is replaced by the last whole copy the storage guard kept."""
+    from raynn.tune.guard import LAST_STATE, TUNE_STATE, restore_last_state, unreadable_tune_state
 
-    if not any(exp_dir.glob(_TUNE_STATE[0])):
+    if not any(exp_dir.glob(TUNE_STATE[0])):
         raise ConfigError("--resume",
                           "must find Tune's experiment state (experiment_state-*.json) in the experiment "
                           "directory",
                           str(exp_dir))
-    for pattern in _TUNE_STATE:
-        files = sorted(exp_dir.glob(pattern))
-        if not files:
-            continue
-        path = files[-1]
-        try:
-            data = path.read_bytes()
-            if data.startswith(b"{"):  # Tune writes JSON and pickles, whatever the suffix
-                json.loads(data)
-            else:
-                pickle.loads(data)
-        except Exception:  # noqa: BLE001 - any failure to read it means Tune cannot resume from it
-            raise ConfigError("--resume", "Tune's state file is unreadable (truncated when the driver was killed "
-                              "during Tune's copy?)", str(path)) from None
+    cut = unreadable_tune_state(exp_dir)
+    if cut is None:
+        return
+    if restore_last_state(exp_dir) and unreadable_tune_state(exp_dir) is None:
+        print(f"raynn: warning: Tune's state file {cut} is unreadable (cut short when the driver was killed or "
+              f"the disk filled up); resuming from the last whole copy of Tune's state ({exp_dir / LAST_STATE})",
+              file=sys.stderr)
+        return
+    raise ConfigError("--resume", "Tune's state file is unreadable (truncated when the driver was killed "
+                      "during Tune's copy?), and there is no whole copy of it to resume from", str(cut))
 
 
 def _restored_tuner(exp_dir: Path, trainable: Any, scheduler: Any, callbacks: list[Any]) -> Any:

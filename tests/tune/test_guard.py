@@ -4,12 +4,15 @@ In a private mount namespace (``unshare -rm``, as tests/test_paths.py) a 64 MiB 
 driver starts its own Ray there (the shared session's workers would not see the mount). Once a trial has reported,
 a ballast file leaves less than 16 MiB free: the driver stops with one line naming the storage and the command to
 resume, exit 1, Tune's state files whole. With the ballast removed, ``--resume`` finishes the same experiment:
-every trial at its rung, none from scratch, the budget as planned.
+every trial at its rung, none from scratch, the budget as planned. Before that resume the test cuts Tune's newest
+snapshot short, as a disk that fills within one step of Tune's loop does: ``--resume`` puts back the last whole
+copy the guard kept (``.raynn-last-state``) and says so in one warning line.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 import subprocess
 import sys
@@ -19,6 +22,7 @@ import pytest
 import yaml
 
 from raynn.paths import MIN_FREE_BYTES
+from raynn.tune.guard import LAST_STATE, StorageGuard, restore_last_state, unreadable_tune_state
 
 SPACE = {"base": {"data": {"name": "digits"}, "model": {"name": "mlp", "params": {"hidden": [32]}},
                   "train": {"epochs": 3, "batch_size": 64, "num_threads": 1}},
@@ -58,6 +62,10 @@ for path in sorted(p for p in exp.iterdir() if "state" in p.name and p.suffix in
     state[path.name] = "json" if data.startswith(b"{") and json.loads(data) else type(pickle.loads(data)).__name__
 Path("first.state").write_text(json.dumps(state))
 Path("first.summary").write_text(str((exp / "summary.json").exists()))
+# A disk that fills within one step of Tune's loop cuts Tune's upload of its snapshot short: as here.
+newest = max(exp.glob("experiment_state-*.json"))
+newest.write_bytes(newest.read_bytes()[:100])
+Path("cut").write_text(newest.name)
 os.remove(Path(MNT, "ballast"))
 second = tune("second", "--resume")
 Path("second.rc").write_text(str(second.wait(timeout=300)))
@@ -98,6 +106,10 @@ def test_a_disk_filling_up_stops_the_experiment_resumably(tmp_path: Path) -> Non
     assert (tmp_path / "first.summary").read_text() == "False"
 
     assert (tmp_path / "second.rc").read_text() == "0", (tmp_path / "second.log").read_text()[-3000:]
+    # Tune's newest snapshot, cut short, was replaced by the guard's last whole copy, with one warning line
+    warnings = [line for line in (tmp_path / "second.log").read_text().splitlines() if "raynn: warning:" in line]
+    cut = (tmp_path / "cut").read_text()
+    assert len(warnings) == 1 and cut in warnings[0] and "last whole copy of Tune's state" in warnings[0], warnings
     summary = json.loads((tmp_path / "summary.json").read_text())
     curves = {trial: [epoch for epoch, _ in curve] for trial, curve in summary["curves"].items()}
     assert sorted(max(epochs) for epochs in curves.values()) == [1, 1, 3, 3, 3], curves
@@ -105,3 +117,59 @@ def test_a_disk_filling_up_stops_the_experiment_resumably(tmp_path: Path) -> Non
         assert set(epochs) == set(range(1, max(epochs) + 1)), (trial, epochs)
         assert len(epochs) - max(epochs) <= 1, (trial, epochs)
     assert summary["ledger"]["budget_spent"] == 1 + 1 + 3 + 3 + 3
+
+
+# -- the last whole copy of Tune's state, without Ray (the functions of raynn/tune/guard.py) ----------------
+
+
+def _snapshot(directory: Path, stamp: str, trials: int) -> None:
+    """Tune's state files of one snapshot, as its driver staging directory holds them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"experiment_state-{stamp}.json").write_text(json.dumps({"trial_data": list(range(trials))}))
+    (directory / f"search_gen_state-{stamp}.json").write_text(json.dumps({"made": trials}))
+    (directory / f"callback-states-{stamp}.pkl").write_bytes(pickle.dumps([{"owner": trials}]))
+    (directory / "tuner.pkl").write_bytes(pickle.dumps({"tuner": 1}))
+
+
+def test_an_unreadable_state_file_is_found_among_the_newest_of_each_kind(tmp_path: Path) -> None:
+    _snapshot(tmp_path, "2026-01-01_00-00-00", 3)
+    assert unreadable_tune_state(tmp_path) is None
+    (tmp_path / "experiment_state-2025-01-01_00-00-00.json").write_text("{")  # older: Tune does not read it
+    assert unreadable_tune_state(tmp_path) is None
+    cut = tmp_path / "callback-states-2026-01-01_00-00-00.pkl"
+    cut.write_bytes(cut.read_bytes()[:5])
+    assert unreadable_tune_state(tmp_path) == cut
+
+
+def test_the_guard_copies_each_new_snapshot_whole_and_keeps_the_last_copy_when_a_copy_fails(tmp_path: Path) -> None:
+    staging, exp = tmp_path / "staging", tmp_path / "exp"
+    exp.mkdir()
+    guard = StorageGuard(exp, "raynn tune --resume")
+    _snapshot(staging, "s1", 3)
+    guard._keep_last_state(staging)
+    last = exp / LAST_STATE
+    assert sorted(p.name for p in last.iterdir()) == sorted(p.name for p in staging.iterdir())
+    assert json.loads((last / "experiment_state-s1.json").read_text()) == {"trial_data": [0, 1, 2]}
+
+    _snapshot(staging, "s1", 5)  # Tune's next snapshot of the same driver: same names, newer content
+    (exp / f"{LAST_STATE}.tmp").write_text("")  # the copy cannot be made (as on a full disk)
+    guard._keep_last_state(staging)
+    assert json.loads((last / "experiment_state-s1.json").read_text()) == {"trial_data": [0, 1, 2]}
+    (exp / f"{LAST_STATE}.tmp").unlink()
+    guard._keep_last_state(staging)  # the snapshot not copied yet is copied at the next step
+    assert json.loads((last / "experiment_state-s1.json").read_text()) == {"trial_data": [0, 1, 2, 3, 4]}
+    assert sorted(p.name for p in exp.iterdir()) == [LAST_STATE]  # no .tmp or .old left behind
+
+
+def test_resume_puts_the_last_whole_copy_back_and_sets_a_newer_cut_file_aside(tmp_path: Path) -> None:
+    _snapshot(tmp_path, "s1", 3)
+    _snapshot(tmp_path / LAST_STATE, "s1", 2)
+    (tmp_path / "experiment_state-s1.json").write_text('{"trial_da')  # cut short
+    (tmp_path / "experiment_state-s2.json").write_text('{"tri')  # a later driver's, cut before any copy
+    names = restore_last_state(tmp_path)
+    assert "experiment_state-s1.json" in names and unreadable_tune_state(tmp_path) is None
+    assert json.loads((tmp_path / "experiment_state-s1.json").read_text()) == {"trial_data": [0, 1]}
+    assert (tmp_path / "experiment_state-s2.json.unreadable").exists()
+    shutil.rmtree(tmp_path / LAST_STATE)
+    (tmp_path / "experiment_state-s1.json").write_text("{")
+    assert restore_last_state(tmp_path) == [] and unreadable_tune_state(tmp_path) is not None  # no copy: refused
