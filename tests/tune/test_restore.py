@@ -31,7 +31,6 @@ import pytest
 
 from raynn.tune import SuccessiveHalving
 from raynn.tune.persistence import read_state
-from raynn_testing.trainables import curve_trainable
 
 pytestmark = pytest.mark.ray
 
