@@ -54,22 +54,7 @@ def _wait_for_free_cpus(timeout: float) -> None:
         time.sleep(0.2)
 
 
-@pytest.fixture()
-def fresh_ray_session(_ray_teardown: None) -> None:
-    """A Ray session of its own, started after the suite's shared one is stopped: in a session that has already
-    run the rest of the suite, a restored trial paused at rung 0 was twice left unpromoted (one trial at epoch 3,
-    7 of 8 terminated); alone, and after the other tune test files, the test passes. The cause is not found yet;
-    conftest's ``ray_session`` starts the shared session again for the tests after this one."""
-    import ray
-
-    from raynn.api import ensure_ray
-
-    if ray.is_initialized():
-        ray.shutdown()
-    ensure_ray(num_cpus=4)
-
-
-def test_restore_after_the_driver_is_interrupted_continues_the_rungs(fresh_ray_session: None, storage: str) -> None:
+def test_restore_after_the_driver_is_interrupted_continues_the_rungs(ray_session: None, storage: str) -> None:
     import ray
     from ray import tune
 
