@@ -85,8 +85,36 @@ def large_batch(
             same global batch on any number of workers.
     """
     from raynn.config import check_config
-    from raynn.scaling import plan_scaling
 
+    ks, pairs = _check_large_batch(k, combos, warmup_epochs, decay_epochs, decay_factors)
+    probe = check_config(copy.deepcopy(dict(base)))
+    ref, epochs = probe["scaling"]["reference_batch"], probe["train"]["epochs"]
+    n_train = _dataset_size(base)
+    points = []
+    for kk in ks:
+        global_batch = kk * ref
+        # The same global batch on any number of workers; fewer workers when the batch is too small to split.
+        w = workers if global_batch % workers == 0 else 1
+        per_worker = global_batch // w
+        ipe = iters_per_epoch(n_train, per_worker, w)
+        decay = [round(e * ipe) for e in decay_epochs]
+        for rule, warmup in [("linear", "none")] if kk == 1 else pairs:
+            params = {"k": kk, "global_batch": global_batch, "rule": rule if kk > 1 else "reference",
+                      "warmup": warmup if kk > 1 else "none", "iters_per_epoch": ipe}
+            label = "k=1 (reference)" if kk == 1 else f"k={kk}, {rule}, warmup {warmup}"
+            common = {"train.batch_size": per_worker, "train.workers": w, "scaling.rule": rule}
+            if warmup == "constant":
+                points.append(_constant_warmup_point(label, params, common, warmup_epochs, epochs, ipe, decay,
+                                                     decay_factors))
+            else:
+                points.append(_warmup_point(base, label, params, common, warmup, warmup_epochs, ipe, decay,
+                                            decay_factors))
+    return points
+
+
+def _check_large_batch(k: Sequence[int], combos: Sequence[Sequence[str]], warmup_epochs: float,
+                       decay_epochs: Sequence[float], decay_factors: Sequence[float]) -> tuple[list[int], list[Any]]:
+    """The multipliers and ``(rule, warmup)`` pairs of :func:`large_batch`, checked where they enter."""
     ks = [int(v) for v in k]
     if not ks or any(v < 1 for v in ks) or len(set(ks)) != len(ks):
         raise ConfigError("study.runs.generate.k", "must be distinct integers >= 1", list(k))
@@ -100,49 +128,43 @@ def large_batch(
         raise ConfigError("study.runs.generate.warmup_epochs", "must be a number > 0", warmup_epochs)
     if len(decay_epochs) != len(decay_factors):
         raise ConfigError("study.runs.generate.decay_factors", "must have one factor per decay epoch", list(decay_factors))
-    probe = check_config(copy.deepcopy(dict(base)))
-    ref = probe["scaling"]["reference_batch"]
-    epochs = probe["train"]["epochs"]
-    n_train = _dataset_size(base)
-    points = []
-    for kk in ks:
-        global_batch = kk * ref
-        # The same global batch on any number of workers; fewer workers when the batch is too small to split.
-        w = workers if global_batch % workers == 0 else 1
-        per_worker = global_batch // w
-        ipe = iters_per_epoch(n_train, per_worker, w)
-        todo = [("linear", "none")] if kk == 1 else pairs
-        for rule, warmup in todo:
-            params = {"k": kk, "global_batch": global_batch, "rule": rule if kk > 1 else "reference",
-                      "warmup": warmup if kk > 1 else "none", "iters_per_epoch": ipe}
-            label = "k=1 (reference)" if kk == 1 else f"k={kk}, {rule}, warmup {warmup}"
-            common = {"train.batch_size": per_worker, "train.workers": w, "scaling.rule": rule}
-            decay = [round(e * ipe) for e in decay_epochs]
-            if warmup == "constant":
-                w_iters = round(float(warmup_epochs) * ipe)
-                if int(warmup_epochs) != warmup_epochs:
-                    raise ConfigError("study.runs.generate.warmup_epochs",
-                                      "must be a whole number of epochs for the constant warmup", warmup_epochs)
-                sched = _step_schedule(decay, decay_factors, shift=0)
-                first = {**common, "scaling.rule": "none", "scaling.warmup_epochs": 0, "schedule": sched,
-                         "train.epochs": int(warmup_epochs)}
-                second = {**common, "scaling.warmup_epochs": 0, "schedule": sched}
-                if w_iters >= epochs * ipe:
-                    raise ConfigError("study.runs.generate.warmup_epochs", "must be shorter than the run", warmup_epochs)
-                points.append((label, params, second, [first, second]))
-                continue
-            wcfg: Any = {"none": 0, "gradual": warmup_epochs, "auto": "auto"}[warmup]
-            cfg = copy.deepcopy(dict(base))
-            for key, value in {**common, "scaling.warmup_epochs": wcfg}.items():
-                from raynn.study.spec import set_dotted
+    return ks, pairs
 
-                set_dotted(cfg, key, value)
-            plan = plan_scaling(check_config(cfg), ipe)
-            # raynn's warmup starts the following schedule at its own step 0 when warmup ends (k - W).
-            sched = _step_schedule(decay, decay_factors, shift=plan.warmup_iters)
-            params["warmup_iters"] = plan.warmup_iters
-            points.append((label, params, {**common, "scaling.warmup_epochs": wcfg, "schedule": sched}, None))
-    return points
+
+def _constant_warmup_point(label: str, params: dict[str, Any], common: dict[str, Any], warmup_epochs: float,
+                           epochs: int, ipe: int, decay: list[int], decay_factors: Sequence[float]) -> Any:
+    """The reference rate for ``warmup_epochs`` epochs, then the scaled rate: two phases, the second continuing
+    the first from its checkpoint."""
+    w_iters = round(float(warmup_epochs) * ipe)
+    if int(warmup_epochs) != warmup_epochs:
+        raise ConfigError("study.runs.generate.warmup_epochs",
+                          "must be a whole number of epochs for the constant warmup", warmup_epochs)
+    sched = _step_schedule(decay, decay_factors, shift=0)
+    first = {**common, "scaling.rule": "none", "scaling.warmup_epochs": 0, "schedule": sched,
+             "train.epochs": int(warmup_epochs)}
+    second = {**common, "scaling.warmup_epochs": 0, "schedule": sched}
+    if w_iters >= epochs * ipe:
+        raise ConfigError("study.runs.generate.warmup_epochs", "must be shorter than the run", warmup_epochs)
+    return (label, params, second, [first, second])
+
+
+def _warmup_point(base: Mapping[str, Any], label: str, params: dict[str, Any], common: dict[str, Any], warmup: str,
+                  warmup_epochs: float, ipe: int, decay: list[int], decay_factors: Sequence[float]) -> Any:
+    """One run with raynn's own warmup (``none``, ``gradual`` or ``auto``); the step decay starts where the
+    warmup ends."""
+    from raynn.config import check_config
+    from raynn.scaling import plan_scaling
+    from raynn.study.spec import set_dotted
+
+    wcfg: Any = {"none": 0, "gradual": warmup_epochs, "auto": "auto"}[warmup]
+    cfg = copy.deepcopy(dict(base))
+    for key, value in {**common, "scaling.warmup_epochs": wcfg}.items():
+        set_dotted(cfg, key, value)
+    plan = plan_scaling(check_config(cfg), ipe)
+    # raynn's warmup starts the following schedule at its own step 0 when warmup ends (k - W).
+    sched = _step_schedule(decay, decay_factors, shift=plan.warmup_iters)
+    params["warmup_iters"] = plan.warmup_iters
+    return (label, params, {**common, "scaling.warmup_epochs": wcfg, "schedule": sched}, None)
 
 
 def _step_schedule(boundaries: Sequence[int], factors: Sequence[float], shift: int) -> dict[str, Any] | None:
