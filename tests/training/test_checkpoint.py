@@ -97,11 +97,11 @@ def test_every_torch_load_in_raynn_is_weights_only() -> None:
     for name, line, weights_only in calls:
         assert len(weights_only) == 1 and isinstance(weights_only[0], ast.Constant), (name, line)
         assert weights_only[0].value is True, (name, line)
-    # Plain unpickling only of Tune's own state files, which Tune unpickles itself on --resume (run.py checks
-    # they are whole first): an experiment directory is trusted as Ray Tune trusts it.
+    # Plain unpickling only of Tune's own state files, which Tune unpickles itself on --resume (the storage
+    # guard checks they are whole first): an experiment directory is trusted as Ray Tune trusts it.
     unpickles = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "raynn").rglob("*.py")
                        if "pickle.load" in p.read_text())
-    assert unpickles == ["raynn/tune/run.py"]
+    assert unpickles == ["raynn/tune/guard.py"]
 
 
 # ---- a damaged latest checkpoint ---------------------------------------------------------------------------
