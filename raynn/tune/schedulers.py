@@ -520,13 +520,13 @@ class HalvingAdapter(FIFOScheduler):
             trial = trials.get(trial_id)
             if trial is not None and trial.status == Trial.PAUSED and trial_id not in kept:
                 gate.free(trial_id)
-        used = len(gate.live) - (leaving is not None and leaving in gate.live)
+        used = gate.used - (leaving is not None and gate.holds(leaving))
         for trial_id in promoted:
             trial = trials.get(trial_id)
             if used >= gate.limit:
                 return
             # RUNNING: Tune is still pausing it
-            if trial is not None and trial_id not in gate.live and trial.status in (Trial.PAUSED, Trial.RUNNING):
+            if trial is not None and not gate.holds(trial_id) and trial.status in (Trial.PAUSED, Trial.RUNNING):
                 gate.take(trial_id)
                 used += 1
 
