@@ -11,9 +11,9 @@ start), stops as a killed driver would: Tune's last snapshot and the trials' che
 A disk can also fill faster than one step of that loop (one write larger than what is left, or another process
 on the same disk). Then Tune's own copy of its snapshot is cut short. For that case the guard also keeps the
 last whole snapshot: whenever Tune has written a new one (in its driver staging directory, whole, before
-uploading it), the guard copies it into :data:`LAST_STATE` in the experiment directory, replacing the previous
-copy only once the new one is complete. ``raynn tune --resume`` puts that copy back when Tune's own files cannot
-be read (:func:`restore_last_state`).
+uploading it; Tune tells the guard by asking for its state), the guard copies it into :data:`LAST_STATE` in
+the experiment directory, replacing the previous copy only once the new one is complete. ``raynn tune
+--resume`` puts that copy back when Tune's own files cannot be read (:func:`restore_last_state`).
 """
 
 from __future__ import annotations
@@ -50,36 +50,46 @@ def newest_tune_state(directory: Path) -> list[Path]:
     return [files[-1] for pattern in TUNE_STATE if (files := sorted(directory.glob(pattern)))]
 
 
+def _readable(path: Path) -> bool:
+    try:
+        data = path.read_bytes()
+        if data.startswith(b"{"):  # Tune writes JSON and pickles, whatever the suffix
+            json.loads(data)
+        else:
+            pickle.loads(data)
+    except Exception:  # noqa: BLE001 - any failure to read it means Tune cannot resume from it
+        return False
+    return True
+
+
 def unreadable_tune_state(directory: Path) -> Path | None:
     """The first of Tune's newest state files in ``directory`` that cannot be read (cut short), or None."""
-    for path in newest_tune_state(directory):
-        try:
-            data = path.read_bytes()
-            if data.startswith(b"{"):  # Tune writes JSON and pickles, whatever the suffix
-                json.loads(data)
-            else:
-                pickle.loads(data)
-        except Exception:  # noqa: BLE001 - any failure to read it means Tune cannot resume from it
-            return path
-    return None
+    return next((path for path in newest_tune_state(directory) if not _readable(path)), None)
 
 
 def restore_last_state(exp_dir: Path) -> list[str]:
     """Put the guard's last whole copy of Tune's state back into ``exp_dir``, over the files of the same names
-    (Tune's newest, unreadable ones among them); the names put back, or [] when there is no whole copy."""
+    (Tune's newest, unreadable ones among them); the names put back, or [] when there is no whole copy.
+
+    Tune reads the newest file of each kind, so a file newer than the copy's of its kind (a later driver's,
+    written before the guard copied it) is set aside under a name Tune does not read (``.unreadable``, or
+    ``.after-last-copy`` when it is whole): Tune then reads the copy, whose files belong together."""
     last = exp_dir / LAST_STATE
     if not last.is_dir() or not any(last.glob(TUNE_STATE[0])) or unreadable_tune_state(last) is not None:
         return []
     names = []
-    for path in newest_tune_state(last):
-        tmp = exp_dir / f".{path.name}.raynn-tmp"
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, exp_dir / path.name)
-        names.append(path.name)
-    # A newer file the copy does not replace (a later driver's, cut short before the guard copied it): set
-    # aside under a name Tune does not read, so Tune reads the copy's.
-    while (cut := unreadable_tune_state(exp_dir)) is not None:
-        os.replace(cut, cut.with_name(cut.name + ".unreadable"))
+    for pattern in TUNE_STATE:
+        copies = sorted(last.glob(pattern))
+        if not copies:
+            continue
+        copy = copies[-1]
+        for newer in [p for p in exp_dir.glob(pattern) if p.name > copy.name]:
+            aside = ".after-last-copy" if _readable(newer) else ".unreadable"
+            os.replace(newer, newer.with_name(newer.name + aside))
+        tmp = exp_dir / f".{copy.name}.raynn-tmp"
+        shutil.copyfile(copy, tmp)
+        os.replace(tmp, exp_dir / copy.name)
+        names.append(copy.name)
     return names
 
 
@@ -98,11 +108,21 @@ class StorageGuard(Callback):
 
     def __init__(self, exp_dir: str | Path, resume_hint: str, min_free: int = MIN_FREE_BYTES) -> None:
         self.exp_dir, self.resume_hint, self.min_free = Path(exp_dir), resume_hint, min_free
-        self._copied: int | None = None  # mtime_ns of the staged experiment state last copied
+        self._new_snapshot = False  # Tune has written a snapshot that is not copied yet
+
+    def get_state(self) -> None:
+        """Tune asks every callback for its state while it writes a snapshot: so the guard learns there is a
+        new one to copy, without looking at the staging directory at every step. It has no state (None, as
+        :class:`ray.tune.Callback`'s default), so Tune's snapshot holds what it held before."""
+        self._new_snapshot = True
+        return None
 
     def on_step_begin(self, iteration: int, trials: list[Any], **info: Any) -> None:
-        if trials:  # first: the snapshot Tune wrote at the end of the last step is the newest whole state
-            self._keep_last_state(Path(trials[0].storage.experiment_driver_staging_path))
+        # First: the snapshot Tune wrote during the last step is the newest whole state. A copy that failed
+        # (no room) is tried again at the next step.
+        if self._new_snapshot and trials:
+            staging = Path(trials[0].storage.experiment_driver_staging_path)
+            self._new_snapshot = not self._keep_last_state(staging)
         free = shutil.disk_usage(self.exp_dir).free
         if free < self.min_free:
             raise StorageError(
@@ -111,14 +131,13 @@ class StorageGuard(Callback):
                 f"run needs for its checkpoints: the experiment stopped with its last snapshot and checkpoints "
                 f"whole; make room and run `{self.resume_hint}` to continue it")
 
-    def _keep_last_state(self, staging: Path) -> None:
+    def _keep_last_state(self, staging: Path) -> bool:
         """Copy Tune's newest snapshot from its driver staging directory (written whole, in this loop, before
-        Tune uploads it) into :data:`LAST_STATE`, once per snapshot; the previous copy goes only after the new
-        one is complete, so a write that fails (a full disk) leaves it."""
+        Tune uploads it) into :data:`LAST_STATE`; the previous copy goes only after the new one is complete, so
+        a write that fails (a full disk) leaves it. Whether the copy was made (or there was nothing to copy)."""
         files = newest_tune_state(staging)
-        state = next((f for f in files if f.match(TUNE_STATE[0])), None)
-        if state is None or (stamp := state.stat().st_mtime_ns) == self._copied:
-            return
+        if not any(f.match(TUNE_STATE[0]) for f in files):
+            return True
         last, tmp, old = (self.exp_dir / f"{LAST_STATE}{suffix}" for suffix in ("", ".tmp", ".old"))
         try:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -135,5 +154,5 @@ class StorageGuard(Callback):
             shutil.rmtree(tmp, ignore_errors=True)
             if old.exists() and not last.exists():
                 os.replace(old, last)
-            return
-        self._copied = stamp
+            return False
+        return True

@@ -17,12 +17,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
 from raynn.paths import MIN_FREE_BYTES
-from raynn.tune.guard import LAST_STATE, StorageGuard, restore_last_state, unreadable_tune_state
+from raynn.tune.guard import (LAST_STATE, StorageGuard, newest_tune_state, restore_last_state,
+                              unreadable_tune_state)
 
 SPACE = {"base": {"data": {"name": "digits"}, "model": {"name": "mlp", "params": {"hidden": [32]}},
                   "train": {"epochs": 3, "batch_size": 64, "num_threads": 1}},
@@ -166,10 +168,31 @@ def test_resume_puts_the_last_whole_copy_back_and_sets_a_newer_cut_file_aside(tm
     _snapshot(tmp_path / LAST_STATE, "s1", 2)
     (tmp_path / "experiment_state-s1.json").write_text('{"trial_da')  # cut short
     (tmp_path / "experiment_state-s2.json").write_text('{"tri')  # a later driver's, cut before any copy
+    (tmp_path / "search_gen_state-s2.json").write_text('{"made": 9}')  # its whole file of another kind
     names = restore_last_state(tmp_path)
     assert "experiment_state-s1.json" in names and unreadable_tune_state(tmp_path) is None
     assert json.loads((tmp_path / "experiment_state-s1.json").read_text()) == {"trial_data": [0, 1]}
     assert (tmp_path / "experiment_state-s2.json.unreadable").exists()
+    # Tune reads the newest of each kind: the later driver's whole file is set aside too, so the files Tune
+    # reads are the copy's, which belong together
+    assert (tmp_path / "search_gen_state-s2.json.after-last-copy").exists()
+    assert [p.name for p in newest_tune_state(tmp_path)] == [p.name for p in newest_tune_state(tmp_path / LAST_STATE)]
     shutil.rmtree(tmp_path / LAST_STATE)
     (tmp_path / "experiment_state-s1.json").write_text("{")
     assert restore_last_state(tmp_path) == [] and unreadable_tune_state(tmp_path) is not None  # no copy: refused
+
+
+def test_the_guard_copies_only_after_tune_wrote_a_snapshot_and_keeps_tunes_callback_state(tmp_path: Path) -> None:
+    staging, exp = tmp_path / "staging", tmp_path / "exp"
+    exp.mkdir()
+    _snapshot(staging, "s1", 3)
+    trials = [SimpleNamespace(storage=SimpleNamespace(experiment_driver_staging_path=str(staging)))]
+    guard = StorageGuard(exp, "raynn tune --resume", min_free=0)
+    guard.on_step_begin(0, trials)
+    assert not (exp / LAST_STATE).exists()  # no snapshot written since the guard started: nothing read
+    assert guard.get_state() is None  # Tune writes a snapshot; the guard adds nothing to it
+    guard.on_step_begin(1, trials)
+    assert json.loads((exp / LAST_STATE / "experiment_state-s1.json").read_text()) == {"trial_data": [0, 1, 2]}
+    _snapshot(staging, "s1", 4)
+    guard.on_step_begin(2, trials)  # no new snapshot announced: the copy stays as it was
+    assert json.loads((exp / LAST_STATE / "experiment_state-s1.json").read_text()) == {"trial_data": [0, 1, 2]}
