@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 from raynn.faults import MARKER_ENV, PAUSE_ENV
+from raynn_testing.checks import ONE_BAND_SPENT, check_resumed_band
 
 SPACE: dict[str, Any] = {
     "base": {"data": {"name": "digits"}, "model": {"name": "mlp", "params": {"hidden": [32]}},
@@ -40,7 +41,6 @@ SPACE: dict[str, Any] = {
               "model.dropout": {"type": "float", "low": 0.0, "high": 0.3}},
 }
 ARGS = ["--scheduler", "hyperband", "--max-concurrent", "2", "--seed", "3"]
-LEDGER_SPENT = 1 + 1 + 3 + 3 + 3  # HyperBand R=3, eta=3: the epochs of one band
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -151,7 +151,7 @@ def test_a_killed_trial_actor_resumes_from_its_checkpoint(workdir: Path, referen
     # Same configurations, same rung decisions (who reached 3 epochs), same curves to the last digit.
     assert _by_config(exp) == _by_config(ref_exp)
     assert _summary(exp)["ledger"] == _summary(ref_exp)["ledger"]
-    assert _summary(exp)["ledger"]["budget_spent"] == LEDGER_SPENT
+    assert _summary(exp)["ledger"]["budget_spent"] == ONE_BAND_SPENT
     # Restored once, from the epoch-1 checkpoint: Tune's trial state counts the failure.
     restored = [line for line in (exp / "ray.log").read_text().splitlines()
                 if "Restored" in line and trial in line]
@@ -184,7 +184,7 @@ def test_a_truncated_latest_checkpoint_falls_back_during_tune(workdir: Path,
     curves = _by_config(exp)
     assert sorted(len(c) - len(dict(c)) for c in curves.values()) == [0, 0, 0, 0, 1], curves
     assert {k: sorted(set(c)) for k, c in curves.items()} == _by_config(reference[0])
-    assert _summary(exp)["ledger"]["budget_spent"] == LEDGER_SPENT
+    assert _summary(exp)["ledger"]["budget_spent"] == ONE_BAND_SPENT
     print(f"\ncheckpoint truncated: trial {trial} fell back to epoch 1; epochs recomputed: 2; "
           f"wall {seconds:.1f} s vs uninterrupted {reference[1]:.1f} s")
     _wait_for_free_cpus()
@@ -214,20 +214,13 @@ def test_the_driver_killed_at_five_moments_resumes_each_time(workdir: Path, refe
     seconds.append(resumed.wait())
 
     summary = _summary(exp)
-    curves = {trial: [epoch for epoch, _ in curve] for trial, curve in summary["curves"].items()}
-    # The same band: bracket s=1 (3 configurations at 1 epoch, the best to 3), s=0 (2 at 3).
-    assert sorted(max(epochs) for epochs in curves.values()) == [1, 1, 3, 3, 3], curves
-    recomputed = 0
-    for trial, epochs in curves.items():
-        # Every epoch there, resumed from checkpoints: at each kill at most the epoch in flight is trained
-        # again, from the checkpoint in Tune's last snapshot (a trial killed in its first epoch, or before Tune
-        # took in its epoch-1 checkpoint, trains epoch 1 again).
-        assert set(epochs) == set(range(1, max(epochs) + 1)), (trial, epochs)
-        assert len(epochs) - max(epochs) <= len(MOMENTS), (trial, epochs)
-        recomputed += len(epochs) - max(epochs)
+    # The same band, resumed from checkpoints: at each kill at most the epoch in flight is trained again, from
+    # the checkpoint in Tune's last snapshot (a trial killed in its first epoch, or before Tune took in its
+    # epoch-1 checkpoint, trains epoch 1 again).
+    curves = check_resumed_band(summary, replays=len(MOMENTS))
+    recomputed = sum(len(epochs) - max(epochs) for epochs in curves.values())
     assert recomputed <= 2 * len(MOMENTS)  # 2 trials at once: at most 2 epochs in flight per kill
     assert summary["ledger"] == _summary(reference[0])["ledger"]
-    assert summary["ledger"]["budget_spent"] == LEDGER_SPENT
     print(f"\ndriver killed at {', '.join(MOMENTS)}: epochs logged twice {recomputed}; drivers ran "
           f"{' + '.join(f'{s:.0f}' for s in seconds)} = {sum(seconds):.0f} s vs uninterrupted {reference[1]:.1f} s")
     _wait_for_free_cpus()
