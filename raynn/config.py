@@ -20,12 +20,14 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from raynn.classpath import check_spec, is_spec, normalize_specs
 from raynn.errors import ConfigError
 from raynn.paths import check_name, resolve_input_paths
 from raynn.values import INT_MAX, SEED_MAX, is_finite_number, is_int, set_dotted
 from raynn.yamlio import load_yaml_file, load_yaml_text
 
-__all__ = ["DEFAULTS", "load_config", "check_config", "check_input_files", "apply_overrides", "parse_override",
+__all__ = ["DEFAULTS", "load_config", "check_config", "check_input_files", "check_user_parts", "apply_overrides",
+           "parse_override",
            "set_dotted", "INT_MAX", "SEED_MAX", "is_finite_number", "is_int"]
 
 DEFAULTS: dict[str, Any] = {
@@ -35,6 +37,16 @@ DEFAULTS: dict[str, Any] = {
     "data": {
         "name": "digits",
         "root": None,
+        # Your own data set instead of a built-in one (raynn.data.user): a class or function and its arguments.
+        "class_path": None,
+        "init_args": {},
+        "transform": None,
+        "train_transform": None,
+        "batch_keys": None,
+        "num_classes": None,
+        "num_workers": 0,
+        "pin_memory": None,
+        "persistent_workers": False,
         "val_fraction": 0.2,
         "subset": None,
         "preprocess": "standardize",
@@ -42,6 +54,9 @@ DEFAULTS: dict[str, Any] = {
     },
     "model": {
         "name": "mlp",
+        # Your own model instead of a built-in one: any importable nn.Module class or factory function.
+        "class_path": None,
+        "init_args": {},
         "activation": "relu",
         "norm": "none",
         "dropout": 0.0,
@@ -52,6 +67,14 @@ DEFAULTS: dict[str, Any] = {
     "targets": {
         "label_smoothing": 0.0,
         "distillation": None,
+    },
+    # Your own loss, called as loss(logits, labels); None: cross-entropy with label smoothing / distillation.
+    "loss": None,
+    # Your code, shipped to every node by Ray's runtime_env (raynn.code).
+    "code": {
+        "working_dir": None,
+        "py_modules": [],
+        "excludes": [],
     },
     "optimizer": {
         "name": "momentum",
@@ -119,10 +142,53 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, 
 
 
 def check_config(raw: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``raw`` over :data:`DEFAULTS` and check every key. Returns the checked config."""
+    """Merge ``raw`` over :data:`DEFAULTS` and check every key. Returns the checked config.
+
+    A ``class_path`` may be given as the class or function itself (the Python API): it is stored as its import
+    path, so the config stays plain data for Ray workers and checkpoints.
+    """
+    raw = normalize_specs(raw) if isinstance(raw, dict) else raw
+    _check_exclusive(raw)
     cfg = _merge(DEFAULTS, raw, "")
+    if cfg["model"]["class_path"] is not None:
+        cfg["model"]["name"] = None
+    if cfg["data"]["class_path"] is not None:
+        cfg["data"]["name"] = None
+        if "preprocess" not in raw["data"]:  # a user's transforms usually normalize already
+            cfg["data"]["preprocess"] = "none"
     _Checker(cfg).run()
     return cfg
+
+
+# Keys that apply only to raynn's built-in models / data sets, or only to the user's own (class_path).
+_BUILTIN_ONLY = {"model": ("name", "norm", "dropout", "params"), "data": ("name", "root")}
+_USER_ONLY = {"model": ("init_args",),
+              "data": ("init_args", "transform", "train_transform", "batch_keys", "num_classes", "num_workers",
+                       "pin_memory", "persistent_workers")}
+
+
+def _check_exclusive(raw: Any) -> None:
+    """``name`` (a built-in) and ``class_path`` (your own) exclude each other, and so do their options."""
+    if not isinstance(raw, dict):
+        return
+    for section in ("model", "data"):
+        node = raw.get(section)
+        if not isinstance(node, dict):
+            continue
+        # A checked config holds every key: only values other than the default (None for name) say "set".
+        unset = {**DEFAULTS[section], "name": None}
+        if node.get("class_path") is not None:
+            for key in _BUILTIN_ONLY[section]:
+                if key in node and node[key] != unset[key]:
+                    rule = ("must not be set together with {s}.class_path (name picks a built-in {s}, class_path "
+                            "your own)" if key == "name" else
+                            "applies to raynn's built-in {s}s ({s}.name) only, not to {s}.class_path")
+                    raise ConfigError(f"{section}.{key}", rule.format(s=section), node[key])
+        else:
+            for key in _USER_ONLY[section]:
+                if key in node and node[key] != unset[key]:
+                    raise ConfigError(f"{section}.{key}", f"applies to your own {section} ({section}.class_path) "
+                                      f"only, not to the built-in {section}.name", node[key])
 
 
 def check_input_files(cfg: dict[str, Any]) -> None:
@@ -146,13 +212,106 @@ def check_input_files(cfg: dict[str, Any]) -> None:
         except (CheckpointError, FileNotFoundError) as exc:
             reason = exc.reason if isinstance(exc, CheckpointError) else str(exc)
             raise ConfigError(key, f"must be a checkpoint raynn can load: it is {reason}", path) from None
+    check_user_parts(cfg)
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def _sample_batch(cfg: dict[str, Any]) -> tuple[Any, Any, int]:
+    """Two training samples as a batch ``(x, y)`` and the number of classes, as the run will see them."""
+    import torch
+
+    dcfg = cfg["data"]
+    if dcfg["class_path"] is None:
+        from raynn.data import DATASETS
+
+        info = DATASETS.entry(dcfg["name"]).obj
+        return torch.zeros(2, *info.input_shape), torch.zeros(2, dtype=torch.int64), info.num_classes
+    from torch.utils.data import default_collate
+
+    from raynn.data.user import load_user_data
+
+    try:
+        data = load_user_data(dcfg, cfg["seed"])
+    except Exception as exc:  # the user's class raised: its own error, in one line
+        raise ConfigError("data.class_path", f"must build a data set: {_why(exc)}", dcfg["class_path"]) from None
+    if data.num_classes is None:
+        raise ConfigError("data.num_classes", f"must be set: {dcfg['class_path']} has no `classes` or `targets` "
+                          "that tell it", None)
+    if len(data.train) < 2:
+        raise ConfigError("data.class_path", "must build a data set with at least 2 training samples",
+                          dcfg["class_path"])
+    try:
+        x, y = default_collate([data.train[0], data.train[1]])
+    except Exception as exc:
+        key = "data.transform" if dcfg["transform"] or dcfg["train_transform"] else "data.class_path"
+        raise ConfigError(key, f"must give samples (input, label) that batch: {_why(exc)}", dcfg[key.split(".")[1]]) from None
+    if not ((y >= 0) & (y < data.num_classes)).all():
+        raise ConfigError("data.num_classes", f"must exceed every label, but a sample has label {int(y.max())}",
+                          data.num_classes)
+    return x, y, data.num_classes
+
+
+def check_user_parts(cfg: dict[str, Any]) -> None:
+    """Your own model, data set and loss (``class_path``) put together on one sample batch of two, where the
+    run is set up and before anything starts: the data set builds and batches, the preprocessing and
+    augmentation apply to its inputs, the model takes them and outputs ``(batch, classes)`` logits, the loss
+    gives a scalar. Each failure is a :class:`ConfigError` naming the key and the cause (the user's own error)."""
+    if cfg["model"]["class_path"] is None and cfg["data"]["class_path"] is None and cfg["loss"] is None:
+        return
+    import torch
+
+    from raynn.classpath import instantiate
+    from raynn.data import build_preprocessor
+    from raynn.nn import build_network
+
+    x, y, num_classes = _sample_batch(cfg)
+    dcfg = cfg["data"]
+    if dcfg["augment"] and x.dim() != 4:
+        raise ConfigError("data.augment", f"applies to image batches (N, C, H, W), but the data set's inputs have "
+                          f"shape {tuple(x.shape[1:])}", dcfg["augment"])
+    try:
+        in_shape = tuple(build_preprocessor(dcfg["preprocess"]).output_shape(tuple(x.shape[1:])))
+    except (ValueError, TypeError) as exc:
+        raise ConfigError("data.preprocess", f"does not apply to inputs of shape {tuple(x.shape[1:])}: {_why(exc)}",
+                          dcfg["preprocess"]) from None
+    key = "model.class_path" if cfg["model"]["class_path"] else "model.name"
+    try:
+        model = build_network(cfg, in_shape, num_classes)
+    except Exception as exc:
+        raise ConfigError(key, f"must build a model: {_why(exc)}", cfg["model"][key.split(".")[1]]) from None
+    model.eval()
+    x = x if in_shape == tuple(x.shape[1:]) else torch.zeros(2, *in_shape)  # shaped as after preprocessing
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except Exception as exc:
+        raise ConfigError(key, f"must take a batch of inputs of shape {tuple(x.shape)}: {_why(exc)}",
+                          cfg["model"][key.split(".")[1]]) from None
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, num_classes):
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ConfigError(key, f"must output (batch, classes) = (2, {num_classes}) logits on a sample batch of 2, "
+                          f"but output {got}", cfg["model"][key.split(".")[1]])
+    if cfg["loss"] is not None:
+        try:
+            value = instantiate(cfg["loss"])(out, y)
+        except Exception as exc:
+            raise ConfigError("loss.class_path", f"must be called as loss(logits, labels): {_why(exc)}",
+                              cfg["loss"]["class_path"]) from None
+        if not isinstance(value, torch.Tensor) or value.dim() != 0:
+            raise ConfigError("loss.class_path", "must return a scalar tensor (reduce over the batch)",
+                              cfg["loss"]["class_path"])
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Merging: unknown keys are errors; sub-specs (a name plus its parameters) are taken whole.
 
 _SPEC_KEYS = {"schedule", "targets.distillation", "optimizer.penalty", "optimizer.clip", "train.early_stopping",
-              "model.params", "optimizer.params", "data.augment", "data.preprocess", "model.init"}
+              "model.params", "optimizer.params", "data.augment", "data.preprocess", "model.init",
+              "model.init_args", "data.init_args", "data.transform", "data.train_transform", "loss"}
 
 
 def _merge(defaults: dict[str, Any], raw: Any, prefix: str) -> dict[str, Any]:
@@ -247,16 +406,65 @@ class _Checker:
         self.int_("seed", 0, high=SEED_MAX)
         self.str_("storage")
         self.cfg["storage"] = str(Path(self.cfg["storage"]).resolve())
+        self.code()  # first: it puts the user's code on this process's import path
         self.data()
         self.model()
         self.targets()
+        self.loss()
         self.optimizer()
         self.train()
         self.scaling()
         self.schedule()
 
     def data(self) -> None:
-        from raynn.data import AUGMENTATIONS, DATASETS, build_augmentation, build_preprocessor
+        from raynn.data import AUGMENTATIONS, build_augmentation, build_preprocessor
+
+        if self.get("data.class_path") is not None:
+            self.user_data()
+        else:
+            self.builtin_data()
+        self.float_("data.val_fraction", "must be in (0, 1)", lambda v: 0 < v < 1)
+        self.int_("data.subset", 10, optional=True)
+        self.spec("data.preprocess", build_preprocessor)
+        augment = self.get("data.augment")
+        if not isinstance(augment, list):
+            raise ConfigError("data.augment", f"must be a list of {{name: ...}} specs ({', '.join(AUGMENTATIONS.names())})", augment)
+        self.spec("data.augment", build_augmentation)
+
+    def user_data(self) -> None:
+        d = self.cfg["data"]
+        check_spec("data", {"class_path": d["class_path"], "init_args": d["init_args"]})
+        root = d["init_args"].get("root")
+        if isinstance(root, str):  # torchvision's convention: the files a data set reads are under `root`
+            if not Path(root).exists():
+                raise ConfigError("data.init_args.root", "must be an existing directory or file", root)
+            d["init_args"]["root"] = str(Path(root).resolve())
+        for key in ("transform", "train_transform"):
+            value = d[key]
+            specs = value if isinstance(value, list) else [value]
+            if value is not None and not all(is_spec(v) for v in specs):
+                raise ConfigError(f"data.{key}", "must be a {class_path, init_args} spec or a list of them "
+                                  "(torchvision.transforms.v2 or your own)", value)
+            for i, spec in enumerate(specs if value is not None else []):
+                check_spec(f"data.{key}" + (f".{i}" if isinstance(value, list) else ""), spec)
+        keys = d["batch_keys"]
+        if keys is not None and (not isinstance(keys, list) or len(keys) != 2
+                                 or not all(isinstance(k, str) and k for k in keys)):
+            raise ConfigError("data.batch_keys", "must be [input_key, label_key] for samples that are mappings",
+                              keys)
+        self.int_("data.num_classes", 1, optional=True)
+        self.int_("data.num_workers", 0)
+        if d["pin_memory"] is not None and not isinstance(d["pin_memory"], bool):
+            raise ConfigError("data.pin_memory", "must be true, false or null (pinned when training on a GPU)",
+                              d["pin_memory"])
+        if not isinstance(d["persistent_workers"], bool):
+            raise ConfigError("data.persistent_workers", "must be true or false", d["persistent_workers"])
+        if d["persistent_workers"] and d["num_workers"] == 0:
+            raise ConfigError("data.persistent_workers", "needs data.num_workers >= 1 (loader processes to keep)",
+                              True)
+
+    def builtin_data(self) -> None:
+        from raynn.data import DATASETS
 
         self.choice("data.name", DATASETS.names())
         self.str_("data.root", optional=True)
@@ -268,28 +476,26 @@ class _Checker:
             self.cfg["data"]["root"] = str(Path(root).resolve())
         if root is None and DATASETS.get(self.get("data.name")).needs_root:
             raise ConfigError("data.root", f"must be set for data set {self.get('data.name')!r}", root)
-        self.float_("data.val_fraction", "must be in (0, 1)", lambda v: 0 < v < 1)
-        self.int_("data.subset", 10, optional=True)
-        self.spec("data.preprocess", build_preprocessor)
-        augment = self.get("data.augment")
-        if not isinstance(augment, list):
-            raise ConfigError("data.augment", f"must be a list of {{name: ...}} specs ({', '.join(AUGMENTATIONS.names())})", augment)
-        self.spec("data.augment", build_augmentation)
 
     def model(self) -> None:
         from raynn.nn import ACTIVATIONS, INITIALIZERS, MODELS, NORMS
 
-        self.choice("model.name", MODELS.names())
+        m = self.cfg["model"]
+        user = m["class_path"] is not None
+        if user:
+            check_spec("model", {"class_path": m["class_path"], "init_args": m["init_args"]}, fill=("num_classes",))
+        else:
+            self.choice("model.name", MODELS.names())
+            self.choice("model.norm", NORMS.names())
+            self.float_("model.dropout", "must be in [0, 1)", lambda v: 0 <= v < 1)
+            if not isinstance(self.get("model.params"), dict):
+                raise ConfigError("model.params", "must be a mapping of model parameters", self.get("model.params"))
         self.choice("model.activation", ACTIVATIONS.names())
-        self.choice("model.norm", NORMS.names())
-        self.float_("model.dropout", "must be in [0, 1)", lambda v: 0 <= v < 1)
         self.float_("model.bias", "must be a finite number", lambda v: True)
-        if not isinstance(self.get("model.params"), dict):
-            raise ConfigError("model.params", "must be a mapping of model parameters", self.get("model.params"))
         init = self.get("model.init")
         if init == "auto":
-            # Table 7.2: He for ReLU, Xavier for the sigmoid-type activations.
-            init = {"name": "he" if self.get("model.activation") == "relu" else "xavier"}
+            # Table 7.2: He for ReLU, Xavier for the sigmoid-type activations; your own model keeps its own.
+            init = {"name": "default" if user else "he" if self.get("model.activation") == "relu" else "xavier"}
             self.cfg["model"]["init"] = init
         if isinstance(init, str):
             init = self.cfg["model"]["init"] = {"name": init}
@@ -300,7 +506,26 @@ class _Checker:
             if not Path(init["path"]).exists():
                 raise ConfigError("model.init.path", "must be the path of an existing raynn checkpoint", init["path"])
             init["path"] = str(Path(init["path"]).resolve())
-        self._check_model_builds()
+        if not user and self.get("data.class_path") is None:
+            self._check_model_builds()  # your own model is built on a sample batch where the run is set up
+
+    def code(self) -> None:
+        from raynn.code import check_code
+
+        self.cfg["code"] = check_code(self.cfg["code"])
+
+    def loss(self) -> None:
+        spec = self.get("loss")
+        if spec is None:
+            return
+        check_spec("loss", spec)
+        if self.get("targets.label_smoothing") > 0:
+            raise ConfigError("targets.label_smoothing", "applies to the default cross-entropy loss only, not to "
+                              "loss.class_path (give your loss its own smoothing argument)",
+                              self.get("targets.label_smoothing"))
+        if self.get("targets.distillation") is not None:
+            raise ConfigError("targets.distillation", "applies to the default cross-entropy loss only, not to "
+                              "loss.class_path", self.get("targets.distillation"))
 
     def _check_model_builds(self) -> None:
         from raynn.data import DATASETS, build_preprocessor

@@ -8,7 +8,7 @@ from __future__ import annotations
 from raynn.nn import init
 from raynn.nn.activations import ACTIVATIONS, build_activation
 from raynn.nn.init import *  # noqa: F403 -- re-exported whole: init.__all__ is the one list of its names
-from raynn.nn.models import CNN, MLP, MODELS, NORMS, build_model, cnn, mlp, model_spec
+from raynn.nn.models import CNN, MLP, MODELS, NORMS, build_model, build_network, cnn, mlp, model_spec
 
 __all__ = [
     "ACTIVATIONS",
@@ -18,6 +18,7 @@ __all__ = [
     "NORMS",
     "build_activation",
     "build_model",
+    "build_network",
     "cnn",
     "mlp",
     "model_spec",

@@ -32,6 +32,7 @@ __all__ = [
     "Gaussian",
     "He",
     "Initializer",
+    "KeepDefault",
     "Orthogonal",
     "Pretrained",
     "RandomInitializer",
@@ -491,6 +492,25 @@ def load_pretrained_(model: nn.Module, path: str | Path, strict: bool = True) ->
         )
     model.load_state_dict(matching, strict=False)
     return sorted(set(own) - set(matching))
+
+
+@INITIALIZERS.register("default", "keep the model's own initialization (the default for model.class_path)")
+class KeepDefault(Initializer):
+    """Leave every parameter as the model made it: torch's default initialization, or weights the model loaded
+    itself (``torchvision.models.resnet18(weights=...)``). The default for your own model (``model.class_path``);
+    the chapter's initializers apply to it only when asked (``model.init: he``)."""
+
+    def apply(
+        self,
+        model: nn.Module,
+        activation: str | None = None,
+        generator: torch.Generator | None = None,
+        bias: float | str | None = None,
+    ) -> nn.Module:
+        return model
+
+    def __repr__(self) -> str:
+        return "KeepDefault()"
 
 
 @INITIALIZERS.register("pretrained", "load a state dict / raynn checkpoint for fine-tuning (4.3)")

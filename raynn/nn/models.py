@@ -22,7 +22,8 @@ from torch import nn
 from raynn.nn.activations import ACTIVATIONS, build_activation
 from raynn.registry import Registry
 
-__all__ = ["ACTIVATIONS", "CNN", "MLP", "MODELS", "NORMS", "build_model", "cnn", "mlp", "model_spec"]
+__all__ = ["ACTIVATIONS", "CNN", "MLP", "MODELS", "NORMS", "build_model", "build_network", "cnn", "mlp",
+           "model_spec"]
 
 #: ``name -> (num_features, spatial) -> module``; ``spatial`` is True for conv feature maps ``(N, C, H, W)``.
 NORMS: Registry[Callable[[int, bool], nn.Module]] = Registry("normalization")
@@ -189,6 +190,37 @@ def build_model(spec: str | Mapping[str, Any], in_shape: Sequence[int], num_clas
     Unknown names and options are ``ValueError`` that list the valid ones.
     """
     return MODELS.build(spec, in_shape, num_classes)
+
+
+def build_network(cfg: Mapping[str, Any], in_shape: Sequence[int], num_classes: int) -> nn.Module:
+    """The model of a checked run config: a built-in one (``model.name``, :func:`build_model`), or your own
+    (``model.class_path`` with ``init_args``; ``num_classes`` is passed when its signature takes it and
+    ``init_args`` does not set it)."""
+    m = cfg["model"]
+    if m.get("class_path") is None:
+        return build_model(model_spec(cfg), in_shape, num_classes)
+    from raynn.classpath import instantiate
+
+    model = instantiate({"class_path": m["class_path"], "init_args": m["init_args"]}, num_classes=num_classes)
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model.class_path {m['class_path']} must build a torch.nn.Module, but built a "
+                         f"{type(model).__name__}")
+    return materialize(model, in_shape)
+
+
+def materialize(model: nn.Module, in_shape: Sequence[int]) -> nn.Module:
+    """Give a model with lazy layers (``nn.LazyLinear``) its parameter shapes: one forward pass of zeros in eval
+    mode, so that an optimizer, an initializer or ``load_state_dict`` sees real parameters."""
+    import torch
+    from torch.nn.parameter import UninitializedParameter
+
+    if any(isinstance(p, UninitializedParameter) for p in model.parameters()):
+        training = model.training
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(2, *in_shape))
+        model.train(training)
+    return model
 
 
 def model_spec(cfg: Mapping[str, Any]) -> dict[str, Any]:

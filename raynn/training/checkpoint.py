@@ -93,14 +93,44 @@ class Predictor:
         return self.logits(x).argmax(1)
 
 
+def _user_code_importable(cfg: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Make the checkpoint's own model class importable, or say in one line which module is missing.
+
+    A checkpoint records ``model.class_path`` and its ``init_args`` (as LightningModule checkpoints keep their
+    hyperparameters), and the ``code`` directories the run shipped: those that exist on this machine are put on
+    the import path, as the run had them."""
+    import sys
+
+    from raynn.classpath import import_object
+    from raynn.code import sys_path_entries
+
+    class_path = cfg["model"].get("class_path")
+    if class_path is None:
+        return
+    for entry in sys_path_entries(cfg.get("code") or {}):
+        if Path(entry).exists() and entry not in sys.path:
+            sys.path.append(entry)
+    try:
+        import_object(class_path)
+    except ValueError as exc:
+        raise CheckpointError(checkpoint_file(path), f"names model.class_path {class_path}, which this process "
+                              f"cannot import ({exc}); install the package or put it on PYTHONPATH") from None
+
+
 def load_model(path: str | os.PathLike[str]) -> Predictor:
-    """Rebuild the model and its fitted preprocessing from a checkpoint."""
+    """Rebuild the model and its fitted preprocessing from a checkpoint: a built-in model, or your own
+    (``model.class_path`` and ``init_args``, imported in this process); weights read with ``weights_only=True``.
+
+    Raises:
+        CheckpointError: the file is refused or unreadable, or names a model class this process cannot import.
+    """
     from raynn.data import build_preprocessor
-    from raynn.nn import build_model, model_spec
+    from raynn.nn import build_network
 
     state = load_checkpoint(path)
     cfg = state["config"]
-    model = build_model(model_spec(cfg), tuple(state["in_shape"]), state["num_classes"])
+    _user_code_importable(cfg, path)
+    model = build_network(cfg, tuple(state["in_shape"]), state["num_classes"])
     model.load_state_dict(state["model"])
     pre = build_preprocessor(cfg["data"]["preprocess"])
     pre.load_state_dict(state["preprocess"])

@@ -26,10 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
+from raynn.classpath import instantiate
 from raynn.data import build_augmentation, build_preprocessor, load_dataset, split_dataset
 from raynn.early_stopping import METRICS, EarlyStopping
 from raynn.losses import SmoothedCrossEntropy, distillation_loss
-from raynn.nn import build_initializer, build_model, model_spec
+from raynn.nn import build_initializer, build_network
 from raynn.optim import build_clipper, build_optimizer, decoupled_weight_decay_, lp_penalty
 from raynn.scaling import build_lr_schedule
 from raynn.training.checkpoint import (
@@ -40,7 +41,7 @@ from raynn.training.checkpoint import (
     load_teacher,
 )
 
-__all__ = ["DataCache", "Env", "TensorBatches", "run_training"]
+__all__ = ["DataCache", "Env", "TensorBatches", "evaluate", "evaluate_batches", "fit_user_preprocessor", "run_training"]
 
 
 def _identity(x: Any) -> Any:
@@ -166,17 +167,27 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device, batch: int = 2048) -> tuple[float, float]:
-    """Mean cross-entropy (hard labels) and accuracy of ``model`` on (x, y)."""
+def evaluate_batches(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], device: torch.device,
+                     transform: Callable[[torch.Tensor], torch.Tensor] = _identity) -> tuple[float, float]:
+    """Mean cross-entropy (hard labels) and accuracy of ``model`` over ``(x, y)`` batches, ``transform``
+    applied to each ``x`` first; the sums stay on the device and are read once at the end."""
     model.eval()
-    loss, correct = 0.0, 0
-    for i in range(0, len(x), batch):
-        xb, yb = x[i : i + batch].to(device), y[i : i + batch].to(device)
+    loss = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    n = 0
+    for xb, yb in batches:
+        xb, yb = transform(xb).to(device, non_blocking=True), yb.to(device, non_blocking=True)
         logits = model(xb)
-        loss += F.cross_entropy(logits, yb, reduction="sum").item()
-        correct += (logits.argmax(1) == yb).sum().item()
+        loss += F.cross_entropy(logits.float(), yb, reduction="sum")
+        correct += (logits.argmax(1) == yb).sum()
+        n += len(yb)
     model.train()
-    return loss / len(x), correct / len(x)
+    return loss.item() / n, correct.item() / n
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device, batch: int = 2048) -> tuple[float, float]:
+    """Mean cross-entropy (hard labels) and accuracy of ``model`` on (x, y), ``batch`` examples at a time."""
+    return evaluate_batches(model, ((x[i : i + batch], y[i : i + batch]) for i in range(0, len(x), batch)), device)
 
 
 @dataclass
@@ -184,15 +195,15 @@ class _Data:
     """The prepared data of a run: splits, the fitted preprocessor, the loader and what batches need."""
 
     num_classes: int
-    train: Any
-    val: Any
     pre: Any
-    x_val: torch.Tensor
     in_shape: tuple[int, ...]
     augment: Any  # None without augmentation
     dist: dict[str, Any] | None  # the distillation settings, None without a teacher
     generator: torch.Generator  # the loader's: its state goes into a checkpoint
     loader: Iterable[Any]
+    val_batches: Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]]  # validation (x, y), preprocessed
+    per_batch_pre: bool  # preprocess each training batch (after augmentation) rather than the tensors once
+    teacher: Any = None  # a teacher whose logits are computed per batch (your own data), else None
 
 
 @dataclass
@@ -210,6 +221,8 @@ class _Parts:
 
 def _setup_data(cfg: dict[str, Any], env: Env, resuming: bool) -> _Data:
     """Data: the same seeded split on every rank; statistics from the training split only."""
+    if cfg["data"]["class_path"] is not None:
+        return _setup_user_data(cfg, env, resuming)
     dcfg = cfg["data"]
 
     def prepare() -> tuple[Any, ...]:
@@ -223,8 +236,7 @@ def _setup_data(cfg: dict[str, Any], env: Env, resuming: bool) -> _Data:
         return data.num_classes, train, val, pre, x_train, pre.transform(val.x)
 
     if env.data_cache is not None:
-        key = json.dumps([dcfg, cfg["seed"]], sort_keys=True, default=str)
-        num_classes, train, val, pre, x_train, x_val = env.data_cache.get(key, prepare)
+        num_classes, train, val, pre, x_train, x_val = env.data_cache.get(_cache_key(cfg), prepare)
     else:
         num_classes, train, val, pre, x_train, x_val = prepare()
     if not resuming and env.rank == 0 and hasattr(pre, "describe"):
@@ -239,12 +251,78 @@ def _setup_data(cfg: dict[str, Any], env: Env, resuming: bool) -> _Data:
         tensors.append(teacher.logits(train.x))
     generator = torch.Generator().manual_seed(cfg["seed"])
     loader = env.make_loader(TensorBatches(*tensors), cfg["train"]["batch_size"], generator)
-    return _Data(num_classes, train, val, pre, x_val, in_shape, augment, dist, generator, loader)
+    y_val = val.y
+
+    def val_batches(batch: int = 2048) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return ((x_val[i : i + batch], y_val[i : i + batch]) for i in range(0, len(x_val), batch))
+
+    return _Data(num_classes, pre, in_shape, augment, dist, generator, loader, val_batches,
+                 per_batch_pre=augment is not None)
+
+
+def _cache_key(cfg: dict[str, Any]) -> str:
+    return json.dumps([cfg["data"], cfg["seed"]], sort_keys=True, default=str)
+
+
+def fit_user_preprocessor(cfg: dict[str, Any], plain: Dataset) -> Any:
+    """The run's preprocessor fitted on the training split of your own data set (its inputs after
+    ``data.transform``, without the random ``data.train_transform``), read through a DataLoader once."""
+    from torch.utils.data import DataLoader
+
+    from raynn.data.preprocess import NoPreprocessing
+
+    pre = build_preprocessor(cfg["data"]["preprocess"])
+    if isinstance(pre, NoPreprocessing):
+        return pre.fit(torch.zeros(1, 1))
+    loader = DataLoader(plain, batch_size=512, num_workers=cfg["data"]["num_workers"])
+    return pre.fit(torch.cat([x for x, _ in loader]))
+
+
+def _setup_user_data(cfg: dict[str, Any], env: Env, resuming: bool) -> _Data:
+    """Your own data set (``data.class_path``): the seeded split of :mod:`raynn.data.user` read by DataLoaders,
+    the training one sharded by a DistributedSampler on N workers; preprocessing fitted on the training split."""
+    from torch.utils.data import DataLoader, RandomSampler
+    from torch.utils.data.distributed import DistributedSampler
+
+    from raynn.data.user import load_user_data
+
+    dcfg, batch_size = cfg["data"], cfg["train"]["batch_size"]
+
+    def prepare() -> tuple[Any, Any]:
+        data = load_user_data(dcfg, cfg["seed"])
+        if data.num_classes is None:
+            raise ValueError("data.num_classes must be set: the data set has no `classes` or `targets` to tell it")
+        return data, fit_user_preprocessor(cfg, data.plain)
+
+    data, pre = env.data_cache.get(_cache_key(cfg), prepare) if env.data_cache is not None else prepare()
+    if not resuming and env.rank == 0 and hasattr(pre, "describe"):
+        env.log(f"raynn: preprocessing {pre.describe()}")
+    generator = torch.Generator().manual_seed(cfg["seed"])
+    if env.world_size > 1:
+        sampler: Any = DistributedSampler(data.train, num_replicas=env.world_size, rank=env.rank, shuffle=True,
+                                          seed=cfg["seed"])
+    else:
+        sampler = RandomSampler(data.train, generator=generator)
+    workers = dcfg["num_workers"]
+    pin = dcfg["pin_memory"] if dcfg["pin_memory"] is not None else env.device.type == "cuda"
+    options = {"num_workers": workers, "pin_memory": pin, "persistent_workers": dcfg["persistent_workers"]}
+    loader = DataLoader(data.train, batch_size=batch_size, sampler=sampler, **options)
+    val_loader = DataLoader(data.val, batch_size=max(batch_size, 256), shuffle=False, **options)
+    in_shape = tuple(pre.output_shape(tuple(data.plain[0][0].shape)))
+    dist = cfg["targets"]["distillation"]
+    teacher = load_teacher(dist["teacher"]) if dist is not None else None
+    augment = build_augmentation(dcfg["augment"], seed=cfg["seed"] + env.rank)
+
+    def val_batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return ((pre.transform(x), y) for x, y in val_loader)
+
+    return _Data(data.num_classes, pre, in_shape, augment, dist, generator, loader, val_batches,
+                 per_batch_pre=True, teacher=teacher)
 
 
 def _setup_parts(cfg: dict[str, Any], env: Env, data: _Data) -> _Parts:
     """Model, optimizer, schedule: the scaling rule needs the epoch length, known only now."""
-    model = build_model(model_spec(cfg), data.in_shape, data.num_classes)
+    model = build_network(cfg, data.in_shape, data.num_classes)
     build_initializer(cfg["model"]["init"])(model, activation=cfg["model"]["activation"], bias=cfg["model"]["bias"],
                                             generator=torch.Generator().manual_seed(cfg["seed"]))
     model.to(env.device)
@@ -252,7 +330,8 @@ def _setup_parts(cfg: dict[str, Any], env: Env, data: _Data) -> _Parts:
     optimizer = build_optimizer(model.parameters(), ocfg["name"], ocfg["lr"], **ocfg["params"])
     schedule, plan = build_lr_schedule(cfg, iters_per_epoch=len(data.loader))
     clipper = build_clipper(ocfg["clip"]) if ocfg["clip"] else None
-    criterion = SmoothedCrossEntropy(cfg["targets"]["label_smoothing"])
+    criterion = (instantiate(cfg["loss"]) if cfg["loss"] is not None
+                 else SmoothedCrossEntropy(cfg["targets"]["label_smoothing"]))
     es_cfg = cfg["train"]["early_stopping"]
     stopper = (
         EarlyStopping(es_cfg["patience"], es_cfg["min_delta"], METRICS.get(es_cfg["metric"]),
@@ -296,9 +375,14 @@ def _train_epoch(cfg: dict[str, Any], env: Env, data: _Data, parts: _Parts, mode
     losses, sizes = [], []
     t0 = time.perf_counter()
     for batch in loader:
-        xb, yb = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
-        if data.augment is not None:
-            xb = data.pre.transform(data.augment(xb))
+        xb = batch[0]
+        if data.teacher is not None:  # your own data: the teacher's logits of this batch's raw inputs
+            batch = (xb, batch[1], data.teacher.logits(xb))
+        if data.augment is not None:  # on the CPU batch, with the pipeline's own generator
+            xb = data.augment(xb)
+        if data.per_batch_pre:
+            xb = data.pre.transform(xb)
+        xb, yb = xb.to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
         lr = parts.schedule(k)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -329,7 +413,7 @@ def _train_epoch(cfg: dict[str, Any], env: Env, data: _Data, parts: _Parts, mode
 def _epoch_metrics(env: Env, data: _Data, parts: _Parts, model: nn.Module, epoch: int, k: int, train_loss: float,
                    seen: int, elapsed: float, resumes: int) -> dict[str, Any]:
     """Validate after ``epoch`` (0-based) and return the epoch's metrics row."""
-    val_loss, val_acc = evaluate(model, data.x_val, data.val.y, env.device)
+    val_loss, val_acc = evaluate_batches(model, data.val_batches(), env.device)
     # Diverged: the validation loss is no longer a number (NaN weights after a NaN or inf step). Decided on
     # the validation loss, which every rank computes alike from the same weights, so all ranks stop together.
     # Reported as +inf, not NaN: a tuner ranks it worst (Tune drops NaN rows, as if the epoch never ran).

@@ -151,7 +151,7 @@ def test_every_random_initializer_applies_to_linear_conv_and_lstm() -> None:
     model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(4, 2))
     lstm = nn.LSTM(3, 5, num_layers=2)
     for entry in INITIALIZERS:
-        if entry.name == "pretrained":
+        if entry.name in ("pretrained", "default"):  # not random: they load weights / keep the model's own
             continue
         initializer = build_initializer(entry.name)
         initializer.apply(model, "tanh", _gen(12))
@@ -170,7 +170,7 @@ def test_initializer_arguments_are_checked() -> None:
     ):
         build_initializer({"name": "xavier", "gain": 2.0})
     with pytest.raises(
-        ValueError, match="valid names: gaussian, he, orthogonal, pretrained, uniform, xavier"
+        ValueError, match="valid names: default, gaussian, he, orthogonal, pretrained, uniform, xavier"
     ):
         build_initializer("lecun")
     with pytest.raises(ValueError, match="activation 'gelu'"):
@@ -230,3 +230,10 @@ def test_pretrained_errors_and_non_strict_fine_tuning(tmp_path: Path) -> None:
     torch.save({"step": 3}, tmp_path / "junk.pt")
     with pytest.raises(ValueError, match="state dict"):
         load_pretrained_(new_head, tmp_path / "junk.pt")
+
+
+def test_default_keeps_the_models_own_parameters() -> None:
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(4, 2))
+    before = [p.detach().clone() for p in model.parameters()]
+    build_initializer("default").apply(model, "relu", _gen(3), bias=0.5)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
