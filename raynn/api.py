@@ -6,6 +6,7 @@ import errno
 import os
 import secrets
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -128,19 +129,27 @@ def check_address(address: Any, key: str = "--address", timeout: float = PROBE_T
                       "address", address)
 
 
-def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+def ensure_ray(address: str | None = None, num_cpus: int | None = None, code: dict[str, Any] | None = None) -> None:
     """Connect to ``address`` or start a local Ray instance with its dashboard, unless already connected.
 
     The dashboard matters: without it Ray Train cannot release a stopped run's resources. ``address`` is
     probed first (:func:`check_address`): an unreachable one is a :class:`ConfigError` within seconds.
+    ``code`` (a checked ``code`` section, :mod:`raynn.code`) becomes the job's ``runtime_env``, which every Tune
+    actor and Ray Train worker inherits; inside ``ray job submit`` the job's own ``working_dir`` is kept.
     """
     import ray
 
+    from raynn.code import job_runtime_env, runtime_env
+
+    shipped = runtime_env(code or {}, job_runtime_env())
     if ray.is_initialized():
+        if shipped:
+            print("raynn: warning: Ray was already initialized in this process, so raynn cannot ship "
+                  f"{', '.join(sorted(shipped))}; pass runtime_env to ray.init yourself", file=sys.stderr)
         return
     check_address(address)
     ray.init(address=address, num_cpus=num_cpus, include_dashboard=True, log_to_driver=True,
-             runtime_env={"env_vars": {"RAY_TRAIN_ENABLE_STATE_TRACKING": "1", **forwarded_env()}})
+             runtime_env={"env_vars": {"RAY_TRAIN_ENABLE_STATE_TRACKING": "1", **forwarded_env()}, **shipped})
 
 
 def train(
@@ -181,14 +190,17 @@ def train(
                                "(--name) to resume from it") from exc
         return TrainResult(history[-1], run.latest_checkpoint(), str(run.run_dir), history)
 
+    from raynn.classpath import class_paths
     from raynn.cluster import check_fits
+    from raynn.code import probe_nodes
     from raynn.resources import trial_demand
     from raynn.training.distributed import configure_ray_train_env, make_trainer
 
-    ensure_ray(address)
+    ensure_ray(address, code=cfg["code"])
     # A run the cluster can never hold fails here, with the arithmetic, before any worker group starts.
     check_fits(trial_demand(cfg["train"]["workers"], cfg["train"]["gpus_per_worker"], workers_flag="train.workers",
                             gpus_flag="train.gpus_per_worker"))
+    probe_nodes(class_paths(cfg))  # every node imports the user's code, or one line names the node
     configure_ray_train_env()
     result = make_trainer(cfg, name, storage).fit()  # raises TrainingFailedError once retries run out
     history = result.return_value or []

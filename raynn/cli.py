@@ -33,6 +33,14 @@ def _float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
 
 
+def _code_flags(sub: argparse.ArgumentParser) -> None:
+    """--working-dir and --py-module: the user's code, shipped to every node by Ray (the config's code section)."""
+    sub.add_argument("--working-dir", metavar="DIR",
+                     help="ship DIR to every node and import your code from it (code.working_dir)")
+    sub.add_argument("--py-module", dest="py_modules", action="append", default=[], metavar="PATH",
+                     help="ship the package directory (or .whl) PATH to every node (code.py_modules; repeatable)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="raynn", description="Train and tune neural networks on Ray.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -48,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--address", help="Ray cluster address; implies running on Ray (default: local)")
     train.add_argument("--name", help="run name (default: raynn-<time>)")
     train.add_argument("--storage", help="directory for runs and checkpoints (storage)")
+    _code_flags(train)
 
     tune = sub.add_parser("tune", help="search hyperparameters with Ray Tune (HyperBand, successive halving, GP)")
     tune.add_argument("space", nargs="?", help="search-space YAML (see search_spaces/); not needed with --resume")
@@ -76,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--address", help="Ray cluster address (default: start a local instance)")
     tune.add_argument("--name", help="experiment name (default: tune-<time>)")
     tune.add_argument("--storage", default="experiments", help="directory for experiments")
+    _code_flags(tune)
 
     report = sub.add_parser("report", help="write a self-contained HTML report of a tuning experiment")
     report.add_argument("experiment_dir", metavar="EXPERIMENT_DIR", help="experiment directory of raynn tune")
@@ -89,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("--gpus-per-worker", type=float, help="GPUs per worker or per single-process run (default 0)")
     study.add_argument("--address", help="Ray cluster address (default: start a local instance)")
     study.add_argument("--out", help="output folder (default studies-out/NAME)")
+    _code_flags(study)
 
     sub.add_parser("list", help="list every name a config may use")
     return parser
@@ -96,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _train(args: argparse.Namespace) -> int:
     from raynn.api import check_address, train
+    from raynn.code import code_flags
     from raynn.config import load_config
 
     check_address(args.address)  # first: seconds, before the imports and checks that may take as long
@@ -106,7 +118,8 @@ def _train(args: argparse.Namespace) -> int:
                                                           ("pending_timeout", "train.pending_timeout"),
                                                           ("name", "name"), ("storage", "storage"))
               if getattr(args, flag) is not None}
-    cfg = load_config(args.config, args.overrides, values)  # the whole config is checked before anything starts
+    code = code_flags(args.working_dir, args.py_modules)
+    cfg = load_config(args.config, args.overrides, values, code)  # the whole config is checked before anything starts
     result = train(cfg, address=args.address)
     if result.metrics.get("diverged"):
         print(f"raynn: error: training diverged at epoch {result.metrics['epoch']} (the loss is not finite); "
@@ -134,7 +147,8 @@ def _tune(args: argparse.Namespace) -> int:
     if args.pending_timeout is not None:  # a setting of this driver, not of the experiment: taken with --resume
         given["pending_timeout"] = args.pending_timeout
     options = TuneOptions(args.space, resume=args.resume, address=args.address, name=args.name,
-                          storage=args.storage, ray_logs=args.verbose, **given)
+                          storage=args.storage, ray_logs=args.verbose, working_dir=args.working_dir,
+                          py_modules=tuple(args.py_modules), **given)
     result = run_tune(options)
     if result.trials and all(t.get("diverged") for t in result.trials):
         print(f"raynn: error: every trial diverged (the loss was not finite), so there is no best configuration; "
@@ -161,8 +175,10 @@ def _study(args: argparse.Namespace) -> int:
     if args.name is None:
         raise ConfigError("NAME", f"is required: one of {', '.join(study_registry().names())}", None)
     # study() checks the whole study file and every run config before Ray starts.
+    from raynn.code import code_flags
+
     report = study(args.name, full=args.full, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
-                   address=args.address, out=args.out)
+                   address=args.address, out=args.out, code=code_flags(args.working_dir, args.py_modules))
     held = sum(o.held is True for o in report.outcomes.values())
     measured = sum(o.held is not None for o in report.outcomes.values())
     print(f"raynn study: {held} of {measured} measured claim(s) held; open {report.html}")

@@ -60,7 +60,7 @@ def check_code(code: Any, key: str = "code") -> dict[str, Any]:
         value = code.get(name) or []
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise ConfigError(f"{key}.{name}", "must be a list of non-empty strings", value)
-    out["py_modules"] = [_path(f"{key}.py_modules.{i}", v, file_ok=True) for i, v in enumerate(code["py_modules"] or [])]
+    out["py_modules"] = [_path(f"{key}.py_modules.{i}", v, file_ok=True) for i, v in enumerate(code.get("py_modules") or [])]
     out["excludes"] = list(code.get("excludes") or [])
     for entry in sys_path_entries(out):
         if entry not in sys.path:

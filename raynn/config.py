@@ -105,9 +105,10 @@ DEFAULTS: dict[str, Any] = {
 
 
 def load_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = (),
-                values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                values: Mapping[str, Any] | None = None, code: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Read a YAML run config (or the defaults when ``path`` is None), apply ``key=value`` overrides, then
-    ``values`` (dotted key -> value, taken as given: command-line flags such as ``--name``), and check it."""
+    ``values`` (dotted key -> value, taken as given: command-line flags such as ``--name``), merge ``code``
+    (``--working-dir`` replaces ``code.working_dir``, ``--py-module`` adds to ``code.py_modules``), and check it."""
     raw: Any = {}
     if path is not None:
         raw = load_yaml_file(path, "config")
@@ -117,7 +118,22 @@ def load_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = 
     raw = apply_overrides(raw, overrides)
     for key, value in (values or {}).items():
         set_dotted(raw, key, value)
+    if code:
+        raw["code"] = merge_code(raw.get("code"), code)
     return check_config(raw)
+
+
+def merge_code(section: Any, flags: Mapping[str, Any]) -> Any:
+    """A ``code`` section with the command line's ``working_dir`` (replacing) and ``py_modules`` (added)."""
+    if section is not None and not isinstance(section, dict):
+        return section  # the check names it
+    out = dict(section or {})
+    if flags.get("working_dir") is not None:
+        out["working_dir"] = flags["working_dir"]
+    if flags.get("py_modules"):
+        existing = out.get("py_modules") or []
+        out["py_modules"] = (existing if isinstance(existing, list) else [existing]) + list(flags["py_modules"])
+    return out
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -19,7 +19,9 @@ __all__ = ["INPUT_PATHS", "MIN_FREE_BYTES", "NAME_RULE", "check_name", "check_st
 # Keys naming files a run reads. A relative one in a YAML file means "next to this file", wherever raynn is
 # started from; one given in Python or with --set means "from the current directory" (check_config).
 # `storage` is where runs are written, and stays relative to the current directory, as Ray's storage_path.
-INPUT_PATHS = ("data.root", "model.init.path", "targets.distillation.teacher")
+INPUT_PATHS = ("data.root", "data.init_args.root", "model.init.path", "targets.distillation.teacher",
+               "code.working_dir")
+LIST_INPUT_PATHS = ("code.py_modules",)  # lists of such paths
 
 
 def resolve_input_paths(raw: Any, base_dir: str | os.PathLike[str]) -> Any:
@@ -36,6 +38,16 @@ def resolve_input_paths(raw: Any, base_dir: str | os.PathLike[str]) -> Any:
         value = node.get(leaf) if isinstance(node, dict) else None
         if isinstance(value, str) and value and not os.path.isabs(value):
             node[leaf] = os.path.normpath(os.path.join(os.path.abspath(base_dir), value))
+    for key in LIST_INPUT_PATHS:
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        values = node.get(leaf) if isinstance(node, dict) else None
+        if isinstance(values, list):
+            node[leaf] = [os.path.normpath(os.path.join(os.path.abspath(base_dir), v))
+                          if isinstance(v, str) and v and not os.path.isabs(os.path.expanduser(v)) else v
+                          for v in values]
     return out
 
 

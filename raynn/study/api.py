@@ -65,6 +65,7 @@ def study(
     out: str | os.PathLike[str] | None = None,
     patch: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] = print,
+    code: Mapping[str, Any] | None = None,
 ) -> StudyReport:
     """Run study ``name`` (see ``raynn study --list``) and write its outputs into ``out``.
 
@@ -77,6 +78,8 @@ def study(
         out: Output folder (default ``studies-out/NAME``).
         patch: Merged over the study file after ``full`` (shrinks a study for a test).
         progress: Where progress lines go.
+        code: Your code to ship to every node (``working_dir``, ``py_modules``, ``excludes``: the run config's
+            ``code`` section, see :mod:`raynn.code`), for study runs that name your own model or data.
 
     The whole study (every run config) is checked before Ray starts; a bad value raises
     :class:`raynn.errors.ConfigError`. Writes ``results.csv``, ``summary.md``, one PNG per figure,
@@ -86,6 +89,9 @@ def study(
     from raynn.study.figures import draw_figure, draws_analysis
     from raynn.study.outputs import write_configs, write_html, write_results_csv, write_summary
 
+    from raynn.code import check_code
+
+    shipped = check_code(dict(code or {}), "--working-dir")  # first: the study's configs may import your code
     spec = load_study(name, full=full, workers=workers, gpus_per_worker=gpus_per_worker, patch=patch)
     folder = Path(out) if out is not None else Path("studies-out") / spec.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -97,7 +103,7 @@ def study(
     if spec.runs:
         from raynn.study.runner import run_all
 
-        runs = run_all(spec.runs, address=address, progress=progress)
+        runs = run_all(spec.runs, address=address, progress=progress, code=shipped)
     results = StudyResults(spec, runs, analysis)
     outcomes = evaluate_claims(results)
     captions: dict[str, str] = {}

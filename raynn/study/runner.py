@@ -190,15 +190,19 @@ def _train_group(specs: Sequence[RunSpec], storage: str) -> list[tuple[list[dict
 
 
 def run_all(runs: Sequence[RunSpec], *, address: str | None = None,
-            progress: Callable[[str], None] = print) -> list[RunResult]:
-    """Run every run of a study on Ray; results in the order of ``runs``. Starts Ray if not connected."""
+            progress: Callable[[str], None] = print, code: dict[str, Any] | None = None) -> list[RunResult]:
+    """Run every run of a study on Ray; results in the order of ``runs``. Starts Ray if not connected, shipping
+    ``code`` (a checked code section) to every node."""
     import ray
 
     from raynn.api import ensure_ray
+    from raynn.classpath import class_paths
+    from raynn.code import probe_nodes
 
     if not runs:
         return []
-    ensure_ray(address)
+    ensure_ray(address, code=code)
+    probe_nodes({k: v for r in runs for k, v in class_paths(r.config).items()})
     # A run the cluster can never hold fails here, with the arithmetic (as `raynn train` does), not after Ray
     # Train's pending timeout.
     from raynn.cluster import check_fits

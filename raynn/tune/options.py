@@ -67,6 +67,8 @@ class TuneOptions:
     verbose: bool = True
     ray_logs: bool = False
     pending_timeout: float = 600.0
+    working_dir: str | os.PathLike[str] | None = None
+    py_modules: tuple[str | os.PathLike[str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.name is not None:
@@ -106,10 +108,26 @@ class TuneOptions:
                               self.budget)
 
     def with_saved(self, saved: dict[str, Any]) -> TuneOptions:
-        """These options continuing an experiment: its saved :data:`SETTINGS` and space replace the given ones."""
+        """These options continuing an experiment: its saved :data:`SETTINGS` and space replace the given ones,
+        and its code is shipped again (from where ``--working-dir`` / ``--py-module`` say, when given: a new
+        head node may keep it elsewhere)."""
         settings = {key: saved[key] for key in SETTINGS if key != "checkpoint_every"}
         settings["checkpoint_every"] = saved.get("checkpoint_every", CHECKPOINT_EVERY)
+        code = saved.get("code") or {}
+        if self.working_dir is None and not self.py_modules:
+            settings["working_dir"] = code.get("working_dir")
+            settings["py_modules"] = tuple(code.get("py_modules") or ())
         return dataclasses.replace(self, space=SearchSpace.from_dict(saved["space"]), **settings)
+
+    def code(self, space: SearchSpace) -> dict[str, Any]:
+        """The checked ``code`` section: the space's ``base.code`` with ``--working-dir`` / ``--py-module``."""
+        from raynn.code import check_code, code_flags
+        from raynn.config import merge_code
+
+        flags = code_flags(None if self.working_dir is None else str(self.working_dir),
+                           [str(p) for p in self.py_modules])
+        section = merge_code(space.base.get("code"), flags)
+        return check_code(section if section is not None else {}, "code" if not flags else "--working-dir")
 
     def settings(self, space: SearchSpace, num_samples: int, max_concurrent: int) -> dict[str, Any]:
         """What the experiment saves for ``--resume``: :data:`SETTINGS` as run, and the space."""

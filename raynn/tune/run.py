@@ -66,16 +66,19 @@ def run_tune(options: TuneOptions | str | os.PathLike[str] | SearchSpace | None 
 
     plan.exp_dir.mkdir(parents=True, exist_ok=True)
     with _ray_logs_to(None if opts.ray_logs else plan.exp_dir / RAY_LOG):
-        ensure_ray(plan.address)
+        ensure_ray(plan.address, code=plan.code)
         from raynn.cluster import check_fits
+        from raynn.code import probe_nodes
         from raynn.resources import trial_demand
 
         check_fits(trial_demand(opts.workers_per_trial, opts.gpus_per_worker))  # a trial no node can hold: exit 2
+        probe_nodes(plan.class_paths)  # every node imports the user's code, or one line names the node
         max_concurrent = opts.max_concurrent or _slots(opts.workers_per_trial)
         overrides = {"train.epochs": plan.max_resource, "train.workers": opts.workers_per_trial,
                      "train.gpus_per_worker": opts.gpus_per_worker, "train.pending_timeout": opts.pending_timeout,
                      "storage": str(plan.exp_dir), "seed": opts.seed}
-        settings = opts.settings(plan.space, plan.num_samples, max_concurrent)
+        settings = {**opts.settings(plan.space, plan.num_samples, max_concurrent), "code": plan.code,
+                    "code_digest": plan.code_digest}
         tuner, view = _tuner(plan, opts, settings, overrides)
         grid = tuner.fit()
     from raynn.tune.outputs import collect, write_outputs
@@ -100,11 +103,18 @@ class _Plan:
     name: str
     exp_dir: Path
     address: str | None
+    code: dict[str, Any]  # the checked code section the job ships (raynn.code)
+    code_digest: str | None
+    class_paths: dict[str, str]  # the user's classes and functions every node must import
 
 
 def _plan(opts: TuneOptions) -> _Plan:
     """Load and check the space and a sample config, build the scheduler and the searcher; nothing starts."""
+    from raynn.classpath import class_paths
+    from raynn.code import digest
+
     space = opts.space if isinstance(opts.space, SearchSpace) else load_space(opts.space)
+    code = opts.code(space)  # first: the user's code on this process's import path for the checks
     space.check(check_config)  # every corner against the run config (raynn.hpo does not import it)
     sample = check_config(space.apply({k: space.dimensions[k].corners()[0] for k in space.keys()}))
     check_input_files(sample)  # a pre-trained model or teacher, read once as the trials will (weights only)
@@ -131,7 +141,20 @@ def _plan(opts: TuneOptions) -> _Plan:
     if not opts.resume:
         searcher = build_searcher(opts.searcher, space, **_searcher_options(
             opts.searcher, opts.seed, exp_dir, opts.mode, rungs, num_samples))
-    return _Plan(space, sched, searcher, rungs, max_resource, num_samples, name, exp_dir, address)
+    code_digest = digest(code)
+    if opts.resume:
+        _say_if_code_changed(exp_dir, code_digest)
+    return _Plan(space, sched, searcher, rungs, max_resource, num_samples, name, exp_dir, address, code,
+                 code_digest, class_paths(sample))
+
+
+def _say_if_code_changed(exp_dir: Path, now: str | None) -> None:
+    """One warning line when the code a resumed experiment ships differs from what it started with: the
+    trials resumed from now on (and new ones) run the new code; their checkpoints load if the parameters fit."""
+    saved = json.loads((exp_dir / SETTINGS_FILE).read_text()).get("code_digest")
+    if saved != now:
+        print(f"raynn: warning: the code this experiment ships changed since it started (fingerprint {saved} -> "
+              f"{now}); trials resume and start with the new code", file=sys.stderr)
 
 
 def _slots(workers_per_trial: int) -> int:

@@ -105,6 +105,7 @@ def run_trial(params: dict[str, Any], *, space: dict[str, Any], overrides: dict[
 
     raw = SearchSpace.from_dict(space, check=False).apply(params)  # checked once, by the driver
     raw = apply_overrides(raw, [f"{k}={v}" for k, v in overrides.items()])
+    raw.pop("code", None)  # shipped by Ray already: its paths are the driver's, not this node's
     cfg = check_config(raw)
     trial_id = ray.tune.get_context().get_trial_id()
     cfg["name"] = f"trial-{trial_id}"
