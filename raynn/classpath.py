@@ -75,16 +75,18 @@ def object_path(obj: Any) -> str:
         raise ValueError(f"{CLASS_PATH_RULE} or the class or function itself, but got a {type(obj).__name__}")
     if module == "__main__" or "<locals>" in qualname:
         where = "in __main__ (a script or notebook)" if module == "__main__" else "inside a function"
-        raise ValueError(f"{qualname} is defined {where}, which Ray workers, other nodes and a checkpoint "
-                         "reader cannot import: move it into a module file (mypkg/nets.py) and ship it with "
-                         "code.py_modules or --py-module (or code.working_dir / --working-dir)")
+        raise ValueError(f"must be importable by other processes, but {qualname} is defined {where}, which Ray "
+                         "workers, other nodes and a checkpoint reader cannot import: move it into a module file "
+                         "(mypkg/nets.py) and ship it with code.py_modules / --py-module (or code.working_dir / "
+                         "--working-dir)")
     path = f"{module}.{qualname}"
     try:
         back = import_object(path)
     except ValueError:
         back = None
     if back is not obj:
-        raise ValueError(f"{path} does not import back to the object given; pass its import path as a string")
+        raise ValueError(f"must import back to the object given, but {path} does not; pass its import path as a "
+                         "string")
     return path
 
 
@@ -108,7 +110,7 @@ def _check_args(fn: Any, path: str, init_args: Mapping[str, Any]) -> None:
                                                             inspect.Parameter.KEYWORD_ONLY)]
         unknown = sorted(set(init_args) - set(named))
         if unknown:
-            raise ConfigError(f"init_args.{unknown[0]}", f"is not an argument of {path}; it takes: "
+            raise ConfigError(f"init_args.{unknown[0]}", f"must be an argument of {path}, which takes: "
                               f"{', '.join(named) or '(none)'}", init_args[unknown[0]])
 
 
@@ -130,7 +132,7 @@ def check_spec(key: str, spec: Any, *, fill: tuple[str, ...] = ()) -> Any:
     try:
         obj = import_object(path)
     except ValueError as exc:
-        raise ConfigError(f"{key}.class_path", str(exc), path) from None
+        raise ConfigError(f"{key}.class_path", f"must name an importable class or function: {exc}", path) from None
     if not callable(obj):
         raise ConfigError(f"{key}.class_path", f"{CLASS_PATH_RULE}; {path} is a {type(obj).__name__}", path)
     if not isinstance(init_args, Mapping):
@@ -147,7 +149,7 @@ def check_spec(key: str, spec: Any, *, fill: tuple[str, ...] = ()) -> Any:
         for name, p in sig.parameters.items():
             if (p.default is inspect.Parameter.empty and name not in init_args and name not in fill
                     and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)):
-                raise ConfigError(f"{key}.init_args.{name}", f"is required by {path}", None)
+                raise ConfigError(f"{key}.init_args.{name}", f"must be given: {path} requires it", None)
     for name, value in init_args.items():
         for i, item in enumerate(value if isinstance(value, list) else [value]):
             if is_spec(item):

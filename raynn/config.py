@@ -198,13 +198,13 @@ def _check_exclusive(raw: Any) -> None:
                 if key in node and node[key] != unset[key]:
                     rule = ("must not be set together with {s}.class_path (name picks a built-in {s}, class_path "
                             "your own)" if key == "name" else
-                            "applies to raynn's built-in {s}s ({s}.name) only, not to {s}.class_path")
+                            "must not be set with {s}.class_path: it applies to raynn's built-in {s}s ({s}.name)")
                     raise ConfigError(f"{section}.{key}", rule.format(s=section), node[key])
         else:
             for key in _USER_ONLY[section]:
                 if key in node and node[key] != unset[key]:
-                    raise ConfigError(f"{section}.{key}", f"applies to your own {section} ({section}.class_path) "
-                                      f"only, not to the built-in {section}.name", node[key])
+                    raise ConfigError(f"{section}.{key}", f"must not be set without {section}.class_path: it "
+                                      f"applies to your own {section}, not to the built-in {section}.name", node[key])
 
 
 def check_input_files(cfg: dict[str, Any]) -> None:
@@ -287,12 +287,13 @@ def check_user_parts(cfg: dict[str, Any]) -> None:
     x, y, num_classes = _sample_batch(cfg)
     dcfg = cfg["data"]
     if dcfg["augment"] and x.dim() != 4:
-        raise ConfigError("data.augment", f"applies to image batches (N, C, H, W), but the data set's inputs have "
-                          f"shape {tuple(x.shape[1:])}", dcfg["augment"])
+        raise ConfigError("data.augment", f"must be empty for inputs that are not images: it applies to image "
+                          f"batches (N, C, H, W), but the data set's inputs have shape {tuple(x.shape[1:])}",
+                          dcfg["augment"])
     try:
         in_shape = tuple(build_preprocessor(dcfg["preprocess"]).output_shape(tuple(x.shape[1:])))
     except (ValueError, TypeError) as exc:
-        raise ConfigError("data.preprocess", f"does not apply to inputs of shape {tuple(x.shape[1:])}: {_why(exc)}",
+        raise ConfigError("data.preprocess", f"must apply to inputs of shape {tuple(x.shape[1:])}: {_why(exc)}",
                           dcfg["preprocess"]) from None
     key = "model.class_path" if cfg["model"]["class_path"] else "model.name"
     try:
@@ -536,12 +537,12 @@ class _Checker:
             return
         check_spec("loss", spec)
         if self.get("targets.label_smoothing") > 0:
-            raise ConfigError("targets.label_smoothing", "applies to the default cross-entropy loss only, not to "
-                              "loss.class_path (give your loss its own smoothing argument)",
+            raise ConfigError("targets.label_smoothing", "must be 0 with loss.class_path: it applies to the default "
+                              "cross-entropy loss (give your loss its own smoothing argument)",
                               self.get("targets.label_smoothing"))
         if self.get("targets.distillation") is not None:
-            raise ConfigError("targets.distillation", "applies to the default cross-entropy loss only, not to "
-                              "loss.class_path", self.get("targets.distillation"))
+            raise ConfigError("targets.distillation", "must be null with loss.class_path: it applies to the "
+                              "default cross-entropy loss", self.get("targets.distillation"))
 
     def _check_model_builds(self) -> None:
         from raynn.data import DATASETS, build_preprocessor

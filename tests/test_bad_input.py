@@ -52,6 +52,20 @@ def _closed_port() -> int:
 CLOSED = f"127.0.0.1:{_closed_port()}"
 
 
+class _MainNet:
+    """Stands for a model class defined in a notebook or script: other processes cannot import it."""
+
+
+_MainNet.__module__ = "__main__"
+
+
+def _local_net() -> type:
+    class Net:
+        pass
+
+    return Net
+
+
 def _space(**changes: Any) -> str:
     """The YAML text of SPACE with ``space.optimizer.lr`` or top-level parts replaced."""
     doc = {"base": SPACE["base"], "space": dict(SPACE["space"])}
@@ -141,6 +155,34 @@ CASES = [
                "targets.distillation.teacher", "nowhere.pt"),
     _train_cfg("cfg-distillation-unknown", "targets: {distillation: {teacher: x, temp: 2}}\n",
                "targets.distillation.temp", "2"),
+    # ---- raynn train: your own model, data, loss and code (class_path) ----------------------------------------
+    _train_cfg("cfg-class-path-no-module", "model: {class_path: nopkg_xyz.nets.Net}\n", "model.class_path",
+               "nopkg_xyz.nets.Net"),
+    _train_cfg("cfg-class-path-no-attribute", "model: {class_path: torch.nn.NoSuchLayer}\n", "model.class_path",
+               "torch.nn.NoSuchLayer"),
+    _train_cfg("cfg-class-path-bare-name", "model: {class_path: Net}\n", "model.class_path", "Net"),
+    _train_cfg("cfg-init-args-unknown", "model: {class_path: torch.nn.Linear, init_args: {widht: 3}}\n",
+               "model.init_args.widht", "3"),
+    _train_cfg("cfg-name-and-class-path", "model: {name: mlp, class_path: torchvision.models.resnet18}\n",
+               "model.name", "mlp"),
+    _train_cfg("cfg-model-output-not-logits", "model: {class_path: torch.nn.Flatten}\n", "model.class_path",
+               "torch.nn.Flatten"),
+    _train_cfg("cfg-model-rejects-input", "model: {class_path: torchvision.models.resnet18}\n", "model.class_path",
+               "torchvision.models.resnet18"),
+    _train_cfg("cfg-data-root-missing",
+               "data: {class_path: torchvision.datasets.ImageFolder, init_args: {root: nowhere}}\n",
+               "data.init_args.root", "nowhere"),
+    _train_cfg("cfg-data-root-empty", "data: {class_path: torchvision.datasets.ImageFolder, init_args: {root: .}}\n",
+               "data.class_path", "torchvision.datasets.ImageFolder"),
+    _train_cfg("cfg-data-not-a-dataset", "data: {class_path: torch.zeros, init_args: {}}\n", "data.class_path",
+               "torch.zeros"),
+    _train_cfg("cfg-loss-no-module", "loss: {class_path: nopkg_xyz.Loss}\n", "loss.class_path", "nopkg_xyz.Loss"),
+    _train_cfg("cfg-loss-with-smoothing",
+               "loss: {class_path: torch.nn.CrossEntropyLoss}\ntargets: {label_smoothing: 0.1}\n",
+               "targets.label_smoothing", "0.1"),
+    _train_cfg("cfg-code-working-dir-missing", "code: {working_dir: nowhere}\n", "code.working_dir", "nowhere"),
+    Case("train-py-module-missing", "train", "code.py_modules.0", "nowhere", args=["--py-module", "nowhere"]),
+    Case("train-working-dir-missing", "train", "code.working_dir", "nowhere", args=["--working-dir", "nowhere"]),
     # ---- raynn train: --set and flags ----------------------------------------------------------------------
     Case("set-nan", "train", "optimizer.lr", "nan", args=["--set", "optimizer.lr=.nan"]),
     Case("set-bad-yaml", "train", "optimizer.lr", "[", args=["--set", "optimizer.lr=["]),
@@ -206,7 +248,12 @@ CASES = [
                 "space.optimizer.lr.grid_points", "1"),
     _tune_space("space-negative-step", _lr(type="float", low=0.01, high=1, step=-0.01),
                 "space.optimizer.lr.step", "-0.01"),
+    _tune_space("space-class-path-no-module", _space(base={**SPACE["base"], "model": {"class_path": "nopkg_xyz.N"}}),
+                "model.class_path", "nopkg_xyz.N"),
+    _tune_space("space-init-args-unknown", _space(base={**SPACE["base"], "model": {
+        "class_path": "torch.nn.Linear", "init_args": {"widht": 3}}}), "model.init_args.widht", "3"),
     # ---- raynn tune: flags ---------------------------------------------------------------------------------
+    Case("tune-py-module-missing", "tune", "code.py_modules.0", "nowhere", args=["--py-module", "nowhere"]),
     Case("tune-name-traversal", "tune", "--name", "../../etc", args=["--name", "../../etc"]),
     Case("tune-name-dot", "tune", "--name", "'.'", args=["--name", "."]),
     Case("tune-name-space", "tune", "--name", "my run", args=["--name", "my run"]),
@@ -230,6 +277,10 @@ CASES = [
     Case("report-output-is-dir", "report", "--output", "work", file='{"curves": {}}', args=["exp", "--output", "."]),
     # ---- Python API ----------------------------------------------------------------------------------------
     _py("py-train-bad-lr", lambda d: raynn.train({"optimizer": {"lr": -1}}), "optimizer.lr", "-1"),
+    _py("py-train-class-in-main", lambda d: raynn.train({"model": {"class_path": _MainNet}}), "model.class_path",
+        "_MainNet"),
+    _py("py-train-class-in-function", lambda d: raynn.train({"model": {"class_path": _local_net()}}),
+        "model.class_path", "_local_net.<locals>.Net"),
     _py("py-train-missing-file", lambda d: raynn.train(str(d / "none.yaml")), "config", "none.yaml"),
     _py("py-train-not-mapping", lambda d: raynn.train([("optimizer", 1)]), "config", "optimizer"),
     _py("py-train-overrides-string", lambda d: raynn.train({}, "optimizer.lr=1"), "overrides", "optimizer.lr=1"),

@@ -127,7 +127,7 @@ class TuneOptions:
         flags = code_flags(None if self.working_dir is None else str(self.working_dir),
                            [str(p) for p in self.py_modules])
         section = merge_code(space.base.get("code"), flags)
-        return check_code(section if section is not None else {}, "code" if not flags else "--working-dir")
+        return check_code(section if section is not None else {})
 
     def settings(self, space: SearchSpace, num_samples: int, max_concurrent: int) -> dict[str, Any]:
         """What the experiment saves for ``--resume``: :data:`SETTINGS` as run, and the space."""
