@@ -113,7 +113,11 @@ def _plan(opts: TuneOptions) -> _Plan:
     from raynn.classpath import class_paths
     from raynn.code import digest
 
+    from raynn.classpath import normalize_specs
+
     space = opts.space if isinstance(opts.space, SearchSpace) else load_space(opts.space)
+    # Classes and functions given as objects (the Python API) travel as their import paths.
+    space = SearchSpace(space.dimensions, normalize_specs(space.base))
     code = opts.code(space)  # first: the user's code on this process's import path for the checks
     space.check(check_config)  # every corner against the run config (raynn.hpo does not import it)
     sample = check_config(space.apply({k: space.dimensions[k].corners()[0] for k in space.keys()}))
@@ -231,7 +235,7 @@ def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: 
     metric, mode = settings["metric"], settings["mode"]
     trainable = tune.with_parameters(run_trial, space=space.to_dict(), overrides=overrides,
                                      rungs=list(rungs or []), checkpoint_every=settings["checkpoint_every"],
-                                     ray_log=None if ray_logs else str(exp_dir / RAY_LOG))
+                                     ray_log=None if ray_logs else str(exp_dir / RAY_LOG), code=plan.code)
     trainable = tune.with_resources(trainable, trial_resources(settings["workers_per_trial"],
                                                                settings["gpus_per_worker"]))
     view = ProgressView(sched, metric=metric, mode=mode, budget=budget, enabled=opts.verbose)

@@ -91,10 +91,12 @@ def route_ray_logs(path: str | Path) -> None:
 
 
 def run_trial(params: dict[str, Any], *, space: dict[str, Any], overrides: dict[str, Any],
-              rungs: list[int] | None = None, checkpoint_every: int = 1, ray_log: str | None = None) -> None:
+              rungs: list[int] | None = None, checkpoint_every: int = 1, ray_log: str | None = None,
+              code: dict[str, Any] | None = None) -> None:
     """The Tune function trainable (bound with ``tune.with_parameters``); checkpoints per
     :func:`checkpoint_policy` (``rungs`` None: every epoch); ``ray_log``: a file for Ray's log lines
-    (:func:`route_ray_logs`; None: left as Ray has them)."""
+    (:func:`route_ray_logs`; None: left as Ray has them); ``code``: the driver's code section, shipped by Ray
+    already and recorded in the checkpoints (``load_model`` imports the model from it)."""
     global DATA_CACHE
     if ray_log is not None:
         route_ray_logs(ray_log)
@@ -107,6 +109,8 @@ def run_trial(params: dict[str, Any], *, space: dict[str, Any], overrides: dict[
     raw = apply_overrides(raw, [f"{k}={v}" for k, v in overrides.items()])
     raw.pop("code", None)  # shipped by Ray already: its paths are the driver's, not this node's
     cfg = check_config(raw)
+    if code is not None:
+        cfg["code"] = code
     trial_id = ray.tune.get_context().get_trial_id()
     cfg["name"] = f"trial-{trial_id}"
     if cfg["train"]["workers"] == 1:

@@ -8,23 +8,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from raynn_testing import write_image_folder
 
 from raynn.config import check_config
 from raynn.data.user import Samples, known_labels, load_user_data, split_indices
 from raynn.training.checkpoint import load_checkpoint, load_model
 from raynn.training.local import LocalRun
 from raynn.training.loop import run_training
-
-
-def write_image_folder(root: Path, per_class: int = 12, side: int = 8) -> Path:
-    """PNG files in class folders (torchvision's ImageFolder layout): class c is an image of brightness ~ c."""
-    rng = np.random.default_rng(0)
-    for c, name in enumerate(["ants", "bees", "cats"]):
-        (root / name).mkdir(parents=True)
-        for i in range(per_class):
-            pixels = np.clip(rng.normal(60 + 70 * c, 20, (side, side, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(pixels).save(root / name / f"{i}.png")
-    return root
 
 
 def test_split_indices_is_seeded_stratified_and_matches_the_built_in_arithmetic() -> None:
