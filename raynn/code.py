@@ -196,6 +196,7 @@ def probe_nodes(class_paths: Mapping[str, str], timeout: float = 300.0) -> None:
                               message=f"code: {where} could not set up the job's code: {first}") from None
         if errors:
             key, path, reason = errors[0]
+            reason = reason.removeprefix(f"cannot import {path}: ")
             raise ConfigError(key, f"must import on every node; {where} cannot: {reason}", path,
                               message=f"{key}: {where} cannot import {path} ({reason}); ship your code with "
                                       "--working-dir / --py-module (code.working_dir / code.py_modules)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -73,3 +74,28 @@ def test_digest_changes_with_the_code_and_not_with_excluded_or_cached_files(tmp_
     (project / "pkg" / "nets.py").write_text("X = 2\n")
     assert digest(code) != first
     assert digest({"working_dir": None, "py_modules": [], "excludes": []}) is None
+
+
+def test_resuming_with_changed_code_says_so_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from raynn.tune.run import SETTINGS_FILE, _say_if_code_changed
+    from raynn.tune.options import TuneOptions
+
+    project = _project(tmp_path / "proj")
+    code = {"working_dir": str(project), "py_modules": [], "excludes": []}
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    (exp / SETTINGS_FILE).write_text(json.dumps({"code": code, "code_digest": digest(code)}))
+    _say_if_code_changed(exp, digest(code))
+    assert capsys.readouterr().err == ""
+    (project / "pkg" / "nets.py").write_text("X = 3\n")
+    _say_if_code_changed(exp, digest(code))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "changed since it started" in err[0]
+    # --resume ships the saved code again, or the code at --working-dir when a new head keeps it elsewhere
+    saved = {"space": {"space": {"optimizer.lr": {"type": "float", "low": 0.01, "high": 0.1}}}, "code": code,
+             "scheduler": "fifo", "searcher": "random", "budget": None, "num_samples": 2, "workers_per_trial": 1,
+             "gpus_per_worker": 0, "max_concurrent": 1, "metric": "val_loss", "mode": "min", "eta": 3, "seed": 0}
+    again = TuneOptions(None, resume=True, name="exp").with_saved(saved)
+    assert again.working_dir == str(project)
+    moved = TuneOptions(None, resume=True, name="exp", working_dir=str(tmp_path)).with_saved(saved)
+    assert moved.working_dir == str(tmp_path)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -166,6 +167,75 @@ def _shutdown_shared_session() -> None:
         ray.shutdown()
 
 
+# A model of the user's project that records, in each trial, the node it runs on and where Python imported the
+# project's module from: Ray's copy of the job's working directory on that node, or not.
+WHERE = """
+import json
+from shapes.nets import ShapeNet
+
+
+class WhereNet(ShapeNet):
+    def __init__(self, log: str = "", **kwargs):
+        super().__init__(**kwargs)
+        import ray
+        import shapes.nets
+        if log and ray.is_initialized():
+            with open(log, "a") as f:
+                f.write(json.dumps({"node": ray.get_runtime_context().get_node_id(), "file": shapes.nets.__file__}) + "\\n")
+"""
+
+
+def _user_space(log: Path, **base: Any) -> dict[str, Any]:
+    return {"base": {"model": {"class_path": "shapes.where.WhereNet", "init_args": {"log": str(log), "depth": 1}},
+                     "data": {"class_path": "shapes.data.Shapes", "init_args": {"size": 90, "side": 16}},
+                     "train": {"epochs": 1, "batch_size": 32, "num_threads": 1}, **base},
+            "space": {"optimizer.lr": {"type": "float", "low": 0.01, "high": 0.3, "log": True}}}
+
+
+def _user_project_runs_on_both_nodes_from_ray_shipped_code(tmp_path: Path, env: dict[str, str], token: str,
+                                                          node_ids: set[str]) -> None:
+    """The example project, outside the repository, submitted with ``submit.sh --working-dir``: its trials run on
+    both nodes and import the project from each node's Ray runtime-resources copy; a driver that ships the
+    project without its package (``code.excludes``) fails with one line naming a node, before any trial."""
+    project = tmp_path / "proj"
+    shutil.copytree(ROOT / "examples" / "custom", project)
+    (project / "shapes" / "where.py").write_text(WHERE)
+    log = tmp_path / "where.jsonl"
+    (project / "space.yaml").write_text(yaml.safe_dump(_user_space(log)))
+    job_id = f"raynn_user_{uuid.uuid4().hex[:8]}"
+    submitted = _run(
+        [str(SCRIPTS / "submit.sh"), "--working-dir", str(project), "raynn", "tune", "space.yaml", "--scheduler",
+         "fifo", "--searcher", "random", "--num-samples", str(TRIALS), "--max-concurrent", str(TRIALS),
+         "--address", "auto", "--storage", str(tmp_path / "user-exps"), "--name", "user"],
+        {**env, "RAYNN_JOB_ID": job_id}, timeout=60)
+    assert submitted.returncode == 0, submitted.stderr
+    job = _wait_for_job(job_id, token, timeout=180)
+    if job["status"] != "SUCCEEDED":
+        _, logs = _get(f"/api/jobs/{job_id}/logs", token)
+        pytest.fail(f"job {job_id}: {job['status']}: {job['message']}\n{str(logs)[-6000:]}")
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert {r["node"] for r in rows} == node_ids, rows  # trials on both nodes...
+    for row in rows:  # ... each importing the project from Ray's copy on its node, not from the project folder
+        assert "/runtime_resources/working_dir_files/" in row["file"], row
+        assert not row["file"].startswith(str(project)), row
+
+    # The driver imports the project from its folder, but Ray ships it without the package: one line, exit 2.
+    excluded = tmp_path / "excluded.yaml"
+    excluded.write_text(yaml.safe_dump(_user_space(tmp_path / "never.jsonl",
+                                                   code={"working_dir": str(project), "excludes": ["shapes/"]})))
+    proc = _run([sys.executable, "-m", "raynn.cli", "tune", str(excluded), "--scheduler", "fifo", "--searcher",
+                 "random", "--num-samples", "1", "--address", f"127.0.0.1:{GCS_PORT}", "--storage",
+                 str(tmp_path / "excluded-exps"), "--name", "excluded"],
+                {k: v for k, v in env.items() if k != "RAY_ADDRESS"}, timeout=180)
+    assert proc.returncode == 2, (proc.stdout[-2000:], proc.stderr[-3000:])
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("raynn: error:")]
+    assert len(errors) == 1 and re.match(r"raynn: error: (model|data)\.class_path: node \S+ \(\w{8}\) cannot "
+                                         r"import shapes\.", errors[0]), proc.stderr[-3000:]
+    assert "No module named 'shapes'" in errors[0] and "--working-dir" in errors[0], errors
+    assert not (tmp_path / "never.jsonl").exists()  # no trial trained
+    assert not list((tmp_path / "excluded-exps").glob("excluded/trial-*"))
+
+
 def test_tune_job_spreads_trials_over_two_nodes_and_releases_everything(tmp_path: Path) -> None:
     _shutdown_shared_session()
     # Short: Ray's Unix socket paths under it must stay below 108 bytes.
@@ -236,6 +306,8 @@ def test_tune_job_spreads_trials_over_two_nodes_and_releases_everything(tmp_path
             trial_nodes[result.parent.name] = rows[0]["node_id"]
         assert len(trial_nodes) == TRIALS, trial_nodes
         assert set(trial_nodes.values()) == {head["node_id"], node["node_id"]}, trial_nodes
+
+        _user_project_runs_on_both_nodes_from_ray_shipped_code(tmp_path, env, token, {head["node_id"], node["node_id"]})
 
         settle = _run([sys.executable, "-c", RESOURCES_SETTLE, f"127.0.0.1:{GCS_PORT}", "30"], env, 90)
         assert settle.returncode == 0, settle.stderr

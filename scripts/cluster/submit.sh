@@ -4,10 +4,13 @@
 #   scripts/cluster/submit.sh raynn train examples/digits.yaml --workers 2 --gpus-per-worker 1 --address auto
 #   scripts/cluster/submit.sh raynn list
 #   job=$(scripts/cluster/submit.sh raynn train --workers 2 --address auto) && scripts/cluster/logs.sh "$job"
+#   scripts/cluster/submit.sh --working-dir examples/custom raynn tune space.yaml --address auto
 #
-# The arguments are the command, run on the cluster's head in a copy of this checkout (`--working-dir`, the
-# repository root by default; files that .gitignore lists, such as .venv/ and runs/, are not uploaded), so
-# local edits to raynn and to configs apply without `ray up`. Packages come from the cluster's environment.
+# The arguments are the command, run on the cluster's head in a copy of a directory that Ray uploads and ships
+# to every node (`--working-dir DIR` before the command, else RAYNN_WORKING_DIR, else the repository root;
+# files that its .gitignore lists, such as .venv/ and runs/, are not uploaded): your own project with its
+# model and data code, or this checkout, so that local edits apply without `ray up`. Every Tune trial and Ray
+# Train worker of the job imports from that copy. Packages come from the cluster's environment.
 # Relative paths are relative to that copy, which lives under /tmp/ray on the head: give raynn an absolute
 # --storage on storage every node shares (see cluster.yaml) to keep runs and checkpoints.
 # The job id goes to stdout, everything else to stderr. The command returns once the job is submitted:
@@ -31,10 +34,15 @@ if [[ $# -eq 0 || "$1" == "-h" || "$1" == "--help" ]]; then
     exit 2
 fi
 
+working_dir="${RAYNN_WORKING_DIR:-$REPO_ROOT}"
+if [[ "$1" == "--working-dir" ]]; then
+    [[ $# -ge 3 ]] || die "--working-dir needs a directory and then the command to run"
+    working_dir="$2"
+    shift 2
+fi
 ray_cli="$(find_ray)"
 address="$(job_api_address)"
 require_token
-working_dir="${RAYNN_WORKING_DIR:-$REPO_ROOT}"
 [[ -d "$working_dir" ]] || die "RAYNN_WORKING_DIR must be a directory, but got '$working_dir'"
 job_id="${RAYNN_JOB_ID:-raynn_$(date -u +%Y%m%d_%H%M%S)_$(printf '%04x' "$RANDOM")}"
 
