@@ -30,7 +30,7 @@ __all__ = ["Samples", "UserData", "build_transform", "known_labels", "load_user_
 
 def _to_tensor(x: Any) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
-        return x if x.is_floating_point() else x.float()
+        return x if x.dtype is torch.float32 else x.float()
     from torchvision.transforms.v2 import functional as TF
 
     image = TF.to_image(x)  # PIL image or HWC ndarray -> CHW tv_tensors.Image
@@ -69,6 +69,8 @@ class Samples(Dataset):
 
     def pair(self, sample: Any) -> tuple[Any, Any]:
         """``(input, label)`` of one raw sample."""
+        if type(sample) is tuple and self.keys is None:  # the common case, first: this runs once per sample
+            return sample[0], sample[1]
         if isinstance(sample, Mapping):
             if self.keys is None:
                 raise ValueError(f"samples are mappings with keys {sorted(sample)}: set data.batch_keys to "
@@ -82,11 +84,13 @@ class Samples(Dataset):
             return sample[0], sample[1]
         raise ValueError(f"a sample must be (input, label, ...) or a mapping, but got {type(sample).__name__}")
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, Any]:
+        """``(input, label)``: the input a float32 tensor, the label as the data set gives it (the default
+        collate makes a batch of them an int64 tensor; the loop checks the dtype once per batch)."""
         x, y = self.pair(self.dataset[i if self.indices is None else self.indices[i]])
         for transform in self.transforms:
             x = transform(x)
-        return _to_tensor(x), torch.as_tensor(y, dtype=torch.int64)
+        return _to_tensor(x), y
 
 
 def known_labels(dataset: Any) -> torch.Tensor | None:

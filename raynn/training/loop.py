@@ -314,7 +314,7 @@ def _setup_user_data(cfg: dict[str, Any], env: Env, resuming: bool) -> _Data:
     augment = build_augmentation(dcfg["augment"], seed=cfg["seed"] + env.rank)
 
     def val_batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        return ((pre.transform(x), y) for x, y in val_loader)
+        return ((pre.transform(x), y.long()) for x, y in val_loader)
 
     return _Data(data.num_classes, pre, in_shape, augment, dist, generator, loader, val_batches,
                  per_batch_pre=True, teacher=teacher)
@@ -382,7 +382,8 @@ def _train_epoch(cfg: dict[str, Any], env: Env, data: _Data, parts: _Parts, mode
             xb = data.augment(xb)
         if data.per_batch_pre:
             xb = data.pre.transform(xb)
-        xb, yb = xb.to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
+        yb = batch[1] if batch[1].dtype is torch.int64 else batch[1].long()  # labels a data set gave as int32, ...
+        xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
         lr = parts.schedule(k)
         for group in optimizer.param_groups:
             group["lr"] = lr

@@ -34,10 +34,10 @@ def test_samples_take_tuples_and_mappings_and_make_float_tensors_of_pil_images()
     img = Image.fromarray(np.full((4, 5, 3), 255, dtype=np.uint8))
     s = Samples([(img, 2)], None, [], None)
     x, y = s[0]
-    assert x.shape == (3, 4, 5) and x.dtype == torch.float32 and float(x.max()) == 1.0 and y.item() == 2
+    assert x.shape == (3, 4, 5) and x.dtype == torch.float32 and float(x.max()) == 1.0 and y == 2
     m = Samples([{"pixels": torch.ones(3), "target": 1}], None, [lambda t: t * 2], ["pixels", "target"])
     x, y = m[0]
-    assert torch.equal(x, torch.full((3,), 2.0)) and y.item() == 1
+    assert torch.equal(x, torch.full((3,), 2.0)) and y == 1
     with pytest.raises(ValueError, match="set data.batch_keys"):
         Samples([{"pixels": 1, "target": 1}], None, [], None)[0]
     with pytest.raises(ValueError, match="no key 'label'"):
