@@ -119,3 +119,12 @@ def test_a_train_validation_pair_and_a_loss_of_ones_own(project: Path, tmp_path:
     assert len(history) == 3 and history[-1]["step"] == 3 * 10  # 160 training samples, batches of 16
     predictor = load_model(checkpoint)
     assert predictor.logits(torch.zeros(5, 6)).shape == (5, 3)
+
+
+def test_a_run_on_user_data_resumed_from_its_checkpoint_ends_as_an_uninterrupted_one(project: Path,
+                                                                                   tmp_path: Path) -> None:
+    whole, _ = _run(_cfg(project, tmp_path, "whole", train={"epochs": 3}), tmp_path)
+    _run(_cfg(project, tmp_path, "parts", train={"epochs": 2}), tmp_path)
+    resumed, _ = _run(_cfg(project, tmp_path, "parts", train={"epochs": 3}), tmp_path)  # same name: resumes
+    assert [h["epoch"] for h in resumed] == [1, 2, 3] and resumed[-1]["resumes"] == 1
+    assert resumed[-1]["val_loss"] == whole[-1]["val_loss"] and resumed[-1]["step"] == whole[-1]["step"]

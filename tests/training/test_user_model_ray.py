@@ -128,6 +128,9 @@ def test_a_user_package_outside_the_repository_trains_and_tunes_with_the_real_co
     assert best and summary["best_params"]["model.init_args.width"] in range(2, 9)
     saved = json.loads((cwd / "exps" / "t" / "raynn_tune.json").read_text())
     assert saved["code"]["py_modules"] == [str(project / "shapes")] and saved["code_digest"]
+    report = subprocess.run([*run, "report", "exps/t"], cwd=cwd, env=_env(), capture_output=True, text=True,
+                            timeout=120)
+    assert report.returncode == 0 and (cwd / "exps" / "t" / "report.html").is_file(), report.stderr[-2000:]
 
     # The best checkpoint records where the package was: a fresh process with nothing on its path loads it...
     x = torch.rand(2, 3, 16, 16)
