@@ -129,7 +129,8 @@ def check_address(address: Any, key: str = "--address", timeout: float = PROBE_T
                       "address", address)
 
 
-def ensure_ray(address: str | None = None, num_cpus: int | None = None, code: dict[str, Any] | None = None) -> None:
+def ensure_ray(address: str | None = None, num_cpus: int | None = None, code: dict[str, Any] | None = None,
+               num_gpus: int | None = None) -> None:
     """Connect to ``address`` or start a local Ray instance with its dashboard, unless already connected.
 
     The dashboard matters: without it Ray Train cannot release a stopped run's resources. ``address`` is
@@ -148,7 +149,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, code: di
                   f"{', '.join(sorted(shipped))}; pass runtime_env to ray.init yourself", file=sys.stderr)
         return
     check_address(address)
-    ray.init(address=address, num_cpus=num_cpus, include_dashboard=True, log_to_driver=True,
+    ray.init(address=address, num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=True, log_to_driver=True,
              runtime_env={"env_vars": {"RAY_TRAIN_ENABLE_STATE_TRACKING": "1", **forwarded_env()}, **shipped})
 
 
@@ -192,7 +193,7 @@ def train(
 
     from raynn.classpath import class_paths
     from raynn.cluster import check_fits
-    from raynn.code import probe_nodes
+    from raynn.code import probe_cuda, probe_nodes
     from raynn.resources import trial_demand
     from raynn.training.distributed import configure_ray_train_env, make_trainer
 
@@ -201,6 +202,8 @@ def train(
     check_fits(trial_demand(cfg["train"]["workers"], cfg["train"]["gpus_per_worker"], workers_flag="train.workers",
                             gpus_flag="train.gpus_per_worker"))
     probe_nodes(class_paths(cfg))  # every node imports the user's code, or one line names the node
+    if cfg["train"]["gpus_per_worker"] > 0 and cfg["train"]["device"] != "cpu":
+        probe_cuda()  # a GPU node whose torch has no CUDA: one line, before a worker holds a GPU
     configure_ray_train_env()
     result = make_trainer(cfg, name, storage).fit()  # raises TrainingFailedError once retries run out
     history = result.return_value or []

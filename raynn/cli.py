@@ -99,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("--gpus-per-worker", type=float, help="GPUs per worker or per single-process run (default 0)")
     study.add_argument("--address", help="Ray cluster address (default: start a local instance)")
     study.add_argument("--out", help="output folder (default studies-out/NAME)")
+    study.add_argument("--accumulate", type=_int, metavar="A",
+                       help="micro-batches per update in a generated study (large-batch): a large k on few workers")
     _code_flags(study)
 
     sub.add_parser("list", help="list every name a config may use")
@@ -178,7 +180,8 @@ def _study(args: argparse.Namespace) -> int:
     from raynn.code import code_flags
 
     report = study(args.name, full=args.full, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
-                   address=args.address, out=args.out, code=code_flags(args.working_dir, args.py_modules))
+                   address=args.address, out=args.out, code=code_flags(args.working_dir, args.py_modules),
+                   accumulate=args.accumulate)
     held = sum(o.held is True for o in report.outcomes.values())
     measured = sum(o.held is not None for o in report.outcomes.values())
     print(f"raynn study: {held} of {measured} measured claim(s) held; open {report.html}")

@@ -25,7 +25,8 @@ from typing import Any
 
 from raynn.errors import ConfigError
 
-__all__ = ["check_code", "code_flags", "digest", "job_runtime_env", "probe_nodes", "runtime_env", "sys_path_entries"]
+__all__ = ["check_code", "code_flags", "digest", "job_runtime_env", "probe_cuda", "probe_nodes", "runtime_env",
+           "sys_path_entries"]
 
 _SKIP_DIRS = {"__pycache__", ".git", ".venv", ".pytest_cache", ".mypy_cache"}
 _HASH_MAX_BYTES = 8 << 20  # larger files count by size and modification time
@@ -200,3 +201,31 @@ def probe_nodes(class_paths: Mapping[str, str], timeout: float = 300.0) -> None:
             raise ConfigError(key, f"must import on every node; {where} cannot: {reason}", path,
                               message=f"{key}: {where} cannot import {path} ({reason}); ship your code with "
                                       "--working-dir / --py-module (code.working_dir / code.py_modules)")
+
+
+def probe_cuda(timeout: float = 120.0) -> None:
+    """On each alive node that offers GPUs, check that torch finds a CUDA device, before any trial or worker
+    holds one: a CPU-only torch build on a GPU node would otherwise train on its CPU without a word. The first
+    node that cannot is a :class:`ConfigError` naming it (``train.device: cpu`` skips this)."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    @ray.remote(num_cpus=0, num_gpus=0.001, max_retries=0)
+    def cuda() -> tuple[bool, str]:
+        import torch
+
+        return torch.cuda.is_available(), torch.__version__
+
+    nodes = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("GPU", 0) > 0]
+    refs = {cuda.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(): n
+            for n in nodes}
+    for ref, node in refs.items():
+        where = f"node {node.get('NodeManagerAddress', '?')} ({node['NodeID'][:8]})"
+        available, version = ray.get(ref, timeout=timeout)
+        if not available:
+            raise ConfigError("train.device", f"must be cpu: {where} offers GPUs but its torch {version} finds no "
+                              "CUDA device (a CPU-only torch build?); install a CUDA build of torch there or set "
+                              "train.device: cpu", "auto",
+                              message=f"train.device: {where} offers GPUs but its torch {version} finds no CUDA "
+                                      "device (a CPU-only torch build?); install a CUDA build of torch there, or "
+                                      "train on its CPUs with train.device: cpu")

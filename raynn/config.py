@@ -100,6 +100,12 @@ DEFAULTS: dict[str, Any] = {
         "num_threads": None,
         # Seconds Ray Train may wait for its worker group to be placed before the run fails with Ray's reason.
         "pending_timeout": 600,
+        # GPU-class training (raynn.training.precision): autocast dtype, micro-batches per update, device.
+        "precision": "fp32",
+        "accumulate": 1,
+        "device": "auto",
+        "channels_last": False,
+        "compile": False,
     },
 }
 
@@ -327,6 +333,7 @@ def check_user_parts(cfg: dict[str, Any]) -> None:
 # Merging: unknown keys are errors; sub-specs (a name plus its parameters) are taken whole.
 
 _SPEC_KEYS = {"schedule", "targets.distillation", "optimizer.penalty", "optimizer.clip", "train.early_stopping",
+              "train.compile",
               "model.params", "optimizer.params", "data.augment", "data.preprocess", "model.init",
               "model.init_args", "data.init_args", "data.transform", "data.train_transform", "loss"}
 
@@ -620,6 +627,19 @@ class _Checker:
         self.int_("train.max_failures", 0)
         self.float_("train.pending_timeout", "must be > 0 (seconds)", lambda v: v > 0)
         self.int_("train.num_threads", 1, optional=True)
+        self.choice("train.precision", ("fp32", "bf16", "fp16"))
+        self.int_("train.accumulate", 1)
+        self.choice("train.device", ("auto", "cpu", "cuda"))
+        if not isinstance(self.get("train.channels_last"), bool):
+            raise ConfigError("train.channels_last", "must be true or false", self.get("train.channels_last"))
+        comp = self.get("train.compile")
+        if not isinstance(comp, bool) and not (isinstance(comp, dict) and set(comp) <= {"backend", "mode"}
+                                               and all(isinstance(v, str) and v for v in comp.values())):
+            raise ConfigError("train.compile", "must be true, false or {backend, mode} (torch.compile's arguments)",
+                              comp)
+        if self.get("train.device") == "cuda" and not self.get("train.gpus_per_worker") and self.get("train.workers") > 1:
+            raise ConfigError("train.device", "must not be cuda with train.gpus_per_worker 0 on Ray Train workers "
+                              "(they would hold no GPU)", "cuda")
         es = self.get("train.early_stopping")
         if es is None:
             return

@@ -1,8 +1,9 @@
 """The linear scaling rule and gradual warmup for large mini-batches (seed 4.4.1, 4.4.2 (2)).
 
 When the batch grows m-fold, the learning rate grows m-fold (Goyal et al. 2017, "Accurate, Large Minibatch SGD").
-A run names a base learning rate at a reference batch size; with data parallelism the global batch is the
-per-worker batch times the number of workers, and the learning rate actually used is
+A run names a base learning rate at a reference batch size; the global batch is the per-worker batch times the
+number of workers times the micro-batches accumulated per update (``train.accumulate``), the samples behind one
+update, and the learning rate actually used is
 
     linear: lr = base * global / reference
     sqrt:   lr = base * sqrt(global / reference)      (Krizhevsky 2014, for adaptive optimizers)
@@ -63,18 +64,21 @@ class ScalingPlan:
     warmup_epochs: float
     warmup_iters: int
     iters_per_epoch: int
+    accumulate: int = 1  # micro-batches per update (gradient accumulation)
 
     @property
     def global_batch(self) -> int:
-        return self.batch_size * self.workers
+        """Samples per update: ``batch_size x workers x accumulate``."""
+        return self.batch_size * self.workers * self.accumulate
 
     @property
     def factor(self) -> float:
         return self.lr / self.base_lr
 
     def describe(self) -> str:
+        accumulated = f" x {self.accumulate} accumulated micro-batches" if self.accumulate > 1 else ""
         return (
-            f"global batch {self.global_batch} = {self.batch_size} x {self.workers} worker(s); "
+            f"global batch {self.global_batch} = {self.batch_size} x {self.workers} worker(s){accumulated}; "
             f"lr {self.lr:.6g} = {self.base_lr:.6g} x {self.factor:.4g} ({self.rule} rule, reference batch "
             f"{self.reference_batch}); warmup {self.warmup_epochs:g} epoch(s) = {self.warmup_iters} iterations"
         )
@@ -87,14 +91,17 @@ def plan_scaling(cfg: dict[str, Any], iters_per_epoch: int) -> ScalingPlan:
     train, scaling = cfg["train"], cfg["scaling"]
     base = float(cfg["optimizer"]["lr"])
     workers, batch, reference = train["workers"], train["batch_size"], scaling["reference_batch"]
-    lr = scale_lr(base, batch * workers, reference, scaling["rule"])
+    accumulate = train.get("accumulate", 1)
+    global_batch = batch * workers * accumulate
+    lr = scale_lr(base, global_batch, reference, scaling["rule"])
     warmup = scaling["warmup_epochs"]
     if warmup == "auto":
-        warmup = min(GOYAL_WARMUP_EPOCHS, train["epochs"] * WARMUP_RUN_FRACTION) if batch * workers > reference else 0
+        warmup = min(GOYAL_WARMUP_EPOCHS, train["epochs"] * WARMUP_RUN_FRACTION) if global_batch > reference else 0
     warmup = float(warmup)
     return ScalingPlan(
         base_lr=base, reference_batch=reference, batch_size=batch, workers=workers, rule=scaling["rule"], lr=lr,
         warmup_epochs=warmup, warmup_iters=round(warmup * iters_per_epoch), iters_per_epoch=iters_per_epoch,
+        accumulate=accumulate,
     )
 
 

@@ -25,3 +25,24 @@ class MnistSamples(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         return self.x[i], int(self.targets[i])
+
+
+class RandomImages(Dataset):
+    """``size`` random images of ``shape`` with random labels among ``classes``, held as one tensor (the GPU
+    benchmark's data: what is measured is the loop, not a decoder)."""
+
+    def __init__(self, size: int = 4096, shape: tuple[int, ...] = (3, 32, 32), classes: int = 10, seed: int = 0):
+        g = torch.Generator().manual_seed(seed)
+        self.x = torch.randn(size, *shape, generator=g)
+        self.targets = torch.randint(0, classes, (size,), generator=g)
+        self.classes = list(range(classes))
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x[i], self.targets[i]
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        idx = torch.as_tensor(indices)
+        return list(zip(self.x[idx], self.targets[idx]))

@@ -29,14 +29,15 @@ from raynn.data import build_preprocessor, load_dataset, split_dataset
 from raynn.nn import build_model, model_spec
 from raynn.training.loop import Env, run_training
 
-def config(args: argparse.Namespace, workers: int = 1) -> dict:
+def config(args: argparse.Namespace, workers: int = 1, **train: object) -> dict:
     return check_config({
         "seed": 0,
         "data": {"name": "mnist", "preprocess": "standardize"},  # the bundled test set
         "model": {"name": "mlp", "params": {"hidden": [256, 128]}},
         "optimizer": {"name": "momentum", "lr": 0.05},
         "scaling": {"reference_batch": args.batch * workers, "warmup_epochs": 0},
-        "train": {"epochs": args.epochs, "batch_size": args.batch, "workers": workers, "num_threads": args.threads},
+        "train": {"epochs": args.epochs, "batch_size": args.batch, "workers": workers, "num_threads": args.threads,
+                  **train},
     })
 
 
@@ -65,20 +66,26 @@ def plain_round(cfg: dict, x: torch.Tensor, y: torch.Tensor) -> list[float]:
 
 
 def sliced_round(cfg: dict, x: torch.Tensor, y: torch.Tensor) -> list[float]:
-    """The leanest hand-written loop: no DataLoader, a random permutation sliced into batches."""
+    """The leanest hand-written loop: no DataLoader, a random permutation sliced into batches; under bf16
+    autocast and with ``accumulate`` micro-batches per update when the config says so (as Accelerate's
+    ``accumulate()`` does it: loss / A, one step per A micro-batches)."""
     torch.manual_seed(cfg["seed"])
     model = build_model(model_spec(cfg), tuple(x.shape[1:]), 10)
     opt = torch.optim.SGD(model.parameters(), lr=cfg["optimizer"]["lr"], momentum=0.9)
     batch, rates = cfg["train"]["batch_size"], []
+    accumulate, bf16 = cfg["train"]["accumulate"], cfg["train"]["precision"] == "bf16"
     for _ in range(cfg["train"]["epochs"]):
         t0 = time.perf_counter()
         perm = torch.randperm(len(x))
-        for i in range(0, len(x), batch):
+        for j, i in enumerate(range(0, len(x), batch)):
             idx = perm[i : i + batch]
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            loss.backward()
-            opt.step()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = model(x[idx])
+            loss = F.cross_entropy(logits.float(), y[idx])
+            (loss / accumulate).backward()
+            if (j + 1) % accumulate == 0 or i + batch >= len(x):
+                opt.step()
+                opt.zero_grad()
         rates.append(len(x) / (time.perf_counter() - t0))
     return rates
 
@@ -141,6 +148,21 @@ def main() -> None:
     print(f"{'plain PyTorch, sliced':<28}{ms:>18.0f}{min(sliced):>10.0f}{max(sliced):>10.0f}")
     print(f"{'raynn, 1 process':<28}{mo:>18.0f}{min(ours):>10.0f}{max(ours):>10.0f}")
     print(f"ratio raynn / plain DataLoader loop: {mo / mp:.3f}; raynn / sliced loop: {mo / ms:.3f} (target >= 0.95)")
+
+    # bf16 autocast on the CPU, and 4 accumulated micro-batches per update: against the sliced loop doing the same.
+    for label, extra in [("bf16 autocast", {"precision": "bf16"}),
+                         ("accumulate 4 x batch/4", {"accumulate": 4})]:
+        c = config(args, **extra)
+        if "accumulate" in extra:
+            c["train"]["batch_size"] = args.batch // 4
+        ours_x, sliced_x = [], []
+        for _ in range(args.rounds):
+            ours_x += raynn_round(c)
+            sliced_x += sliced_round(c, x, train.y)
+        a, b = statistics.median(ours_x), statistics.median(sliced_x)
+        print(f"{label + ': sliced loop':<28}{b:>18.0f}{min(sliced_x):>10.0f}{max(sliced_x):>10.0f}")
+        print(f"{label + ': raynn':<28}{a:>18.0f}{min(ours_x):>10.0f}{max(ours_x):>10.0f}")
+        print(f"ratio raynn / hand-written loop, {label}: {a / b:.3f} (target >= 0.95)")
 
     # Your own Dataset (data.class_path): both loops read it through a DataLoader, one sample at a time.
     from _user_data import MnistSamples

@@ -24,11 +24,16 @@ def _ray_teardown() -> Iterator[None]:
     ray.shutdown()
 
 
+SESSION_GPUS = 4
+"""Logical GPUs the shared session declares (this machine has none): the placement tests give trials and Ray Train
+workers one each, with ``train.device: cpu``; every other test asks for none."""
+
+
 @pytest.fixture()
 def ray_session(_ray_teardown: None) -> None:
     from raynn.api import ensure_ray
 
-    ensure_ray(num_cpus=4)
+    ensure_ray(num_cpus=4, num_gpus=SESSION_GPUS)
 
 
 @pytest.fixture()

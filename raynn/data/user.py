@@ -87,7 +87,17 @@ class Samples(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, Any]:
         """``(input, label)``: the input a float32 tensor, the label as the data set gives it (the default
         collate makes a batch of them an int64 tensor; the loop checks the dtype once per batch)."""
-        x, y = self.pair(self.dataset[i if self.indices is None else self.indices[i]])
+        return self._finish(self.dataset[i if self.indices is None else self.indices[i]])
+
+    def __getitems__(self, positions: list[int]) -> list[tuple[torch.Tensor, Any]]:
+        """A batch of samples at once, through the data set's own ``__getitems__`` when it has one (as
+        ``torch.utils.data.Subset`` does), so a data set that reads a batch in one operation keeps doing so."""
+        real = positions if self.indices is None else [self.indices[i] for i in positions]
+        many = getattr(self.dataset, "__getitems__", None)
+        return [self._finish(s) for s in (many(real) if many is not None else [self.dataset[i] for i in real])]
+
+    def _finish(self, sample: Any) -> tuple[torch.Tensor, Any]:
+        x, y = self.pair(sample)
         for transform in self.transforms:
             x = transform(x)
         return _to_tensor(x), y

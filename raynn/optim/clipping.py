@@ -6,13 +6,16 @@ A clipper is called between ``loss.backward()`` and ``optimizer.step()``:
 ``||g|| = sqrt(sum over all elements of g^2)`` *before* clipping, for logging. Parameters without a gradient
 are skipped. The norm clippers leave the gradients untouched when the norm is not finite (and return it),
 so the caller can decide to skip the step.
+
+:meth:`Clipper.clip_` does the same without ever reading a value back to the host: the norm stays a tensor on
+the gradients' device and every decision is a ``torch.where``, so a GPU training step never waits for the GPU
+(the training loop calls it; ``__call__`` returns the norm as a float).
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -28,6 +31,7 @@ __all__ = [
     "ValueClipper",
     "build_clipper",
     "global_norm",
+    "global_norm_tensor",
 ]
 
 CLIPPERS: Registry[type[Clipper]] = Registry("clipper")
@@ -48,19 +52,34 @@ def global_norm(grads: Iterable[torch.Tensor]) -> float:
     return float(torch.linalg.vector_norm(per_tensor))
 
 
-def _scale_to_(grads: list[torch.Tensor], norm: float, threshold: float) -> None:
-    """The chapter's norm clipping: ``g <- b g / ||g||`` if ``||g|| > b``, else unchanged."""
-    if math.isfinite(norm) and norm > threshold:
-        with torch.no_grad():
-            for g in grads:
-                g.mul_(threshold / norm)
+def global_norm_tensor(grads: list[torch.Tensor]) -> torch.Tensor:
+    """``||g||_2`` of all ``grads`` as a float64 tensor on their device, no host sync (0 for none)."""
+    if not grads:
+        return torch.zeros((), dtype=torch.float64)
+    per_tensor = torch.stack([torch.linalg.vector_norm(g.detach(), dtype=torch.float64) for g in grads])
+    return torch.linalg.vector_norm(per_tensor)
+
+
+def _scale_to_(grads: list[torch.Tensor], norm: torch.Tensor, threshold: torch.Tensor | float) -> None:
+    """The chapter's norm clipping: ``g <- b g / ||g||`` if ``||g|| > b`` (and finite), else unchanged; the
+    decision is a ``torch.where`` on the device, never a host sync."""
+    if not grads:
+        return
+    clip = torch.isfinite(norm) & (norm > threshold)
+    scale = torch.where(clip, threshold / norm, torch.ones_like(norm))
+    with torch.no_grad():
+        torch._foreach_mul_(grads, scale.to(grads[0].dtype))
 
 
 class Clipper(ABC):
-    """Clips gradients in place; ``__call__`` returns the pre-clip global norm."""
+    """Clips gradients in place; :meth:`clip_` returns the pre-clip global norm as a device tensor (no host
+    sync), ``__call__`` as a float."""
 
     @abstractmethod
-    def __call__(self, params: Iterable[torch.Tensor]) -> float: ...
+    def clip_(self, params: Iterable[torch.Tensor]) -> torch.Tensor: ...
+
+    def __call__(self, params: Iterable[torch.Tensor]) -> float:
+        return float(self.clip_(params))
 
     def state_dict(self) -> dict[str, Any]:
         """State to checkpoint (none for stateless clippers)."""
@@ -88,9 +107,9 @@ class ValueClipper(Clipper):
             raise ValueError(f"`low <= high` must hold, but got ({low=}, {high=})")
         self.low, self.high = float(low), float(high)
 
-    def __call__(self, params: Iterable[torch.Tensor]) -> float:
+    def clip_(self, params: Iterable[torch.Tensor]) -> torch.Tensor:
         grads = _grads(params)
-        norm = global_norm(grads)
+        norm = global_norm_tensor(grads)
         with torch.no_grad():
             for g in grads:
                 g.clamp_(self.low, self.high)
@@ -113,9 +132,9 @@ class NormClipper(Clipper):
             raise ValueError(f"`max_norm > 0` must hold, but got {max_norm=}")
         self.max_norm = float(max_norm)
 
-    def __call__(self, params: Iterable[torch.Tensor]) -> float:
+    def clip_(self, params: Iterable[torch.Tensor]) -> torch.Tensor:
         grads = _grads(params)
-        norm = global_norm(grads)
+        norm = global_norm_tensor(grads)
         _scale_to_(grads, norm, self.max_norm)
         return norm
 
@@ -144,30 +163,52 @@ class AdaptiveNormClipper(Clipper):
         if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 1:
             raise ValueError(f"`warmup_steps` must be an int >= 1, but got {warmup_steps=!r}")
         self.factor, self.window, self.warmup_steps = float(factor), window, warmup_steps
-        self._norms: deque[float] = deque(maxlen=window)
-        self._steps = 0
+        # The last `window` recorded norms as a ring on the gradients' device; counters as device tensors too,
+        # since whether a norm is recorded (finite or not) is known only there.
+        self._ring = torch.zeros(window, dtype=torch.float64)
+        self._pos = torch.zeros((), dtype=torch.int64)
+        self._count = torch.zeros((), dtype=torch.int64)  # norms recorded, at most `window`
+        self._steps = torch.zeros((), dtype=torch.int64)  # finite norms seen
+
+    def _to(self, device: torch.device) -> None:
+        if self._ring.device != device:
+            self._ring, self._pos = self._ring.to(device), self._pos.to(device)
+            self._count, self._steps = self._count.to(device), self._steps.to(device)
+
+    def _threshold(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(active, b): whether clipping is on (past warmup, something recorded) and the threshold."""
+        active = (self._steps >= self.warmup_steps) & (self._count > 0)
+        mean = self._ring.sum() / self._count.clamp(min=1)
+        return active, self.factor * mean
 
     @property
     def threshold(self) -> float | None:
         """The ``b`` the next call will use, or None while warming up."""
-        if self._steps < self.warmup_steps or not self._norms:
-            return None
-        return self.factor * sum(self._norms) / len(self._norms)
+        active, b = self._threshold()
+        return float(b) if bool(active) else None
 
-    def __call__(self, params: Iterable[torch.Tensor]) -> float:
+    def clip_(self, params: Iterable[torch.Tensor]) -> torch.Tensor:
         grads = _grads(params)
-        norm = global_norm(grads)
-        if not math.isfinite(norm):
-            return norm
-        threshold = self.threshold
-        if threshold is not None:
-            _scale_to_(grads, norm, threshold)
-        self._norms.append(norm if threshold is None else min(norm, threshold))
-        self._steps += 1
+        norm = global_norm_tensor(grads)
+        self._to(norm.device)
+        finite = torch.isfinite(norm)
+        active, b = self._threshold()
+        _scale_to_(grads, norm, torch.where(active, b, torch.full_like(b, math.inf)))
+        recorded = torch.where(active, torch.minimum(norm, b), norm)
+        # Write slot `pos` by a mask, not by indexing with a device scalar (which would read it back).
+        at = torch.arange(self.window, device=norm.device) == self._pos
+        self._ring = torch.where(at & finite, recorded, self._ring)
+        step = finite.to(torch.int64)
+        self._pos = (self._pos + step) % self.window
+        self._count = torch.clamp(self._count + step, max=self.window)
+        self._steps = self._steps + step
         return norm
 
     def state_dict(self) -> dict[str, Any]:
-        return {"norms": list(self._norms), "steps": self._steps}
+        count, pos = int(self._count), int(self._pos)
+        ring = self._ring.cpu().tolist()
+        norms = ring[:count] if count < self.window else ring[pos:] + ring[:pos]  # oldest first
+        return {"norms": norms, "steps": int(self._steps)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         norms = [float(n) for n in state["norms"]]
@@ -176,8 +217,13 @@ class AdaptiveNormClipper(Clipper):
             raise ValueError(
                 f"`steps >= len(norms)` must hold in the state, but got ({steps=}, {len(norms)=})"
             )
-        self._norms = deque(norms, maxlen=self.window)
-        self._steps = steps
+        norms = norms[-self.window:]
+        device = self._ring.device
+        self._ring = torch.zeros(self.window, dtype=torch.float64, device=device)
+        self._ring[: len(norms)] = torch.tensor(norms, dtype=torch.float64)
+        self._pos = torch.tensor(len(norms) % self.window, device=device)
+        self._count = torch.tensor(len(norms), device=device)
+        self._steps = torch.tensor(steps, device=device)
 
 
 def build_clipper(spec: str | Mapping[str, Any]) -> Clipper:

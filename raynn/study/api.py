@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from raynn.errors import ConfigError
 from raynn.study.claims import Outcome, evaluate_claims
 from raynn.study.results import StudyResults
 from raynn.study.spec import Study, load_study, studies_dir
@@ -66,6 +67,7 @@ def study(
     patch: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] = print,
     code: Mapping[str, Any] | None = None,
+    accumulate: int | None = None,
 ) -> StudyReport:
     """Run study ``name`` (see ``raynn study --list``) and write its outputs into ``out``.
 
@@ -78,6 +80,8 @@ def study(
         out: Output folder (default ``studies-out/NAME``).
         patch: Merged over the study file after ``full`` (shrinks a study for a test).
         progress: Where progress lines go.
+        accumulate: Micro-batches per update for a study whose runs a generator makes (``large-batch``): its
+            global batches are then ``workers x accumulate`` micro-batches (``train.accumulate``).
         code: Your code to ship to every node (``working_dir``, ``py_modules``, ``excludes``: the run config's
             ``code`` section, see :mod:`raynn.code`), for study runs that name your own model or data.
 
@@ -92,6 +96,15 @@ def study(
     from raynn.code import check_code
 
     shipped = check_code(dict(code or {}), "--working-dir")  # first: the study's configs may import your code
+    if accumulate is not None:
+        if isinstance(accumulate, bool) or not isinstance(accumulate, int) or accumulate < 1:
+            raise ConfigError("--accumulate", "must be an integer >= 1", accumulate)
+        raw = load_study(name, full=full, workers=workers, gpus_per_worker=gpus_per_worker, patch=patch)
+        if not raw.generated:
+            raise ConfigError("--accumulate", "must be used with a study whose runs are generated (large-batch)",
+                              accumulate)
+        patch = {**dict(patch or {}), "runs": {**dict((patch or {}).get("runs", {})),
+                                               "generate": {"accumulate": accumulate}}}
     spec = load_study(name, full=full, workers=workers, gpus_per_worker=gpus_per_worker, patch=patch)
     folder = Path(out) if out is not None else Path("studies-out") / spec.name
     folder.mkdir(parents=True, exist_ok=True)

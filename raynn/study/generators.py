@@ -57,6 +57,7 @@ def large_batch(
     warmup_epochs: float,
     decay_epochs: Sequence[float] = (),
     decay_factors: Sequence[float] = (),
+    accumulate: int = 1,
     workers: int = 1,
 ) -> list[Any]:
     """Runs at global batch ``k * reference_batch`` for each ``k``, with each ``[rule, warmup]`` of ``combos``.
@@ -80,6 +81,9 @@ def large_batch(
         warmup_epochs: Length of the constant and gradual warmups, in epochs.
         decay_epochs: Epochs at which the rate is multiplied by the matching ``decay_factors`` entry.
         decay_factors: Cumulative factors, non-increasing in (0, 1] (``[0.1, 0.01]``).
+        accumulate: Micro-batches per update (``train.accumulate``, ``raynn study large-batch --accumulate``):
+            the global batch ``k x reference`` is ``workers x accumulate`` micro-batches, so a small cluster
+            reaches a large ``k``; iterations (warmup, decay) count updates.
         workers: Ray Train workers per run, from the study (``runs.workers``) or ``--workers``; not a key of
             ``generate``. The per-worker batch is the global batch divided by ``workers``, so ``k`` means the
             same global batch on any number of workers.
@@ -87,6 +91,8 @@ def large_batch(
     from raynn.config import check_config
 
     ks, pairs = _check_large_batch(k, combos, warmup_epochs, decay_epochs, decay_factors)
+    if isinstance(accumulate, bool) or not isinstance(accumulate, int) or accumulate < 1:
+        raise ConfigError("study.runs.generate.accumulate", "must be an integer >= 1", accumulate)
     probe = check_config(copy.deepcopy(dict(base)))
     ref, epochs = probe["scaling"]["reference_batch"], probe["train"]["epochs"]
     n_train = _dataset_size(base)
@@ -95,14 +101,16 @@ def large_batch(
         global_batch = kk * ref
         # The same global batch on any number of workers; fewer workers when the batch is too small to split.
         w = workers if global_batch % workers == 0 else 1
-        per_worker = global_batch // w
-        ipe = iters_per_epoch(n_train, per_worker, w)
+        a = accumulate if (global_batch // w) % accumulate == 0 else 1
+        per_worker = global_batch // (w * a)
+        ipe = -(-iters_per_epoch(n_train, per_worker, w) // a)  # updates per epoch
         decay = [round(e * ipe) for e in decay_epochs]
         for rule, warmup in [("linear", "none")] if kk == 1 else pairs:
             params = {"k": kk, "global_batch": global_batch, "rule": rule if kk > 1 else "reference",
                       "warmup": warmup if kk > 1 else "none", "iters_per_epoch": ipe}
             label = "k=1 (reference)" if kk == 1 else f"k={kk}, {rule}, warmup {warmup}"
-            common = {"train.batch_size": per_worker, "train.workers": w, "scaling.rule": rule}
+            common = {"train.batch_size": per_worker, "train.workers": w, "train.accumulate": a,
+                      "scaling.rule": rule}
             if warmup == "constant":
                 points.append(_constant_warmup_point(label, params, common, warmup_epochs, epochs, ipe, decay,
                                                      decay_factors))

@@ -147,6 +147,11 @@ class Study:
     raw: dict[str, Any]
 
     @property
+    def generated(self) -> bool:
+        """Whether a generator makes the runs (``runs.generate``), which then takes ``--accumulate``."""
+        return isinstance(self.raw.get("runs"), dict) and "generate" in self.raw["runs"]
+
+    @property
     def seeds(self) -> list[int]:
         if self.runs:
             return sorted({r.seed for r in self.runs})

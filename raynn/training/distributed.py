@@ -67,24 +67,61 @@ def _quiet_report_logs() -> None:
         logging.getLogger(module.__name__).setLevel(logging.WARNING)
 
 
+def where() -> str:
+    """This process's node, as a device error names it: ``node 10.0.0.5 (4bad55af)``."""
+    import ray
+
+    ctx = ray.get_runtime_context()
+    return f"node {ray.util.get_node_ip_address()} ({ctx.get_node_id()[:8]})"
+
+
+def _gpu_ids() -> list[str]:
+    import ray
+
+    return [str(i) for i in ray.get_gpu_ids()]
+
+
+def _ddp(device: Any) -> Callable[[Any], Any]:
+    """DistributedDataParallel on ``device``: a GPU worker's own GPU, or the CPU (``train.device: cpu``)."""
+
+    def wrap(model: Any) -> Any:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model.to(device)
+        return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    return wrap
+
+
 def worker_loop(cfg: dict[str, Any]) -> list[dict[str, Any]]:
-    """What each Ray Train worker runs."""
+    """What each Ray Train worker runs. Its device is the GPU Ray gave it (``CUDA_VISIBLE_DEVICES``), or the CPU
+    with ``train.device: cpu``; rank 0 reports every worker's GPU ids (``worker_gpu_ids``)."""
     import ray.train
     import ray.train.torch
+    import torch.distributed as dist
 
     from raynn.training.loop import Env, run_training
+    from raynn.training.precision import resolve_device
 
     _quiet_report_logs()
 
     ctx = ray.train.get_context()
+    device = resolve_device(cfg["train"]["device"], ray.train.torch.get_device(), where())
+    gpu_ids: list[Any] = [None] * ctx.get_world_size()
+    dist.all_gather_object(gpu_ids, _gpu_ids())
+
+    def report(metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
+        _report({**metrics, "worker_gpu_ids": gpu_ids}, checkpoint_dir)
+
     env = Env(
         rank=ctx.get_world_rank(),
         world_size=ctx.get_world_size(),
-        device=ray.train.torch.get_device(),
-        prepare_model=ray.train.torch.prepare_model,
+        device=device,
+        prepare_model=_ddp(device),
         make_loader=_sharded_loader,
-        report=_report,
+        report=report,
         latest_checkpoint=_latest_checkpoint,
+        where=where(),
     )
     return run_training(cfg, env)
 
@@ -121,10 +158,12 @@ def make_trainer(cfg: dict[str, Any], name: str, storage: str | Path, callbacks:
     ``cfg``); ``raynn study`` runs several configs of the same ``train`` section in one worker group this way.
     """
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
+    from ray.train.torch import TorchConfig, TorchTrainer
 
     t = cfg["train"]
     gpus = t["gpus_per_worker"]
+    # NCCL needs CUDA: workers that hold GPUs but train on the CPU (train.device: cpu) talk over gloo.
+    backend = "gloo" if gpus == 0 or t["device"] == "cpu" else "nccl"
     scaling = ScalingConfig(
         num_workers=t["workers"], use_gpu=gpus > 0,
         resources_per_worker={"CPU": 1, **({"GPU": gpus} if gpus > 0 else {})},
@@ -138,4 +177,4 @@ def make_trainer(cfg: dict[str, Any], name: str, storage: str | Path, callbacks:
         checkpoint_config=CheckpointConfig(num_to_keep=2), callbacks=callbacks or None,
     )
     return TorchTrainer(loop, train_loop_config=cfg if loop_config is None else loop_config, scaling_config=scaling,
-                        run_config=run)
+                        run_config=run, torch_config=TorchConfig(backend=backend))

@@ -4,13 +4,17 @@ Where it runs is described by an :class:`Env` (rank, world size, device, how to 
 for data parallelism, where checkpoints go). :func:`raynn.training.local.local_env` runs it in this process;
 :mod:`raynn.training.distributed` hands it to Ray Train's ``TorchTrainer``. The loop itself never imports Ray.
 
-Per iteration k (counted from 0 over the whole run): set the learning rate alpha_k = schedule(k), forward,
-loss (+ lambda ||theta||_p), backward, clip, decoupled weight decay theta <- (1 - beta) theta, optimizer step.
+Per iteration k (counted from 0 over the whole run; one iteration is one update): set the learning rate
+alpha_k = schedule(k); for each of its ``train.accumulate`` micro-batches forward (under autocast at
+``train.precision``), loss (+ lambda ||theta||_p) / micro-batches, backward (DDP all-reduces on the last one
+only); then unscale (fp16), clip, decoupled weight decay theta <- (1 - beta) theta, optimizer step. Nothing in
+a step reads a value back to the host: losses and norms stay on the device, read once per epoch.
 Per epoch: validate, report one progress line, and checkpoint (rank 0 alone writes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -32,6 +36,8 @@ from raynn.early_stopping import METRICS, EarlyStopping
 from raynn.losses import SmoothedCrossEntropy, distillation_loss
 from raynn.nn import build_initializer, build_network
 from raynn.optim import build_clipper, build_optimizer, decoupled_weight_decay_, lp_penalty
+from raynn.optim.clipping import global_norm_tensor
+from raynn.training.precision import Precision, compile_model, resolve_device
 from raynn.scaling import build_lr_schedule
 from raynn.training.checkpoint import (
     CHECKPOINT_FILE,
@@ -144,6 +150,7 @@ class Env:
     checkpoint_at: Callable[[int], bool] = _every_epoch
     data_cache: DataCache | None = None
     warn: Callable[[str], None] = _warn_stderr
+    where: str = "this machine"  # named in a device error: "node 10.0.0.5 (4bad55af)" on Ray
 
 
 def _resume_state(env: Env) -> tuple[dict[str, Any] | None, str | None]:
@@ -163,26 +170,38 @@ def _resume_state(env: Env) -> tuple[dict[str, Any] | None, str | None]:
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
+    """The model itself, under ``torch.compile`` (``_orig_mod``) and DDP (``module``)."""
+    model = getattr(model, "_orig_mod", model)
     return model.module if hasattr(model, "module") else model
 
 
 @torch.no_grad()
 def evaluate_batches(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], device: torch.device,
-                     transform: Callable[[torch.Tensor], torch.Tensor] = _identity) -> tuple[float, float]:
+                     transform: Callable[[torch.Tensor], torch.Tensor] = _identity,
+                     autocast: Callable[[], Any] = contextlib.nullcontext) -> tuple[float, float]:
     """Mean cross-entropy (hard labels) and accuracy of ``model`` over ``(x, y)`` batches, ``transform``
-    applied to each ``x`` first; the sums stay on the device and are read once at the end."""
+    applied to each ``x`` first, the forward pass under ``autocast``; the sums stay on the device and are read
+    once at the end."""
     model.eval()
     loss = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     n = 0
     for xb, yb in batches:
         xb, yb = transform(xb).to(device, non_blocking=True), yb.to(device, non_blocking=True)
-        logits = model(xb)
+        if xb.dim() == 4 and _is_channels_last(model):
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with autocast():
+            logits = model(xb)
         loss += F.cross_entropy(logits.float(), yb, reduction="sum")
         correct += (logits.argmax(1) == yb).sum()
         n += len(yb)
     model.train()
     return loss.item() / n, correct.item() / n
+
+
+def _is_channels_last(model: nn.Module) -> bool:
+    weight = next((p for p in model.parameters() if p.dim() == 4), None)
+    return weight is not None and weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device, batch: int = 2048) -> tuple[float, float]:
@@ -217,6 +236,7 @@ class _Parts:
     clipper: Any
     criterion: nn.Module
     stopper: EarlyStopping | None
+    amp: Any  # raynn.training.precision.Precision: autocast and the fp16 gradient scaler
 
 
 def _setup_data(cfg: dict[str, Any], env: Env, resuming: bool) -> _Data:
@@ -326,9 +346,13 @@ def _setup_parts(cfg: dict[str, Any], env: Env, data: _Data) -> _Parts:
     build_initializer(cfg["model"]["init"])(model, activation=cfg["model"]["activation"], bias=cfg["model"]["bias"],
                                             generator=torch.Generator().manual_seed(cfg["seed"]))
     model.to(env.device)
+    if cfg["train"]["channels_last"]:
+        model.to(memory_format=torch.channels_last)
     ocfg = cfg["optimizer"]
     optimizer = build_optimizer(model.parameters(), ocfg["name"], ocfg["lr"], **ocfg["params"])
-    schedule, plan = build_lr_schedule(cfg, iters_per_epoch=len(data.loader))
+    # An iteration of the schedule is an update: `accumulate` micro-batches (the last one of an epoch may be short).
+    schedule, plan = build_lr_schedule(cfg, iters_per_epoch=updates_per_epoch(len(data.loader),
+                                                                              cfg["train"]["accumulate"]))
     clipper = build_clipper(ocfg["clip"]) if ocfg["clip"] else None
     criterion = (instantiate(cfg["loss"]) if cfg["loss"] is not None
                  else SmoothedCrossEntropy(cfg["targets"]["label_smoothing"]))
@@ -338,7 +362,14 @@ def _setup_parts(cfg: dict[str, Any], env: Env, data: _Data) -> _Parts:
                       warmup=es_cfg["warmup"])
         if es_cfg else None
     )
-    return _Parts(model, optimizer, schedule, plan, clipper, criterion, stopper)
+    return _Parts(model, optimizer, schedule, plan, clipper, criterion, stopper,
+                  Precision(cfg["train"]["precision"], env.device))
+
+
+def updates_per_epoch(batches: int, accumulate: int) -> int:
+    """Optimizer updates in an epoch of ``batches`` micro-batches, ``accumulate`` per update (the last update
+    of an epoch takes what is left): ``ceil(batches / accumulate)``."""
+    return -(-batches // accumulate)
 
 
 def _restore(state: dict[str, Any], cfg: dict[str, Any], env: Env, data: _Data,
@@ -350,6 +381,8 @@ def _restore(state: dict[str, Any], cfg: dict[str, Any], env: Env, data: _Data,
         parts.clipper.load_state_dict(state["clipper"])
     if parts.stopper is not None and state.get("early_stopping") is not None:
         parts.stopper.load_state_dict(state["early_stopping"])
+    if state.get("scaler") is not None:
+        parts.amp.scaler.load_state_dict(state["scaler"])  # a resumed fp16 run continues at the same loss scale
     start_epoch = state["epoch"]
     data.generator.set_state(state["rng"]["loader"])
     if data.augment is not None and env.rank == 0:
@@ -363,18 +396,20 @@ def _restore(state: dict[str, Any], cfg: dict[str, Any], env: Env, data: _Data,
 
 def _train_epoch(cfg: dict[str, Any], env: Env, data: _Data, parts: _Parts, model: nn.Module, epoch: int,
                  k: int) -> tuple[float, int, float, int]:
-    """One pass over the loader, per iteration k: alpha_k = schedule(k), forward, loss (+ lambda ||theta||_p),
-    backward, clip, decoupled weight decay, step. Returns (mean train loss, samples seen, seconds, k after)."""
-    device, ocfg, dist = env.device, cfg["optimizer"], data.dist
+    """One pass over the loader: per update k, alpha_k = schedule(k), then ``train.accumulate`` micro-batches of
+    :func:`micro_step`. Returns (mean train loss, samples seen, seconds, k after)."""
+    device, tcfg = env.device, cfg["train"]
     params = [p for p in model.parameters() if p.requires_grad]
-    penalty, beta = ocfg["penalty"], ocfg["weight_decay"]
-    loader, optimizer = data.loader, parts.optimizer
+    loader, optimizer, accumulate = data.loader, parts.optimizer, tcfg["accumulate"]
+    channels_last = tcfg["channels_last"]
     if hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
         loader.sampler.set_epoch(epoch)
     model.train()
     losses, sizes = [], []
+    batches, batch_size = len(loader), tcfg["batch_size"]
+    samples = _epoch_samples(loader)  # this rank's samples per epoch, when the loader tells it
     t0 = time.perf_counter()
-    for batch in loader:
+    for i, batch in enumerate(loader):
         xb = batch[0]
         if data.teacher is not None:  # your own data: the teacher's logits of this batch's raw inputs
             batch = (xb, batch[1], data.teacher.logits(xb))
@@ -384,37 +419,93 @@ def _train_epoch(cfg: dict[str, Any], env: Env, data: _Data, parts: _Parts, mode
             xb = data.pre.transform(xb)
         yb = batch[1] if batch[1].dtype is torch.int64 else batch[1].long()  # labels a data set gave as int32, ...
         xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
-        lr = parts.schedule(k)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        logits = model(xb)
-        if dist is not None:
-            loss = distillation_loss(logits, batch[2].to(device), yb, dist["temperature"], dist["alpha"],
+        if channels_last and xb.dim() == 4:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        teacher = batch[2].to(device, non_blocking=True) if data.dist is not None else None
+        start = i - i % accumulate
+        if i == start:  # the first micro-batch of update k
+            lr = parts.schedule(k)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+        micro = min(accumulate, batches - start)  # micro-batches in this update
+        last = i == start + micro - 1
+        # Each micro-batch's mean loss weighted by its share of the update's samples: the update's gradient is
+        # that of the mean over all of them, as one batch of batch_size x accumulate would give.
+        if start + micro < batches:
+            update_samples = micro * batch_size
+        elif samples is not None:
+            update_samples = (micro - 1) * batch_size + samples - (batches - 1) * batch_size
+        else:
+            update_samples = micro * len(yb)
+        weight = len(yb) / update_samples
+        losses.append(micro_step(cfg, parts, model, params, xb, yb, teacher, weight, last))
+        sizes.append(len(yb))
+        k += last
+    seen = sum(sizes)
+    # One reduction per epoch, not a sync per batch; .item() also waits for the device before timing.
+    stacked, weights = torch.stack(losses), torch.tensor(sizes, dtype=losses[0].dtype, device=device)
+    if parts.amp.scaler.is_enabled():  # fp16: a step the scaler skipped (inf/NaN) is not the run diverging
+        finite = torch.isfinite(stacked)
+        train_loss = (torch.where(finite, stacked, 0) @ weights / (weights @ finite.to(weights.dtype))).item()
+    else:
+        train_loss = (stacked @ weights).item() / seen
+    return train_loss, seen, time.perf_counter() - t0, k
+
+
+def _epoch_samples(loader: Any) -> int | None:
+    """Samples one epoch of ``loader`` yields on this rank (a DataLoader's sampler, raynn's ShuffledBatches)."""
+    if isinstance(loader, ShuffledBatches):
+        return len(loader.tensors[0])
+    sampler = getattr(loader, "sampler", None)
+    try:
+        return len(sampler) if sampler is not None else None
+    except TypeError:
+        return None
+
+
+def micro_step(cfg: dict[str, Any], parts: _Parts, model: nn.Module, params: list[torch.Tensor], xb: torch.Tensor,
+               yb: torch.Tensor, teacher: torch.Tensor | None, weight: float, last: bool) -> torch.Tensor:
+    """One micro-batch: forward under autocast, loss (+ lambda ||theta||_p) x ``weight`` (its share of the
+    update's samples), backward (DDP's all-reduce only when ``last``); when ``last``, the update: unscale,
+    clip, decoupled weight decay, step.
+    Returns the micro-batch's loss, detached, on the device: nothing here reads a value back to the host."""
+    ocfg, dist, amp, optimizer = cfg["optimizer"], cfg["targets"]["distillation"], parts.amp, parts.optimizer
+    penalty, beta = ocfg["penalty"], ocfg["weight_decay"]
+    no_sync = getattr(model, "no_sync", None)
+    with (contextlib.nullcontext() if last or no_sync is None else no_sync()):
+        with amp.autocast():
+            logits = model(xb)
+        logits = logits.float()  # the loss in float32 whatever the precision of the forward pass
+        if teacher is not None:
+            loss = distillation_loss(logits, teacher, yb, dist["temperature"], dist["alpha"],
                                      eps=cfg["targets"]["label_smoothing"])
         else:
             loss = parts.criterion(logits, yb)
-        losses.append(loss.detach())
-        sizes.append(len(yb))
+        total = loss
         if penalty is not None and penalty["lambda"] > 0:
-            loss = loss + lp_penalty(params, penalty["p"], penalty["lambda"])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if parts.clipper is not None:
-            parts.clipper(params)
+            total = total + lp_penalty(params, penalty["p"], penalty["lambda"])
+        amp.scaler.scale(total * weight if weight != 1 else total).backward()
+    if last:
+        amp.scaler.unscale_(optimizer)  # clipping, the penalty's and the decay's rules see true gradients
+        norm = parts.clipper.clip_(params) if parts.clipper is not None else None
         if beta > 0:
-            decoupled_weight_decay_(params, beta)
-        optimizer.step()
-        k += 1
-    seen = sum(sizes)
-    # One reduction per epoch, not a sync per batch; .item() also waits for the device before timing.
-    train_loss = (torch.stack(losses) @ torch.tensor(sizes, dtype=losses[0].dtype, device=device)).item() / seen
-    return train_loss, seen, time.perf_counter() - t0, k
+            if amp.scaler.is_enabled():  # a step the scaler will skip must not decay the weights either
+                norm = global_norm_tensor([p.grad for p in params if p.grad is not None]) if norm is None else norm
+                factor = torch.where(torch.isfinite(norm), 1.0 - beta, 1.0).to(params[0].dtype)
+                with torch.no_grad():
+                    torch._foreach_mul_(params, factor)
+            else:
+                decoupled_weight_decay_(params, beta)
+        amp.scaler.step(optimizer)  # fp32 / bf16: optimizer.step(); fp16: skipped on inf/NaN gradients
+        amp.scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+    return loss.detach()
 
 
 def _epoch_metrics(env: Env, data: _Data, parts: _Parts, model: nn.Module, epoch: int, k: int, train_loss: float,
                    seen: int, elapsed: float, resumes: int) -> dict[str, Any]:
     """Validate after ``epoch`` (0-based) and return the epoch's metrics row."""
-    val_loss, val_acc = evaluate_batches(model, data.val_batches(), env.device)
+    val_loss, val_acc = evaluate_batches(model, data.val_batches(), env.device, autocast=parts.amp.autocast)
     # Diverged: the validation loss is no longer a number (NaN weights after a NaN or inf step). Decided on
     # the validation loss, which every rank computes alike from the same weights, so all ranks stop together.
     # Reported as +inf, not NaN: a tuner ranks it worst (Tune drops NaN rows, as if the epoch never ran).
@@ -438,6 +529,7 @@ def _checkpoint(cfg: dict[str, Any], data: _Data, parts: _Parts, model: nn.Modul
         "optimizer": parts.optimizer.state_dict(), "preprocess": data.pre.state_dict(),
         "clipper": clipper.state_dict() if clipper is not None and hasattr(clipper, "state_dict") else None,
         "early_stopping": stopper.state_dict() if stopper else None,
+        "scaler": parts.amp.scaler.state_dict() if parts.amp.scaler.is_enabled() else None,
         "rng": {"torch": torch.get_rng_state(), "loader": data.generator.get_state(),
                 "augment": data.augment.state_dict() if data.augment is not None else None}, "history": history,
     }
@@ -447,6 +539,7 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
     """Train the model a checked config describes; returns every epoch's metrics, resumed epochs included."""
     env = env or Env()
     tcfg = cfg["train"]
+    env.device = resolve_device(tcfg["device"], env.device, env.where)
     if tcfg["num_threads"]:
         torch.set_num_threads(tcfg["num_threads"])
     torch.manual_seed(cfg["seed"] + env.rank)
@@ -463,7 +556,7 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
             env.warn(f"raynn: warning: {ckpt_path} is of a run that diverged at epoch {start_epoch}; not training "
                      "it further")
         return history
-    model = env.prepare_model(parts.model)
+    model = compile_model(env.prepare_model(parts.model), tcfg["compile"])
     if env.rank == 0:
         env.log(f"raynn: {parts.plan.describe()}")
         if state is not None:

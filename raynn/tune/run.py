@@ -68,11 +68,13 @@ def run_tune(options: TuneOptions | str | os.PathLike[str] | SearchSpace | None 
     with _ray_logs_to(None if opts.ray_logs else plan.exp_dir / RAY_LOG):
         ensure_ray(plan.address, code=plan.code)
         from raynn.cluster import check_fits
-        from raynn.code import probe_nodes
+        from raynn.code import probe_cuda, probe_nodes
         from raynn.resources import trial_demand
 
         check_fits(trial_demand(opts.workers_per_trial, opts.gpus_per_worker))  # a trial no node can hold: exit 2
         probe_nodes(plan.class_paths)  # every node imports the user's code, or one line names the node
+        if opts.gpus_per_worker > 0 and plan.device != "cpu":
+            probe_cuda()  # a GPU node whose torch has no CUDA: one line, before a trial holds a GPU
         max_concurrent = opts.max_concurrent or _slots(opts.workers_per_trial)
         overrides = {"train.epochs": plan.max_resource, "train.workers": opts.workers_per_trial,
                      "train.gpus_per_worker": opts.gpus_per_worker, "train.pending_timeout": opts.pending_timeout,
@@ -106,6 +108,7 @@ class _Plan:
     code: dict[str, Any]  # the checked code section the job ships (raynn.code)
     code_digest: str | None
     class_paths: dict[str, str]  # the user's classes and functions every node must import
+    device: str  # the sample config's train.device
 
 
 def _plan(opts: TuneOptions) -> _Plan:
@@ -149,7 +152,7 @@ def _plan(opts: TuneOptions) -> _Plan:
     if opts.resume:
         _say_if_code_changed(exp_dir, code_digest)
     return _Plan(space, sched, searcher, rungs, max_resource, num_samples, name, exp_dir, address, code,
-                 code_digest, class_paths(sample))
+                 code_digest, class_paths(sample), sample["train"]["device"])
 
 
 def _say_if_code_changed(exp_dir: Path, now: str | None) -> None:

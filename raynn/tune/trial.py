@@ -49,7 +49,8 @@ def _report(metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
     if checkpoint_dir:
         fault_point("checkpoint", metrics.get("epoch"), trial)  # in a temporary directory, not yet persisted
     checkpoint = ray.tune.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
-    ray.tune.report({**metrics, "node_id": _node_id()}, checkpoint=checkpoint)
+    gpu_ids = [str(i) for i in ray.get_gpu_ids()]
+    ray.tune.report({**metrics, "node_id": _node_id(), "gpu_ids": gpu_ids}, checkpoint=checkpoint)
 
 
 def _latest_checkpoint() -> str | None:
@@ -114,14 +115,19 @@ def run_trial(params: dict[str, Any], *, space: dict[str, Any], overrides: dict[
     trial_id = ray.tune.get_context().get_trial_id()
     cfg["name"] = f"trial-{trial_id}"
     if cfg["train"]["workers"] == 1:
+        import torch
+
+        from raynn.training.distributed import where
         from raynn.training.loop import DataCache, Env, run_training
 
         if DATA_CACHE is None:
             DATA_CACHE = DataCache(DATA_CACHE_SIZE)
         at = checkpoint_policy(rungs, checkpoint_every) if rungs is not None else (lambda epoch: True)
+        # A trial given GPUs sees only its own (Ray sets CUDA_VISIBLE_DEVICES): it trains on the first of them.
+        device = torch.device("cuda", 0) if ray.get_gpu_ids() else torch.device("cpu")
         # The driver's view shows every trial's progress; per-trial epoch lines would only bury it.
-        run_training(cfg, Env(report=_report, latest_checkpoint=_latest_checkpoint, log=lambda line: None,
-                              checkpoint_at=at, data_cache=DATA_CACHE))
+        run_training(cfg, Env(device=device, report=_report, latest_checkpoint=_latest_checkpoint,
+                              log=lambda line: None, checkpoint_at=at, data_cache=DATA_CACHE, where=where()))
         return
 
     from ray.tune.integration.ray_train import TuneReportCallback
