@@ -183,6 +183,12 @@ CASES = [
     _train_cfg("cfg-code-working-dir-missing", "code: {working_dir: nowhere}\n", "code.working_dir", "nowhere"),
     Case("train-py-module-missing", "train", "code.py_modules.0", "nowhere", args=["--py-module", "nowhere"]),
     Case("train-working-dir-missing", "train", "code.working_dir", "nowhere", args=["--working-dir", "nowhere"]),
+    _train_cfg("cfg-precision-unknown", "train: {precision: fp8}\n", "train.precision", "fp8"),
+    _train_cfg("cfg-accumulate-zero", "train: {accumulate: 0}\n", "train.accumulate", "0"),
+    _train_cfg("cfg-device-unknown", "train: {device: tpu}\n", "train.device", "tpu"),
+    _train_cfg("cfg-compile-bad", "train: {compile: {backend: inductor, fullgraph: true}}\n", "train.compile",
+               "fullgraph"),
+    _train_cfg("cfg-channels-last-string", "train: {channels_last: 'yes'}\n", "train.channels_last", "yes"),
     # ---- raynn train: --set and flags ----------------------------------------------------------------------
     Case("set-nan", "train", "optimizer.lr", "nan", args=["--set", "optimizer.lr=.nan"]),
     Case("set-bad-yaml", "train", "optimizer.lr", "[", args=["--set", "optimizer.lr=["]),
