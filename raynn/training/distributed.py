@@ -38,20 +38,20 @@ def _report(metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
 
 
 def _sharded_loader(dataset: Any, batch_size: int, generator: Any) -> Any:
-    """Ray Train's data parallelism: each rank reads its DistributedSampler shard.
+    """Ray Train's data parallelism: each rank reads its DistributedSampler shard (the process group is Ray
+    Train's). The loop moves batches to its device itself, so Ray's ``prepare_data_loader`` (whose device
+    transfer assumes CUDA whenever the worker holds a GPU) is not needed.
 
     The sampler is seeded with the run's seed (``generator``'s): the one ``prepare_data_loader`` would add is
     seeded 0, so every seed of a data-parallel run would see the same example order.
     """
-    import ray.train.torch
     from torch.utils.data import DataLoader
     from torch.utils.data.distributed import DistributedSampler
 
     from raynn.training.loop import _identity
 
     sampler = DistributedSampler(dataset, shuffle=True, seed=generator.initial_seed())
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=_identity)
-    return ray.train.torch.prepare_data_loader(loader)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=_identity)
 
 
 def _quiet_report_logs() -> None:

@@ -57,6 +57,7 @@ def test_a_two_worker_trial_puts_its_workers_on_different_gpus(ray_session: None
     proc = _tune(tmp_path, SPACE, "ddp", "--num-samples", "1", "--workers-per-trial", "2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     (trial,) = _rows(tmp_path / "exps" / "ddp").values()
+    assert trial, (proc.stdout[-3000:], proc.stderr[-3000:])
     workers = trial[-1]["worker_gpu_ids"]
     assert [r["epoch"] for r in trial] == [1, 2] and len(workers) == 2, trial
     assert all(len(w) == 1 for w in workers) and workers[0] != workers[1], workers
