@@ -124,6 +124,8 @@ def run_trial(params: dict[str, Any], *, space: dict[str, Any], overrides: dict[
     from raynn.training.distributed import configure_ray_train_env, make_trainer
 
     configure_ray_train_env()
-    storage = Path(cfg["storage"]) / "train-runs"
+    from raynn.storage import join
+
+    storage = join(cfg["storage"], "train-runs")  # a local path or a URI
     trainer = make_trainer(cfg, cfg["name"], storage, callbacks=[TuneReportCallback()])
     trainer.fit()
