@@ -5,7 +5,8 @@
 A URI is passed to Ray as it is; what raynn itself writes beside Ray's files is written to a driver-local working
 copy (:func:`work_dir`) and uploaded (:func:`upload_dir`). A URI is checked before anything starts
 (:func:`check_uri`): pyarrow must know its scheme and parameters, credentials must be found, and a probe object
-must be written and deleted under it (the bucket exists, is reachable and writable). Nothing else here reads
+must be written and deleted under it (the bucket exists, is reachable and writable; pyarrow keeps the emptied
+prefix as an empty directory marker, the directory Ray makes there anyway). Nothing else here reads
 the network; :func:`is_uri`, :func:`join`, :func:`normalize` are pure.
 """
 
@@ -119,7 +120,7 @@ def fs_uri(storage: str, fs_path: str) -> str:
 def check_uri(key: str, value: str) -> Uri:
     """``value`` (a URI) if it can hold runs: pyarrow knows its scheme and parameters, credentials are found
     (S3), and a probe object can be written and deleted under it. Otherwise a :class:`ConfigError` naming
-    ``key``, the reason (pyarrow's, when it has one) and the URI, secrets redacted. Nothing is left behind."""
+    ``key``, the reason (pyarrow's, when it has one) and the URI, secrets redacted. No object is left behind."""
     uri = normalize(key, value)
     shown = redact(uri)
     scheme = uri.split("://", 1)[0].lower()
@@ -133,7 +134,7 @@ def check_uri(key: str, value: str) -> Uri:
     if scheme == "s3" and not _s3_anonymous(uri):
         missing = _missing_aws_credentials()
         if missing:
-            raise ConfigError(key, f"needs AWS credentials, but {missing}", shown)
+            raise ConfigError(key, f"must come with AWS credentials, but {missing}", shown)
     _probe(key, fs, path, shown)
     return Uri(uri)
 
