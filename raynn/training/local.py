@@ -103,4 +103,10 @@ class LocalRun:
 
     def env(self, device: torch.device | None = None) -> Env:
         return Env(device=device or torch.device("cuda" if torch.cuda.is_available() else "cpu"),
-                   report=self.report, latest_checkpoint=self.latest_checkpoint, log=self.log)
+                   report=self.report, latest_checkpoint=self._local_latest_checkpoint, log=self.log)
+
+    def _local_latest_checkpoint(self) -> str | None:
+        """The newest checkpoint as the loop reads it: from a bucket, downloaded (it has no neighbours there to
+        fall back on: only whole ones, with their checkpoint file, are listed)."""
+        latest = self.latest_checkpoint()
+        return storage.fetch_local(latest) if self.remote and latest is not None else latest
