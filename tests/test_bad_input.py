@@ -264,6 +264,8 @@ CASES = [
     _py("py-train-name-traversal", lambda d: raynn.train({"name": "../x"}), "name", "../x"),
     _py("py-train-storage-unknown-scheme", lambda d: raynn.train({"storage": "nosuchfs://b/runs"}), "storage",
         "nosuchfs://b/runs"),
+    _py("py-study-storage-unknown-scheme", lambda d: raynn.study("batch-size", storage="nosuchfs://b/s"),
+        "--storage", "nosuchfs://b/s"),
     _py("py-tune-storage-uri-without-slashes", lambda d: raynn.tune(hpo.SearchSpace.from_dict(SPACE),
                                                                     storage="gs:bucket"), "--storage", "gs:bucket"),
     _py("py-train-address", lambda d: raynn.train({}, address="nonsense:1"), "--address", "nonsense:1"),
