@@ -75,6 +75,7 @@ def route_ray_logs(path: str | Path) -> None:
     import sys
 
     path = str(Path(path).resolve())
+    Path(path).parent.mkdir(parents=True, exist_ok=True)  # with a storage URI: the driver's working-copy path
     for name in RAY_LOGGERS:
         log = logging.getLogger(name)
         if any(getattr(h, "baseFilename", None) == path for h in log.handlers):

@@ -199,3 +199,24 @@ def test_an_experiment_in_a_bucket_resumes_from_a_fresh_machine_with_only_the_ur
     assert summary["best_checkpoint"].startswith("s3://bucket/exps/in-bucket/trial-")
     assert load_model(summary["best_checkpoint"]).predict(torch.zeros(3, 1, 8, 8)).shape == (3,)
     _wait_for_free_cpus(60)
+
+
+def test_a_cut_state_file_in_a_bucket_is_replaced_by_the_guards_copy_there(s3: Any, tmp_path: Path) -> None:
+    """``--resume`` of an experiment at a URI checks Tune's newest state files there, as for a directory, and
+    puts the guard's last whole copy back in the bucket (a cut-short newer file set aside)."""
+    from raynn import storage
+    from raynn.tune.run import _resume_settings
+
+    exp = _experiment(tmp_path)
+    (exp / ".raynn-last-state").mkdir()
+    (exp / ".raynn-last-state" / "experiment_state-2026-01-01_00-00-00.json").write_text('{"trial_data": [1]}')
+    (exp / "experiment_state-2026-01-01_00-00-09.json").write_text('{"trial_d')  # cut short
+    uri = s3.uri("cut")
+    storage.upload_dir(exp, storage.join(uri, "exp"))
+    settings = _resume_settings(uri, "exp")
+    assert settings["scheduler"] == "hyperband"
+    names = set(storage.listdir(storage.join(uri, "exp")))
+    assert "experiment_state-2026-01-01_00-00-09.json" not in names
+    assert "experiment_state-2026-01-01_00-00-09.json.unreadable" in names
+    assert json.loads(storage.read_text(storage.join(uri, "exp", "experiment_state-2026-01-01_00-00-00.json"))) == \
+        {"trial_data": [1]}
