@@ -31,7 +31,7 @@ __all__ = ["Uri", "URI_RULE", "check_uri", "copy_for_upload", "delete_dir", "del
            "read_text", "redact", "upload_dir", "upload_file", "work_dir", "write_text"]
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-_SCHEME_NO_SLASHES = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{1,}):(?!//)")  # "s3:bucket", "s3:/bucket"; not "C:"
+_SCHEME_NO_SLASHES = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{1,}):(?!//)")  # "s3:bucket", "s3:/b"; not "C:"
 
 URI_RULE = "must be a local directory or a URI of a filesystem pyarrow knows (s3://, gs://, abfs://, hdfs://)"
 
@@ -75,7 +75,8 @@ def redact(uri: str) -> str:
     base, query = _split(uri)
     if not query:
         return uri
-    pairs = [(k, "***" if k in _SECRET_PARAMS else v) for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True)]
+    pairs = [(k, "***" if k in _SECRET_PARAMS else v)
+             for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True)]
     return f"{base}?{'&'.join(f'{k}={v}' for k, v in pairs)}"
 
 
@@ -89,7 +90,8 @@ def normalize(key: str, value: Any) -> str:
     if is_uri(text):
         base, query = _split(text)
         if not base.split("://", 1)[1].strip("/"):
-            raise ConfigError(key, "must name a bucket or path after the scheme (s3://bucket/prefix)", redact(text))
+            raise ConfigError(key, "must name a bucket or path after the scheme (s3://bucket/prefix)",
+                              redact(text))
         return base.rstrip("/") + (f"?{query}" if query else "")
     if _SCHEME_NO_SLASHES.match(text):
         raise ConfigError(key, f"{URI_RULE}; this looks like a URI without '//' and would be a local folder "
@@ -114,7 +116,7 @@ def fs_uri(storage: str, fs_path: str) -> str:
     return f"{scheme}://{fs_path.lstrip('/')}" + (f"?{query}" if query else "")
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------
 # The check before anything starts.
 
 def check_uri(key: str, value: str) -> Uri:
@@ -126,7 +128,7 @@ def check_uri(key: str, value: str) -> Uri:
     scheme = uri.split("://", 1)[0].lower()
     try:
         fs, path = filesystem(uri)
-    except Exception as exc:  # noqa: BLE001 - pyarrow's ArrowInvalid / OSError / ValueError all mean "cannot use"
+    except Exception as exc:  # noqa: BLE001 - pyarrow's ArrowInvalid, OSError, ValueError: "cannot use"
         message = _first_line(exc)
         if "Unrecognized filesystem type" in message:
             raise ConfigError(key, f"{URI_RULE}; pyarrow does not know the scheme {scheme!r}", shown) from None
@@ -170,7 +172,8 @@ def _probe(key: str, fs: Any, path: str, shown: str) -> None:
         with fs.open_output_stream(probe) as f:
             f.write(b"raynn storage probe\n")
     except Exception as exc:  # noqa: BLE001
-        raise ConfigError(key, f"must be writable: writing a probe object failed ({_reason(exc)})", shown) from None
+        raise ConfigError(key, f"must be writable: writing a probe object failed ({_reason(exc)})",
+                          shown) from None
     try:
         fs.delete_file(probe)
     except Exception as exc:  # noqa: BLE001
@@ -195,7 +198,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------
 # Reading and writing under a URI (or a local path: the same calls work on both).
 
 def exists(location: str) -> bool:
