@@ -116,3 +116,19 @@ def test_files_go_up_and_come_back(s3: Any, tmp_path: Path) -> None:
     assert Path(local, "a.txt").read_text() == "a"
     with pytest.raises(FileNotFoundError):
         storage.fetch_local(storage.join(where, "missing"))
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        ("When initiating multiple part upload for key 'p/x' in bucket 'b': AWS Error ACCESS_DENIED during "
+         "CreateMultipartUpload operation: Access Denied", "access denied: check the credentials and the bucket's "
+         "policy: Access Denied"),
+        ("When creating key 'p/' in bucket 'b': AWS Error NO_SUCH_BUCKET during PutObject operation: The specified "
+         "bucket does not exist", "the bucket does not exist: The specified bucket does not exist"),
+        ("something else\nsecond line", "something else"),
+    ],
+    ids=["access-denied", "no-such-bucket", "other"],
+)
+def test_pyarrows_s3_errors_are_said_in_words(error: str, reason: str) -> None:
+    assert storage._reason(OSError(error)) == reason
