@@ -207,5 +207,7 @@ def train(
     configure_ray_train_env()
     result = make_trainer(cfg, name, storage).fit()  # raises TrainingFailedError once retries run out
     history = result.return_value or []
-    checkpoint = result.checkpoint.path if result.checkpoint is not None else None
+    from raynn.storage import fs_uri
+
+    checkpoint = fs_uri(storage, result.checkpoint.path) if result.checkpoint is not None else None
     return TrainResult(history[-1] if history else dict(result.metrics or {}), checkpoint, str(storage / name), history)

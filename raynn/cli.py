@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="fail when Ray cannot place the workers within this time (train.pending_timeout, 600)")
     train.add_argument("--address", help="Ray cluster address; implies running on Ray (default: local)")
     train.add_argument("--name", help="run name (default: raynn-<time>)")
-    train.add_argument("--storage", help="directory for runs and checkpoints (storage)")
+    train.add_argument("--storage", help="directory or bucket URI (s3://bucket/prefix?...) for runs and checkpoints "
+                       "(storage)")
     _code_flags(train)
 
     tune = sub.add_parser("tune", help="search hyperparameters with Ray Tune (HyperBand, successive halving, GP)")
@@ -84,11 +85,13 @@ def _parser() -> argparse.ArgumentParser:
                       help="continue the experiment --name in --storage with the settings it was started with")
     tune.add_argument("--address", help="Ray cluster address (default: start a local instance)")
     tune.add_argument("--name", help="experiment name (default: tune-<time>)")
-    tune.add_argument("--storage", default="experiments", help="directory for experiments")
+    tune.add_argument("--storage", default="experiments", help="directory or bucket URI (s3://bucket/prefix?...) "
+                      "for experiments")
     _code_flags(tune)
 
     report = sub.add_parser("report", help="write a self-contained HTML report of a tuning experiment")
-    report.add_argument("experiment_dir", metavar="EXPERIMENT_DIR", help="experiment directory of raynn tune")
+    report.add_argument("experiment_dir", metavar="EXPERIMENT_DIR",
+                        help="experiment directory of raynn tune (or its URI: s3://bucket/prefix/NAME?...)")
     report.add_argument("--output", metavar="FILE", help="HTML file to write (default EXPERIMENT_DIR/report.html)")
 
     study = sub.add_parser("study", help="reproduce a figure and claim of the chapter on Ray (see --list)")
@@ -99,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("--gpus-per-worker", type=float, help="GPUs per worker or per single-process run (default 0)")
     study.add_argument("--address", help="Ray cluster address (default: start a local instance)")
     study.add_argument("--out", help="output folder (default studies-out/NAME)")
+    study.add_argument("--storage", help="directory or bucket URI for data-parallel runs' checkpoints while the "
+                       "study runs (default: a temporary directory)")
     study.add_argument("--accumulate", type=_int, metavar="A",
                        help="micro-batches per update in a generated study (large-batch): a large k on few workers")
     _code_flags(study)
@@ -180,8 +185,8 @@ def _study(args: argparse.Namespace) -> int:
     from raynn.code import code_flags
 
     report = study(args.name, full=args.full, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
-                   address=args.address, out=args.out, code=code_flags(args.working_dir, args.py_modules),
-                   accumulate=args.accumulate)
+                   address=args.address, out=args.out, storage=args.storage,
+                   code=code_flags(args.working_dir, args.py_modules), accumulate=args.accumulate)
     held = sum(o.held is True for o in report.outcomes.values())
     measured = sum(o.held is not None for o in report.outcomes.values())
     print(f"raynn study: {held} of {measured} measured claim(s) held; open {report.html}")

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Mapping
 from raynn.classpath import check_spec, is_spec, normalize_specs
 from raynn.errors import ConfigError
 from raynn.paths import check_name, resolve_input_paths
+from raynn.storage import normalize
 from raynn.values import INT_MAX, SEED_MAX, is_finite_number, is_int, set_dotted
 from raynn.yamlio import load_yaml_file, load_yaml_text
 
@@ -429,7 +430,7 @@ class _Checker:
             check_name("name", self.get("name"))
         self.int_("seed", 0, high=SEED_MAX)
         self.str_("storage")
-        self.cfg["storage"] = str(Path(self.cfg["storage"]).resolve())
+        self.cfg["storage"] = normalize("storage", self.cfg["storage"])  # a URI stays one (raynn.storage)
         self.code()  # first: it puts the user's code on this process's import path
         self.data()
         self.model()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from raynn.errors import ConfigError
+from raynn.storage import Uri, check_uri, is_uri, normalize
 
 __all__ = ["INPUT_PATHS", "MIN_FREE_BYTES", "NAME_RULE", "check_name", "check_storage", "is_name",
            "resolve_input_paths"]
@@ -73,15 +74,20 @@ MIN_FREE_BYTES = 16 << 20
 Less means the first checkpoint would fail after the first epoch was paid for."""
 
 
-def check_storage(key: str, path: str | os.PathLike[str]) -> Path:
+def check_storage(key: str, path: str | os.PathLike[str]) -> Path | Uri:
     """The absolute storage directory ``path``, checked before anything starts: it (or the nearest existing
     directory above it, where it will be made) must be a writable directory with :data:`MIN_FREE_BYTES` free.
+    A storage URI (``s3://bucket/prefix?...``) is checked by :func:`raynn.storage.check_uri` instead (scheme,
+    credentials, a probe object written and deleted); a bucket has no free space to check.
 
     A run that cannot write learns it at its first checkpoint, after an epoch of work; this says so up front.
     Nothing is created. ``os.access`` sees read-only mounts (EROFS) as well as permissions.
     """
     if not isinstance(path, (str, os.PathLike)) or not str(path) or "\x00" in str(path):
         raise ConfigError(key, "must be the path of a directory", path)
+    if is_uri(str(path)):
+        return check_uri(key, str(path))
+    normalize(key, path)  # "s3:bucket" is a URI without its "//", never a local folder named "s3:"
     target = Path(path).resolve()
     probe = target
     while not probe.exists():

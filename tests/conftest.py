@@ -6,11 +6,16 @@ session down first; the next test that asks for ``ray_session`` starts it again.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+
+from raynn_testing.s3 import DUMMY_AWS_ENV
+
+os.environ.update(DUMMY_AWS_ENV)  # before any Ray session starts: its workers reach the loopback S3 server too
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -39,6 +44,18 @@ def ray_session(_ray_teardown: None) -> None:
 @pytest.fixture()
 def storage(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[Any]:
+    """A moto S3 server on 127.0.0.1 (port chosen by the system) with the bucket ``bucket``, for the session."""
+    from raynn_testing import s3 as s3_server
+
+    server = s3_server.start()
+    try:
+        yield server
+    finally:
+        server.server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,9 @@ would cost seconds each); a few at the end run the real ``raynn`` command. For e
 a rule ("must ..."), no ``ray.init`` (it is replaced by a recorder that fails), and no file written anywhere
 under the test's directory (the storage directory stays absent).
 
+Storage URIs: ``S3(bucket/prefix)`` in a case stands for that prefix on the suite's moto S3 server on loopback
+(``s3://bucket/prefix?endpoint_override=http://127.0.0.1:PORT``); no object may appear in its bucket either.
+
 Unreachable addresses are 127.0.0.1 with a closed port only.
 """
 
@@ -30,6 +33,7 @@ import raynn
 from raynn import hpo
 from raynn.cli import main
 from raynn.errors import ConfigError
+from raynn_testing.s3 import CREDENTIAL_VARS
 
 SPACE: dict[str, Any] = {
     "base": {"data": {"name": "digits"}, "model": {"name": "mlp", "params": {"hidden": [16]}},
@@ -50,6 +54,7 @@ def _closed_port() -> int:
 
 
 CLOSED = f"127.0.0.1:{_closed_port()}"
+CLOSED_S3 = f"s3://bucket/runs?endpoint_override=http://{CLOSED}"
 
 
 class _MainNet:
@@ -90,6 +95,7 @@ class Case:
     file: str | bytes | None = None
     args: list[str] = field(default_factory=list)
     call: Callable[[Path], Any] | None = None
+    unset: tuple[str, ...] = ()  # environment variables the case runs without (credentials)
 
 
 def _train_cfg(id: str, text: str | bytes, key: str, value: str) -> Case:
@@ -212,6 +218,13 @@ CASES = [
          args=["--address", "http://127.0.0.1:8265"]),
     Case("train-storage-is-file", "train", "storage", "afile", args=["--storage", "afile"]),
     Case("train-config-missing", "train", "config", "missing.yaml", args=["missing.yaml"]),
+    Case("train-storage-unknown-scheme", "train", "storage", "nosuchfs://bucket/runs",
+         args=["--storage", "nosuchfs://bucket/runs"]),
+    Case("train-storage-uri-without-slashes", "train", "storage", "s3:/bucket/runs", args=["--storage", "s3:/bucket/runs"]),
+    Case("train-storage-missing-bucket", "train", "storage", "S3(no-such-bucket/runs)",
+         args=["--storage", "S3(no-such-bucket/runs)"]),
+    Case("train-storage-no-credentials", "train", "storage", "S3(bucket/runs)", args=["--storage", "S3(bucket/runs)"],
+         unset=CREDENTIAL_VARS),
     # ---- raynn tune: the search space ----------------------------------------------------------------------
     _tune_space("space-not-utf8", b"\x89PNG\r\n\x1a\n\x00\x00", "search space", "space.yaml"),
     _tune_space("space-empty", "", "search space", "space.yaml"),
@@ -277,10 +290,25 @@ CASES = [
     Case("tune-metric-empty", "tune", "--metric", "''", args=["--metric", ""]),
     Case("tune-storage-is-file", "tune", "--storage", "afile", args=["--storage", "afile"]),
     Case("tune-resume-missing", "tune", "--resume", "nothing-here", args=["--resume", "--name", "nothing-here"]),
+    Case("tune-storage-unknown-scheme", "tune", "--storage", "nosuchfs://bucket/exps",
+         args=["--storage", "nosuchfs://bucket/exps"]),
+    Case("tune-storage-closed-port", "tune", "--storage", CLOSED_S3, args=["--storage", CLOSED_S3]),
+    Case("tune-storage-bad-parameter", "tune", "--storage", "S3(bucket/exps)&endpoint=typo",
+         args=["--storage", "S3(bucket/exps)&endpoint=typo"]),
+    Case("tune-storage-missing-bucket", "tune", "--storage", "S3(no-such-bucket/exps)",
+         args=["--storage", "S3(no-such-bucket/exps)"]),
+    Case("tune-storage-no-credentials", "tune", "--storage", "S3(bucket/exps)", args=["--storage", "S3(bucket/exps)"],
+         unset=CREDENTIAL_VARS),
+    Case("tune-resume-missing-in-bucket", "tune", "--resume", "S3(bucket/exps/nothing-here)",
+         args=["--resume", "--name", "nothing-here", "--storage", "S3(bucket/exps)"]),
     # ---- raynn report --------------------------------------------------------------------------------------
     Case("report-dir-is-file", "report", "EXPERIMENT_DIR", "afile", args=["afile"]),
     Case("report-summary-not-object", "report", "EXPERIMENT_DIR", "exp", file="[1, 2]", args=["exp"]),
     Case("report-output-is-dir", "report", "--output", "work", file='{"curves": {}}', args=["exp", "--output", "."]),
+    Case("report-uri-missing-bucket", "report", "EXPERIMENT_DIR", "S3(no-such-bucket/exps/e)",
+         args=["S3(no-such-bucket/exps/e)"]),
+    Case("report-uri-missing-experiment", "report", "EXPERIMENT_DIR", "S3(bucket/exps/none)",
+         args=["S3(bucket/exps/none)"]),
     # ---- Python API ----------------------------------------------------------------------------------------
     _py("py-train-bad-lr", lambda d: raynn.train({"optimizer": {"lr": -1}}), "optimizer.lr", "-1"),
     _py("py-train-class-in-main", lambda d: raynn.train({"model": {"class_path": _MainNet}}), "model.class_path",
@@ -291,6 +319,12 @@ CASES = [
     _py("py-train-not-mapping", lambda d: raynn.train([("optimizer", 1)]), "config", "optimizer"),
     _py("py-train-overrides-string", lambda d: raynn.train({}, "optimizer.lr=1"), "overrides", "optimizer.lr=1"),
     _py("py-train-name-traversal", lambda d: raynn.train({"name": "../x"}), "name", "../x"),
+    _py("py-train-storage-unknown-scheme", lambda d: raynn.train({"storage": "nosuchfs://b/runs"}), "storage",
+        "nosuchfs://b/runs"),
+    _py("py-study-storage-unknown-scheme", lambda d: raynn.study("batch-size", storage="nosuchfs://b/s"),
+        "--storage", "nosuchfs://b/s"),
+    _py("py-tune-storage-uri-without-slashes", lambda d: raynn.tune(hpo.SearchSpace.from_dict(SPACE),
+                                                                    storage="gs:bucket"), "--storage", "gs:bucket"),
     _py("py-train-address", lambda d: raynn.train({}, address="nonsense:1"), "--address", "nonsense:1"),
     _py("py-train-storage-int", lambda d: raynn.train({"storage": 5}), "storage", "5"),
     _py("py-tune-space-int", lambda d: raynn.tune(5, storage=d / "out"), "search space", "5"),
@@ -367,6 +401,23 @@ def _prepare(case: Case, root: Path) -> list[str]:
     return [path.name, *case.args]
 
 
+_S3_PLACEHOLDER = re.compile(r"S3\(([^/)]+)/([^)]*)\)")
+
+
+def _with_s3(case: Case, s3: Any) -> Case:
+    """``case`` with each ``S3(bucket/prefix)`` replaced by that prefix's URI on the moto server ``s3``."""
+    def sub(text: str) -> str:
+        return _S3_PLACEHOLDER.sub(lambda m: s3.uri(m.group(2), bucket=m.group(1)), text)
+
+    return Case(case.id, case.kind, case.key, sub(case.value), case.file, [sub(a) for a in case.args], case.call,
+                case.unset)
+
+
+def _objects(s3: Any) -> list[str]:
+    """The bucket's objects, less the empty directory markers pyarrow keeps for a prefix a probe emptied."""
+    return [key for key in s3.keys() if not key.endswith("/")]
+
+
 def _check_line(line: str, case: Case) -> None:
     assert case.key in line and case.value in line, (case.id, line)
     assert re.search(r"\b(must|is not a known|is not taken)\b", line), (case.id, line)  # the rule
@@ -381,10 +432,16 @@ def test_the_table_is_large_and_covers_every_entry_point() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_malformed_input_is_one_line_exit_2_and_nothing_started_or_written(
         case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        no_ray: list[Any]) -> None:
+        no_ray: list[Any], request: pytest.FixtureRequest) -> None:
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
+    s3 = request.getfixturevalue("s3") if any("S3(" in a for a in case.args) else None
+    if s3 is not None:
+        case = _with_s3(case, s3)
+        objects = _objects(s3)
+    for var in case.unset:
+        monkeypatch.delenv(var, raising=False)
     if case.kind == "py":
         before = _tree(tmp_path)
         with pytest.raises(ConfigError) as info:
@@ -410,6 +467,8 @@ def test_malformed_input_is_one_line_exit_2_and_nothing_started_or_written(
     assert _tree(tmp_path) == before  # nothing written
     assert not (work / "experiments").exists() and not (work / "runs").exists()
     assert not (work / "pwned").exists()
+    if s3 is not None:
+        assert _objects(s3) == objects  # nothing written in the bucket either
 
 
 # ---- the real command, a handful -------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -77,18 +76,16 @@ def test_digest_changes_with_the_code_and_not_with_excluded_or_cached_files(tmp_
 
 
 def test_resuming_with_changed_code_says_so_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from raynn.tune.run import SETTINGS_FILE, _say_if_code_changed
     from raynn.tune.options import TuneOptions
+    from raynn.tune.run import _say_if_code_changed
 
     project = _project(tmp_path / "proj")
     code = {"working_dir": str(project), "py_modules": [], "excludes": []}
-    exp = tmp_path / "exp"
-    exp.mkdir()
-    (exp / SETTINGS_FILE).write_text(json.dumps({"code": code, "code_digest": digest(code)}))
-    _say_if_code_changed(exp, digest(code))
+    started = digest(code)  # what raynn_tune.json keeps
+    _say_if_code_changed(started, digest(code))
     assert capsys.readouterr().err == ""
     (project / "pkg" / "nets.py").write_text("X = 3\n")
-    _say_if_code_changed(exp, digest(code))
+    _say_if_code_changed(started, digest(code))
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "changed since it started" in err[0]
     # --resume ships the saved code again, or the code at --working-dir when a new head keeps it elsewhere

@@ -2,7 +2,9 @@
 
 ``local_cluster.sh up`` starts a head (2 CPUs, resource ``head``) and a second node (1 CPU, resource
 ``node_1``) with ``ray start``; ``submit.sh`` submits ``raynn tune`` as a Ray job whose three trials run at
-once, more than either node has CPUs for, so both nodes must run some. Then: the job ends SUCCEEDED, the
+once, more than either node has CPUs for, so both nodes must run some. The experiment's storage is a bucket,
+as on a cloud cluster: the suite's moto S3 server on 127.0.0.1 (``s3://bucket/...?endpoint_override=...``);
+every trial's results and checkpoints are objects there, and no node writes a local folder for it. Then: the job ends SUCCEEDED, the
 node ids the trials recorded cover both nodes, ``logs.sh`` reads the job's output, the dashboard's REST API
 answers for the job (and refuses a request without the token), and the cluster's available resources return
 to its total. ``local_cluster.sh down`` stops the cluster whatever happened, and no process of it may remain.
@@ -236,7 +238,7 @@ def _user_project_runs_on_both_nodes_from_ray_shipped_code(tmp_path: Path, env: 
     assert not list((tmp_path / "excluded-exps").glob("excluded/trial-*"))
 
 
-def test_tune_job_spreads_trials_over_two_nodes_and_releases_everything(tmp_path: Path) -> None:
+def test_tune_job_spreads_trials_over_two_nodes_and_releases_everything(tmp_path: Path, s3: Any) -> None:
     _shutdown_shared_session()
     # Short: Ray's Unix socket paths under it must stay below 108 bytes.
     temp_dir = tempfile.mkdtemp(prefix="raynn-mn-", dir="/tmp")
@@ -257,7 +259,7 @@ def test_tune_job_spreads_trials_over_two_nodes_and_releases_everything(tmp_path
         pytest.fail(f"ports {busy} are in use: another Ray cluster runs on this machine")
     space = tmp_path / "space.yaml"
     space.write_text(yaml.safe_dump(SPACE))
-    storage, name = tmp_path / "experiments", "multinode"
+    storage, name = s3.uri("multinode"), "multinode"  # the cluster's processes inherit the dummy AWS env
     job_id = f"raynn_multinode_{uuid.uuid4().hex[:8]}"
     try:
         up = _run([str(SCRIPTS / "local_cluster.sh"), "up", "1", str(NODE_CPUS)], env, timeout=120)
@@ -299,13 +301,20 @@ def test_tune_job_spreads_trials_over_two_nodes_and_releases_everything(tmp_path
         assert "raynn tune: best val_loss" in logs.stdout, logs.stdout[-3000:]
 
         trial_nodes = {}
-        for result in sorted((storage / name).glob("trial-*/result.json")):
-            rows = [json.loads(line) for line in result.read_text().splitlines() if line.strip()]
-            assert [r["epoch"] for r in rows] == [1, 2], result
-            assert len({r["node_id"] for r in rows}) == 1, result  # one trial, one actor, one node
-            trial_nodes[result.parent.name] = rows[0]["node_id"]
+        keys = s3.keys(f"multinode/{name}/")
+        for key in [k for k in keys if k.endswith("/result.json")]:
+            text = s3.client().get_object(Bucket="bucket", Key=key)["Body"].read().decode()
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+            assert [r["epoch"] for r in rows] == [1, 2], key
+            assert len({r["node_id"] for r in rows}) == 1, key  # one trial, one actor, one node
+            trial_nodes[key.split("/")[-2]] = rows[0]["node_id"]
+            assert any(k.startswith(key.rsplit("/", 1)[0] + "/checkpoint_") for k in keys), key
         assert len(trial_nodes) == TRIALS, trial_nodes
         assert set(trial_nodes.values()) == {head["node_id"], node["node_id"]}, trial_nodes
+        assert f"multinode/{name}/summary.json" in keys and f"multinode/{name}/optuna.db" not in keys  # random
+        # No node wrote a local folder for the storage (the old bug: "./s3:/bucket/..." in the job's directory).
+        assert not list(Path(temp_dir).rglob("s3:")) and not (ROOT / "s3:").exists()
+        assert not [p for p in tmp_path.iterdir() if p.name != "space.yaml"]
 
         _user_project_runs_on_both_nodes_from_ray_shipped_code(tmp_path, env, token, {head["node_id"], node["node_id"]})
 

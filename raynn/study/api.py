@@ -64,6 +64,7 @@ def study(
     gpus_per_worker: float | None = None,
     address: str | None = None,
     out: str | os.PathLike[str] | None = None,
+    storage: str | os.PathLike[str] | None = None,
     patch: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] = print,
     code: Mapping[str, Any] | None = None,
@@ -78,6 +79,8 @@ def study(
         gpus_per_worker: GPUs per worker (or per single-process run).
         address: A Ray cluster address (default: the running session, or a new local instance).
         out: Output folder (default ``studies-out/NAME``).
+        storage: Where data-parallel runs keep their Ray Train checkpoints while the study runs: a directory
+            every node reaches or a bucket URI (``s3://bucket/prefix``); default a temporary directory.
         patch: Merged over the study file after ``full`` (shrinks a study for a test).
         progress: Where progress lines go.
         accumulate: Micro-batches per update for a study whose runs a generator makes (``large-batch``): its
@@ -106,6 +109,10 @@ def study(
         patch = {**dict(patch or {}), "runs": {**dict((patch or {}).get("runs", {})),
                                                "generate": {"accumulate": accumulate}}}
     spec = load_study(name, full=full, workers=workers, gpus_per_worker=gpus_per_worker, patch=patch)
+    if storage is not None:
+        from raynn.paths import check_storage
+
+        storage = str(check_storage("--storage", storage))  # before Ray starts: a bad URI is one line
     folder = Path(out) if out is not None else Path("studies-out") / spec.name
     folder.mkdir(parents=True, exist_ok=True)
     command = command_line(spec, workers, gpus_per_worker, address)
@@ -116,7 +123,7 @@ def study(
     if spec.runs:
         from raynn.study.runner import run_all
 
-        runs = run_all(spec.runs, address=address, progress=progress, code=shipped)
+        runs = run_all(spec.runs, address=address, storage=storage, progress=progress, code=shipped)
     results = StudyResults(spec, runs, analysis)
     outcomes = evaluate_claims(results)
     captions: dict[str, str] = {}

@@ -189,10 +189,24 @@ def _train_group(specs: Sequence[RunSpec], storage: str) -> list[tuple[list[dict
     return [(history, [], seconds) for history, seconds in result.return_value]
 
 
-def run_all(runs: Sequence[RunSpec], *, address: str | None = None,
+def _remove(scratch: str) -> None:
+    """Delete the data-parallel runs' Ray Train directories (checkpoints a study never reads again)."""
+    from raynn import storage
+
+    if not storage.is_uri(scratch):
+        shutil.rmtree(scratch, ignore_errors=True)
+    elif storage.exists(scratch):
+        storage.delete_dir(scratch)
+
+
+def run_all(runs: Sequence[RunSpec], *, address: str | None = None, storage: str | None = None,
             progress: Callable[[str], None] = print, code: dict[str, Any] | None = None) -> list[RunResult]:
     """Run every run of a study on Ray; results in the order of ``runs``. Starts Ray if not connected, shipping
-    ``code`` (a checked code section) to every node."""
+    ``code`` (a checked code section) to every node.
+
+    ``storage`` (a directory or a bucket URI, checked by the caller) is where the data-parallel runs' Ray Train
+    checkpoints go while the study runs, removed at the end; default a temporary directory of the driver,
+    which a multi-node cluster's other nodes cannot reach."""
     import ray
 
     from raynn.api import ensure_ray
@@ -211,7 +225,12 @@ def run_all(runs: Sequence[RunSpec], *, address: str | None = None,
     for w, g in sorted({(r.workers, float(r.config["train"]["gpus_per_worker"])) for r in runs}):
         check_fits(trial_demand(w, g, workers_flag="--workers", gpus_flag="--gpus-per-worker"))
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    storage = tempfile.mkdtemp(prefix="raynn-study-ray-")
+    if storage is None:
+        scratch = tempfile.mkdtemp(prefix="raynn-study-ray-")
+    else:  # a shared path or a bucket URI, which every node of a cluster reaches
+        from raynn import storage as stored
+
+        scratch = stored.join(stored.normalize("--storage", storage), f"raynn-study-{secrets.token_hex(4)}")
     local = ray.remote(train_in_process)
     group = ray.remote(_train_group)
     # Data-parallel runs hold `workers` CPUs per group; single-process runs queue in Ray itself.
@@ -236,7 +255,7 @@ def run_all(runs: Sequence[RunSpec], *, address: str | None = None,
                     gpus = float(spec.config["train"]["gpus_per_worker"])
                     ref = local.options(num_cpus=1, num_gpus=gpus).remote(spec)
                 else:
-                    ref = group.options(num_cpus=0).remote([runs[i] for i in job], storage)
+                    ref = group.options(num_cpus=0).remote([runs[i] for i in job], scratch)
                     in_flight_groups += 1
                 pending[ref] = job
             done, _ = ray.wait(list(pending), num_returns=1)
@@ -255,5 +274,5 @@ def run_all(runs: Sequence[RunSpec], *, address: str | None = None,
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
-        shutil.rmtree(storage, ignore_errors=True)
+        _remove(scratch)
     return [results[i] for i in range(len(runs))]

@@ -47,13 +47,16 @@ _STATE_KEYS = ("epoch", "step", "config", "model", "optimizer", "preprocess", "h
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a raynn checkpoint directory (or file) with :func:`safe_load`.
+    """Read a raynn checkpoint directory (or file) with :func:`safe_load`; a storage URI
+    (``s3://bucket/runs/NAME/checkpoint_000003?...``) is downloaded first.
 
     Raises:
         FileNotFoundError: nothing at ``path``.
         CheckpointError: the file was refused, is unreadable, or is not a raynn checkpoint.
     """
-    state = safe_load(path)
+    from raynn.storage import fetch_local
+
+    state = safe_load(fetch_local(path))
     if not isinstance(state, dict) or any(key not in state for key in _STATE_KEYS):
         raise CheckpointError(checkpoint_file(path), f"is not a raynn checkpoint (a mapping with keys "
                               f"{', '.join(_STATE_KEYS)})")

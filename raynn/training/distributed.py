@@ -160,6 +160,8 @@ def make_trainer(cfg: dict[str, Any], name: str, storage: str | Path, callbacks:
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
+    from raynn.storage import normalize
+
     t = cfg["train"]
     gpus = t["gpus_per_worker"]
     # NCCL needs CUDA: workers that hold GPUs but train on the CPU (train.device: cpu) talk over gloo.
@@ -170,7 +172,7 @@ def make_trainer(cfg: dict[str, Any], name: str, storage: str | Path, callbacks:
     )
     _fail_fast_when_pending(t["pending_timeout"])
     run = RunConfig(
-        name=name, storage_path=str(Path(storage).resolve()),
+        name=name, storage_path=normalize("storage", storage),  # a URI as given: Ray's pyarrow filesystem
         # A worker group not placed within the pending timeout is a controller failure; Ray Train retries those
         # forever by default (a traceback a minute); 0 retries fails the run once, with Ray's reason.
         failure_config=FailureConfig(max_failures=t["max_failures"], controller_failure_limit=0),

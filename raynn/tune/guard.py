@@ -14,6 +14,12 @@ last whole snapshot: whenever Tune has written a new one (in its driver staging 
 uploading it; Tune tells the guard by asking for its state), the guard copies it into :data:`LAST_STATE` in
 the experiment directory, replacing the previous copy only once the new one is complete. ``raynn tune
 --resume`` puts that copy back when Tune's own files cannot be read (:func:`restore_last_state`).
+
+With a storage URI (``s3://...``) the experiment directory the guard is given is the driver-local working copy
+(:func:`raynn.storage.work_dir`): a bucket has no free space to watch, so the guard watches the driver's local
+disk, where Tune stages its state and raynn keeps its files before they are uploaded. At each of Tune's
+snapshots it also puts raynn's files (``mirror``) into Tune's driver staging directory, once Tune's previous
+upload has finished, so that Tune's next upload carries them together with the state they belong to.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from ray.tune import Callback
 
 from raynn.errors import StorageError
 from raynn.paths import MIN_FREE_BYTES
+from raynn.storage import copy_for_upload
 
 __all__ = ["LAST_STATE", "TUNE_STATE", "StorageGuard", "restore_last_state", "unreadable_tune_state"]
 
@@ -104,30 +111,56 @@ class StorageGuard(Callback):
         exp_dir: The experiment directory.
         resume_hint: The command that continues the experiment (``raynn tune --resume --name ...``).
         min_free: Bytes that must stay free (default :data:`~raynn.paths.MIN_FREE_BYTES`).
+        mirror: Names of files and directories in ``exp_dir`` to put into Tune's driver staging directory at
+            each snapshot (storage URIs: ``exp_dir`` is then the driver-local working copy); () for none.
     """
 
-    def __init__(self, exp_dir: str | Path, resume_hint: str, min_free: int = MIN_FREE_BYTES) -> None:
+    def __init__(self, exp_dir: str | Path, resume_hint: str, min_free: int = MIN_FREE_BYTES,
+                 mirror: tuple[str, ...] = ()) -> None:
         self.exp_dir, self.resume_hint, self.min_free = Path(exp_dir), resume_hint, min_free
+        self.mirror = tuple(mirror)
         self._new_snapshot = False  # Tune has written a snapshot that is not copied yet
+        self._storage: Any = None  # Tune's storage context, known from the first step with a trial
 
     def get_state(self) -> None:
         """Tune asks every callback for its state while it writes a snapshot: so the guard learns there is a
         new one to copy, without looking at the staging directory at every step. It has no state (None, as
         :class:`ray.tune.Callback`'s default), so Tune's snapshot holds what it held before."""
         self._new_snapshot = True
+        if self.mirror and self._storage is not None:
+            self._mirror_into_staging()
         return None
+
+    def _mirror_into_staging(self) -> None:
+        """Copy :attr:`mirror` into Tune's driver staging directory, which Tune uploads right after this
+        snapshot. Tune's previous upload is waited for first, so that no upload reads a file being replaced."""
+        try:
+            self._storage.syncer.wait()
+        except Exception:  # noqa: BLE001 - Tune's own upload failed; Tune logs that itself
+            logger.warning("Tune's last upload to storage failed", exc_info=True)
+        staging = Path(self._storage.experiment_driver_staging_path)
+        for name in self.mirror:
+            if (self.exp_dir / name).exists():
+                try:
+                    copy_for_upload(self.exp_dir / name, staging / name)
+                except OSError as exc:  # the next snapshot tries again; the last upload stays whole
+                    logger.warning(f"could not stage {name} for upload: {exc}")
 
     def on_step_begin(self, iteration: int, trials: list[Any], **info: Any) -> None:
         # First: the snapshot Tune wrote during the last step is the newest whole state. A copy that failed
         # (no room) is tried again at the next step.
+        if trials and self._storage is None:
+            self._storage = trials[0].storage
         if self._new_snapshot and trials:
             staging = Path(trials[0].storage.experiment_driver_staging_path)
             self._new_snapshot = not self._keep_last_state(staging)
         free = shutil.disk_usage(self.exp_dir).free
         if free < self.min_free:
+            where = f"the driver's local disk ({self.exp_dir}, where files wait for upload)" if self.mirror \
+                else f"storage {self.exp_dir}"
             raise StorageError(
                 errno.ENOSPC,
-                f"storage {self.exp_dir} has {free >> 10} KiB free, less than the {self.min_free >> 20} MiB a "
+                f"{where} has {free >> 10} KiB free, less than the {self.min_free >> 20} MiB a "
                 f"run needs for its checkpoints: the experiment stopped with its last snapshot and checkpoints "
                 f"whole; make room and run `{self.resume_hint}` to continue it")
 

@@ -51,9 +51,11 @@ RESULTS_FILE, CURVES_FILE, RUNGS_FILE, SUMMARY_FILE = "results.csv", "curves.png
 
 
 def collect(grid: Any, scheduler: Any, space: SearchSpace, overrides: dict[str, Any], metric: str, mode: str,
-            exp_dir: Path) -> Any:
-    """Turn Tune's ResultGrid into a :class:`TuneResult`."""
+            exp_dir: str | Path) -> Any:
+    """Turn Tune's ResultGrid into a :class:`TuneResult`; ``exp_dir`` is the experiment directory (a path or
+    a storage URI: checkpoints are then URIs too)."""
     from raynn.config import apply_overrides
+    from raynn.storage import fs_uri
 
     trials, curves = [], {}
     for result in grid:
@@ -69,7 +71,7 @@ def collect(grid: Any, scheduler: Any, space: SearchSpace, overrides: dict[str, 
             "status": "ERROR" if result.error else "DIVERGED" if diverged else "TERMINATED", "diverged": diverged,
             "epochs": max(e for e, _ in curve), "final": curve[-1][1],
             "best": (min if mode == "min" else max)(v for _, v in curve),
-            "checkpoint": result.checkpoint.path if result.checkpoint is not None else None,
+            "checkpoint": fs_uri(str(exp_dir), result.checkpoint.path) if result.checkpoint is not None else None,
             "params": dict(result.config or {}),
         })
     # A diverged trial is never the best, whatever it reported before its loss stopped being finite.
@@ -105,8 +107,10 @@ def trial_curve(result: Any, metric: str) -> tuple[str, list[tuple[int, float]]]
     return (trial_id, curve) if curve else None
 
 
-def write_outputs(result: Any, metric: str) -> None:
-    exp = Path(result.path)
+def write_outputs(result: Any, metric: str, directory: str | Path | None = None) -> None:
+    """Write the results table, summary and figures into ``directory`` (default ``result.path``; with a storage
+    URI the experiment's driver-local working copy, uploaded by the caller)."""
+    exp = Path(result.path if directory is None else directory)
     exp.mkdir(parents=True, exist_ok=True)
     keys = sorted({k for t in result.trials for k in t["params"]})
     with open(exp / RESULTS_FILE, "w", newline="") as f:

@@ -22,6 +22,7 @@ from typing import Any, Iterable, Sequence
 from raynn.errors import ConfigError
 from raynn.hpo.ledger import as_resource
 from raynn.tune.best import best_of_curves
+from raynn import storage
 from raynn.paths import check_storage
 from raynn.tune.events import EVENTS_FILE, best_so_far, read_events
 from raynn.tune.figures import ledger_rungs, plot_best_vs_spent, plot_curves, plot_rungs
@@ -250,7 +251,7 @@ def _facts(summary: dict[str, Any], metric: str, events: list[dict[str, Any]] | 
     return facts
 
 
-def write_report(exp_dir: str | Path, output: str | Path | None = None) -> Path:
+def write_report(exp_dir: str | Path, output: str | Path | None = None) -> Path | str:
     """Write the HTML report of the experiment in ``exp_dir``; return its path.
 
     Args:
@@ -258,6 +259,9 @@ def write_report(exp_dir: str | Path, output: str | Path | None = None) -> Path:
             (``events.jsonl`` only: a provisional report, said so on the page).
         output: The HTML file to write (default ``<exp_dir>/report.html``). The figures are also written as
             PNGs to ``<exp_dir>/report/``.
+
+    An experiment at a storage URI (``s3://bucket/prefix/NAME?...``) is read from there; the report and its
+    figures are written to a local folder and uploaded to it (``output``, when given, is a local file).
 
     Raises:
         ConfigError: ``exp_dir`` is not a directory or holds neither a readable ``summary.json`` nor
@@ -267,7 +271,43 @@ def write_report(exp_dir: str | Path, output: str | Path | None = None) -> Path:
         if (value is not None or key == "EXPERIMENT_DIR") and (
                 not isinstance(value, (str, os.PathLike)) or "\x00" in str(value)):
             raise ConfigError(key, "must be a path", value)
-    exp = Path(exp_dir).resolve()
+    if storage.is_uri(str(exp_dir)):
+        return _write_remote_report(str(exp_dir), output)
+    return _write_report(Path(exp_dir).resolve(), output)
+
+
+def _write_remote_report(location: str, output: str | Path | None) -> Path | str:
+    """The report of the experiment at the URI ``location``: its files read into a temporary folder, the
+    report written there, then uploaded (or written to the local ``output``)."""
+    import shutil
+    import tempfile
+
+    storage.check_uri("EXPERIMENT_DIR", location)  # reachable, credentials, writable: before reading
+    if output is not None:
+        check_storage("--output", Path(output).resolve().parent)
+    with tempfile.TemporaryDirectory(prefix="raynn-report-") as tmp:
+        name = storage.Uri(location).name
+        exp = Path(tmp, name)
+        exp.mkdir()
+        present = set(storage.listdir(location))
+        for file in (SUMMARY_FILE, RESULTS_FILE, EVENTS_FILE):
+            if file in present:
+                storage.download_file(storage.join(location, file), exp / file)
+        if not present:
+            raise ConfigError("EXPERIMENT_DIR", "must be an existing experiment directory", storage.redact(location))
+        out = _write_report(exp, None, shown=storage.redact(location))
+        storage.upload_dir(exp / FIGURES_DIR, storage.join(location, FIGURES_DIR))
+        if output is not None:
+            target = Path(output).resolve()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(out, target)
+            return target
+        storage.upload_file(out, storage.join(location, REPORT_FILE))
+        return storage.join(location, REPORT_FILE)
+
+
+def _write_report(exp: Path, output: str | Path | None, shown: str | None = None) -> Path:
+    """:func:`write_report` of the local experiment directory ``exp`` (``shown``: the name to show)."""
     summary = _load_summary(exp)
     out = Path(output).resolve() if output is not None else exp / REPORT_FILE
     if out.is_dir():
@@ -288,7 +328,7 @@ def write_report(exp_dir: str | Path, output: str | Path | None = None) -> Path:
 <style>{_CSS}</style></head>
 <body>
 <h1>raynn tune report: {html.escape(exp.name)}</h1>
-<p class="meta">{html.escape(str(exp))} · written {time.strftime("%Y-%m-%d %H:%M:%S")}</p>
+<p class="meta">{html.escape(shown or str(exp))} · written {time.strftime("%Y-%m-%d %H:%M:%S")}</p>
 <p>{html.escape(" · ".join(facts))}</p>
 {_unfinished_note(summary)}
 <h2>Best configuration</h2>

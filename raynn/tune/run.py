@@ -9,10 +9,13 @@ directory receives a results table, a learning-curve plot and a rung diagram.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import logging
 import os
 import secrets
+import shlex
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from raynn.config import check_config, check_input_files
 from raynn.errors import ConfigError
 from raynn.hpo.searchers import build_searcher
 from raynn.hpo.spaces import SearchSpace, load_space
+from raynn import storage
 from raynn.tune.outputs import TuneResult
 from raynn.tune.schedulers import build_scheduler
 from raynn.tune.options import CHECKPOINT_EVERY, TuneOptions
@@ -59,9 +63,13 @@ def run_tune(options: TuneOptions | str | os.PathLike[str] | SearchSpace | None 
         opts = options
     else:
         opts = TuneOptions(options, **kwargs)
+    saved: dict[str, Any] = {}
     if opts.resume:
-        opts = opts.with_saved(_resume_settings(opts.storage, opts.name))
+        saved = _resume_settings(opts.storage, opts.name)
+        opts = opts.with_saved(saved)
     plan = _plan(opts)  # everything checked before anything starts
+    if opts.resume:
+        _say_if_code_changed(saved.get("code_digest"), plan.code_digest)
     from raynn.api import ensure_ray
 
     plan.exp_dir.mkdir(parents=True, exist_ok=True)
@@ -78,15 +86,17 @@ def run_tune(options: TuneOptions | str | os.PathLike[str] | SearchSpace | None 
         max_concurrent = opts.max_concurrent or _slots(opts.workers_per_trial)
         overrides = {"train.epochs": plan.max_resource, "train.workers": opts.workers_per_trial,
                      "train.gpus_per_worker": opts.gpus_per_worker, "train.pending_timeout": opts.pending_timeout,
-                     "storage": str(plan.exp_dir), "seed": opts.seed}
+                     "storage": plan.location, "seed": opts.seed}
         settings = {**opts.settings(plan.space, plan.num_samples, max_concurrent), "code": plan.code,
                     "code_digest": plan.code_digest}
         tuner, view = _tuner(plan, opts, settings, overrides)
         grid = tuner.fit()
     from raynn.tune.outputs import collect, write_outputs
 
-    result = collect(grid, plan.scheduler, plan.space, overrides, opts.metric, opts.mode, plan.exp_dir)
-    write_outputs(result, opts.metric)
+    result = collect(grid, plan.scheduler, plan.space, overrides, opts.metric, opts.mode, plan.location)
+    write_outputs(result, opts.metric, plan.exp_dir)
+    if plan.remote:
+        upload_working_copy(plan.exp_dir, plan.location, final=True)
     if opts.verbose:
         view.final(result)
     return result
@@ -103,12 +113,18 @@ class _Plan:
     max_resource: int
     num_samples: int
     name: str
-    exp_dir: Path
+    exp_dir: Path  # where raynn writes: the experiment directory, or for a URI its driver-local working copy
     address: str | None
-    code: dict[str, Any]  # the checked code section the job ships (raynn.code)
-    code_digest: str | None
-    class_paths: dict[str, str]  # the user's classes and functions every node must import
-    device: str  # the sample config's train.device
+    storage: str = ""  # Ray's storage_path: an absolute directory or a URI
+    location: str = ""  # the experiment directory: storage/name, a path or a URI
+
+    @property
+    def remote(self) -> bool:
+        return storage.is_uri(self.location)
+    code: dict[str, Any] | None = None  # the checked code section the job ships (raynn.code)
+    code_digest: str | None = None
+    class_paths: dict[str, str] | None = None  # the user's classes and functions every node must import
+    device: str = "auto"  # the sample config's train.device
 
 
 def _plan(opts: TuneOptions) -> _Plan:
@@ -127,11 +143,15 @@ def _plan(opts: TuneOptions) -> _Plan:
     check_input_files(sample)  # a pre-trained model or teacher, read once as the trials will (weights only)
     max_resource = sample["train"]["epochs"]
     name = opts.name or f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-    exp_dir = Path(opts.storage).resolve() / name
-    if not opts.resume and (exp_dir / SETTINGS_FILE).exists():
+    root = storage.normalize("--storage", opts.storage)
+    location = storage.join(root, name)
+    exp_dir = storage.work_dir(location) if storage.is_uri(location) else Path(location)
+    if not opts.resume and storage.exists(storage.join(location, SETTINGS_FILE)):
         raise ConfigError("--name", "names an experiment that exists; continue it with --resume or choose "
                           "another name", name)
     address = check_address(opts.address)
+    if storage.is_uri(location) and not opts.resume:  # a working copy left by an earlier experiment of this name
+        shutil.rmtree(exp_dir, ignore_errors=True)
     try:
         sched = build_scheduler(opts.scheduler, max_resource=max_resource, budget=opts.budget,
                                                num_configs=opts.num_samples or 8, eta=opts.eta,
@@ -148,17 +168,14 @@ def _plan(opts: TuneOptions) -> _Plan:
     if not opts.resume:
         searcher = build_searcher(opts.searcher, space, **_searcher_options(
             opts.searcher, opts.seed, exp_dir, opts.mode, rungs, num_samples))
-    code_digest = digest(code)
-    if opts.resume:
-        _say_if_code_changed(exp_dir, code_digest)
-    return _Plan(space, sched, searcher, rungs, max_resource, num_samples, name, exp_dir, address, code,
-                 code_digest, class_paths(sample), sample["train"]["device"])
+    return _Plan(space, sched, searcher, rungs, max_resource, num_samples, name, exp_dir, address, root, location,
+                 code, digest(code), class_paths(sample), sample["train"]["device"])
 
 
-def _say_if_code_changed(exp_dir: Path, now: str | None) -> None:
-    """One warning line when the code a resumed experiment ships differs from what it started with: the
-    trials resumed from now on (and new ones) run the new code; their checkpoints load if the parameters fit."""
-    saved = json.loads((exp_dir / SETTINGS_FILE).read_text()).get("code_digest")
+def _say_if_code_changed(saved: str | None, now: str | None) -> None:
+    """One warning line when the code a resumed experiment ships differs from what it started with (``saved``,
+    from its ``raynn_tune.json``): the trials resumed from now on (and new ones) run the new code; their
+    checkpoints load as long as the parameter shapes still fit."""
     if saved != now:
         print(f"raynn: warning: the code this experiment ships changed since it started (fingerprint {saved} -> "
               f"{now}); trials resume and start with the new code", file=sys.stderr)
@@ -234,6 +251,7 @@ def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: 
     from raynn.tune.view import ProgressView
 
     space, sched, rungs, name, exp_dir = plan.space, plan.scheduler, plan.rungs, plan.name, plan.exp_dir
+    resume_hint = f"raynn tune --resume --name {name} --storage {shlex.quote(storage.redact(plan.storage))}"
     budget, ray_logs, pending_timeout = opts.budget, opts.ray_logs, opts.pending_timeout
     metric, mode = settings["metric"], settings["mode"]
     trainable = tune.with_parameters(run_trial, space=space.to_dict(), overrides=overrides,
@@ -247,11 +265,13 @@ def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: 
     callbacks = [*snapshot, view, EventLog(exp_dir, metric, mode),
                  MetricsExporter(sched, metric, mode, experiment=name, budget=budget),
                  TensorBoardLogger(exp_dir), PendingReport(pending_timeout),
-                 StorageGuard(exp_dir, f"raynn tune --resume --name {name} --storage {exp_dir.parent}"),
+                 StorageGuard(exp_dir, resume_hint, mirror=WORKING_FILES if plan.remote else ()),
                  TrialLogsBeforeRetry()]
     if opts.resume:
-        return _restored_tuner(exp_dir, trainable, sched, callbacks), view
+        return _restored_tuner(plan.location, trainable, sched, callbacks), view
     _save_settings(exp_dir, settings)
+    if plan.remote:  # at once, as for a directory: the name is taken, and --resume finds the settings
+        storage.write_text(storage.join(plan.location, SETTINGS_FILE), json.dumps(settings, indent=1))
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
@@ -268,7 +288,7 @@ def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: 
         # No CheckpointConfig(num_to_keep=...): it forces an experiment snapshot every num_to_keep checkpoints
         # of a trial (Ray's "snapshotting has been triggered multiple times" warning). A trial keeps its few
         # checkpoints: one per rung and one per checkpoint_every epochs.
-        run_config=tune.RunConfig(name=name, storage_path=str(exp_dir.parent), callbacks=callbacks, verbose=0,
+        run_config=tune.RunConfig(name=name, storage_path=plan.storage, callbacks=callbacks, verbose=0,
                                   failure_config=tune.FailureConfig(
                                       max_failures=TRIAL_MAX_FAILURES if settings["workers_per_trial"] == 1 else 0)),
     )
@@ -284,45 +304,112 @@ def _save_settings(exp_dir: Path, settings: dict[str, Any]) -> None:
     (exp_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=1))
 
 
-def _resume_settings(storage: str | os.PathLike[str], name: str | None) -> dict[str, Any]:
+WORKING_FILES = (SETTINGS_FILE, "events.jsonl", "optuna.db", RAY_LOG, "tensorboard", ".raynn-last-state")
+"""What raynn writes beside Tune's files while an experiment runs: with a storage URI, kept in the driver-local
+working copy (:func:`raynn.storage.work_dir`) and put into Tune's driver staging directory at each of Tune's
+experiment snapshots, so that Tune's upload carries them with the state they belong to (the Optuna study
+copied through SQLite's backup, never opened on the network filesystem)."""
+
+OUTPUT_FILES = ("results.csv", "summary.json", "curves.png", "rungs.png")
+"""What ``raynn tune`` writes when the search ends (:mod:`raynn.tune.outputs`), uploaded then."""
+
+
+def upload_working_copy(work: Path, location: str, final: bool = False) -> None:
+    """Upload raynn's files of the experiment from its working copy ``work`` to the URI ``location``:
+    :data:`WORKING_FILES`, and with ``final`` the outputs of the finished search. Each file is copied
+    consistently first (:func:`raynn.storage.copy_for_upload`), then uploaded."""
+    import tempfile
+
+    names = WORKING_FILES + (OUTPUT_FILES if final else ())
+    with tempfile.TemporaryDirectory(prefix="raynn-upload-") as tmp:
+        for name in names:
+            if (work / name).exists():
+                storage.copy_for_upload(work / name, Path(tmp, name))
+        storage.upload_dir(tmp, location)
+
+
+def _fetch_working_copy(location: str, work: Path) -> None:
+    """A fresh working copy of the experiment at the URI ``location``: its :data:`WORKING_FILES` as uploaded
+    with Tune's last snapshot (what a new head node resumes from), nothing of an earlier copy kept."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    present = set(storage.listdir(location))
+    for name in WORKING_FILES:
+        if name in present:
+            where = storage.join(location, name)
+            if storage.is_dir(where):
+                storage.download_dir(where, work / name)
+            else:
+                storage.download_file(where, work / name)
+
+
+def _resume_settings(root: str | os.PathLike[str], name: str | None) -> dict[str, Any]:
     """The saved settings of ``storage/name``, checked before anything starts."""
     if not name:
         raise ConfigError("--resume", "must come with --name of the experiment to continue", name)
-    exp_dir = Path(storage).resolve() / name
-    if not (exp_dir / SETTINGS_FILE).is_file():
+    location = storage.join(storage.normalize("--storage", root), name)
+    if not storage.exists(storage.join(location, SETTINGS_FILE)):
         raise ConfigError("--resume",
                           f"must name the directory of an experiment started by raynn tune (it holds "
                           f"{SETTINGS_FILE})",
-                          str(exp_dir))
-    _check_tune_state(exp_dir)
-    return json.loads((exp_dir / SETTINGS_FILE).read_text())
+                          storage.redact(location))
+    if storage.is_uri(location):
+        work = storage.work_dir(location)
+        _fetch_working_copy(location, work)
+        _check_remote_tune_state(location, work)
+    else:
+        _check_tune_state(Path(location))
+    return json.loads(storage.read_text(storage.join(location, SETTINGS_FILE)))
 
 
-def _check_tune_state(exp_dir: Path) -> None:
+def _check_remote_tune_state(location: str, work: Path) -> None:
+    """:func:`_check_tune_state` for an experiment at a URI: on a copy of its top-level state files and the
+    guard's last whole copy (in the working copy, downloaded); what a restore changed is written back."""
+    from raynn.tune.guard import TUNE_STATE
+
+    check = work / ".tune-state"
+    shutil.rmtree(check, ignore_errors=True)
+    check.mkdir()
+    names = [n for n in storage.listdir(location) if any(fnmatch.fnmatch(n, p) for p in TUNE_STATE)]
+    for name in names:
+        storage.download_file(storage.join(location, name), check / name)
+    if (work / ".raynn-last-state").is_dir():
+        shutil.copytree(work / ".raynn-last-state", check / ".raynn-last-state")
+    if _check_tune_state(check, shown=storage.redact(location)):
+        after = {p.name for p in check.iterdir() if p.is_file()}
+        for name in sorted(after):
+            storage.upload_file(check / name, storage.join(location, name))
+        for name in sorted(set(names) - after):  # set aside in the copy: its new name is uploaded above
+            storage.delete_file(storage.join(location, name))
+    shutil.rmtree(check, ignore_errors=True)
+
+
+def _check_tune_state(exp_dir: Path, shown: str | None = None) -> bool:
     """Tune's own state files must be whole: Tune copies them into the experiment directory non-atomically, so
     a driver killed during the copy, or a disk that filled up during it, can leave one truncated, and Tune,
     failing to read it, would silently start the experiment afresh. Tune reads the newest file of each kind;
     so does this check. An unreadable one is replaced by the last whole copy the storage guard kept."""
     from raynn.tune.guard import LAST_STATE, TUNE_STATE, restore_last_state, unreadable_tune_state
 
+    shown = shown or str(exp_dir)
     if not any(exp_dir.glob(TUNE_STATE[0])):
         raise ConfigError("--resume",
                           "must find Tune's experiment state (experiment_state-*.json) in the experiment "
                           "directory",
-                          str(exp_dir))
+                          shown)
     cut = unreadable_tune_state(exp_dir)
     if cut is None:
-        return
+        return False
     if restore_last_state(exp_dir) and unreadable_tune_state(exp_dir) is None:
-        print(f"raynn: warning: Tune's state file {cut} is unreadable (cut short when the driver was killed or "
-              f"the disk filled up); resuming from the last whole copy of Tune's state ({exp_dir / LAST_STATE})",
-              file=sys.stderr)
-        return
+        print(f"raynn: warning: Tune's state file {cut.name} in {shown} is unreadable (cut short when the driver "
+              f"was killed or the disk filled up); resuming from the last whole copy of Tune's state "
+              f"({LAST_STATE})", file=sys.stderr)
+        return True
     raise ConfigError("--resume", "Tune's state file is unreadable (truncated when the driver was killed "
                       "during Tune's copy?), and there is no whole copy of it to resume from", str(cut))
 
 
-def _restored_tuner(exp_dir: Path, trainable: Any, scheduler: Any, callbacks: list[Any]) -> Any:
+def _restored_tuner(location: str, trainable: Any, scheduler: Any, callbacks: list[Any]) -> Any:
     """``Tuner.restore`` with live parts: Tune would restore the scheduler and callbacks as they were pickled
     at the start (``tuner.pkl``). The fresh scheduler gets its state from Tune's snapshot through its
     snapshot callback, first in ``callbacks`` as when the experiment started; the other callbacks must be this
@@ -331,7 +418,7 @@ def _restored_tuner(exp_dir: Path, trainable: Any, scheduler: Any, callbacks: li
 
     from raynn.tune._ray_private import local_tuner
 
-    tuner = tune.Tuner.restore(str(exp_dir), trainable=trainable, resume_unfinished=True, resume_errored=True)
+    tuner = tune.Tuner.restore(location, trainable=trainable, resume_unfinished=True, resume_errored=True)
     internal = local_tuner(tuner)  # the TunerInternal that fit() runs; None through Ray Client
     if internal is None:
         raise ConfigError("--resume", "cannot run through Ray Client (ray://); submit the driver as a Ray job "

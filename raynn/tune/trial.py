@@ -76,6 +76,7 @@ def route_ray_logs(path: str | Path) -> None:
     import sys
 
     path = str(Path(path).resolve())
+    Path(path).parent.mkdir(parents=True, exist_ok=True)  # with a storage URI: the driver's working-copy path
     for name in RAY_LOGGERS:
         log = logging.getLogger(name)
         if any(getattr(h, "baseFilename", None) == path for h in log.handlers):
@@ -135,6 +136,8 @@ def run_trial(params: dict[str, Any], *, space: dict[str, Any], overrides: dict[
     from raynn.training.distributed import configure_ray_train_env, make_trainer
 
     configure_ray_train_env()
-    storage = Path(cfg["storage"]) / "train-runs"
+    from raynn.storage import join
+
+    storage = join(cfg["storage"], "train-runs")  # a local path or a URI
     trainer = make_trainer(cfg, cfg["name"], storage, callbacks=[TuneReportCallback()])
     trainer.fit()

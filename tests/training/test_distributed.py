@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from raynn.api import TrainResult, train
 
@@ -29,16 +30,23 @@ def _cfg(storage: str, name: str, epochs: int) -> dict[str, Any]:
     }
 
 
-def test_two_workers_reach_95_percent_on_digits_with_linear_scaling(ray_session: None, storage: str,
+def test_two_workers_reach_95_percent_on_digits_with_linear_scaling(ray_session: None, s3: Any,
                                                                     capfd: Any) -> None:
-    result = train(_cfg(storage, "dp-digits", epochs=12))
+    # Stored in the loopback S3 bucket, as on a cloud cluster: Ray Train's checkpoints are objects there.
+    result = train(_cfg(s3.uri("dp-runs"), "dp-digits", epochs=12))
     assert result.metrics["val_accuracy"] >= 0.95
     assert [h["epoch"] for h in result.history] == list(range(1, 13))
     assert result.metrics["global_batch"] == 128
     out = capfd.readouterr()
     # the run says what the linear scaling rule chose: lr 0.05 x 128/64 with 1.2 warmup epochs (a tenth of 12)
     assert "global batch 128 = 64 x 2 worker(s); lr 0.1 = 0.05 x 2" in out.out + out.err
-    assert result.checkpoint is not None and Path(result.checkpoint).exists()
+    assert result.checkpoint is not None and result.checkpoint.startswith("s3://bucket/dp-runs/dp-digits/checkpoint_")
+    assert result.run_dir == s3.uri("dp-runs/dp-digits")
+    key = result.checkpoint.split("?")[0][len("s3://bucket/"):] + "/checkpoint.pt"
+    assert key in s3.keys("dp-runs/")
+    from raynn.training.checkpoint import load_model
+
+    assert load_model(result.checkpoint).predict(torch.zeros(2, 1, 8, 8)).shape == (2,)
 
 
 def _registered_checkpoints(run_dir: Path) -> int:

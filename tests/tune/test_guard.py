@@ -191,3 +191,40 @@ def test_the_guard_copies_only_after_tune_wrote_a_snapshot_and_keeps_tunes_callb
     _snapshot(staging, "s1", 4)
     guard.on_step_begin(2, trials)  # no new snapshot announced: the copy stays as it was
     assert json.loads((exp / LAST_STATE / "experiment_state-s1.json").read_text()) == {"trial_data": [0, 1, 2]}
+
+
+class _Syncer:
+    """Tune's syncer as the guard sees it: an upload in flight until ``wait()`` returns."""
+
+    def __init__(self) -> None:
+        self.waits = 0
+
+    def wait(self) -> None:
+        self.waits += 1
+
+
+def test_with_a_storage_uri_each_snapshot_carries_raynns_files_into_tunes_staging(tmp_path: Path) -> None:
+    import sqlite3
+
+    staging, work = tmp_path / "staging", tmp_path / "work"
+    (work / "tensorboard" / "t1").mkdir(parents=True)
+    (work / "tensorboard" / "t1" / "events.out").write_text("tb")
+    (work / "events.jsonl").write_text('{"event": "result"}\n')
+    with sqlite3.connect(work / "optuna.db") as db:
+        db.execute("create table trials (id)")
+        db.execute("insert into trials values (1)")
+    db.close()
+    syncer = _Syncer()
+    storage = SimpleNamespace(experiment_driver_staging_path=str(staging), syncer=syncer)
+    guard = StorageGuard(work, "raynn tune --resume", min_free=0,
+                         mirror=("events.jsonl", "optuna.db", "tensorboard", "missing.json"))
+    assert guard.get_state() is None and not staging.exists()  # before any trial: no staging directory known
+    guard.on_step_begin(0, [SimpleNamespace(storage=storage)])
+    assert guard.get_state() is None  # Tune writes a snapshot; Tune's callback state is left as it was
+    assert syncer.waits == 1  # Tune's previous upload finished before any file was replaced
+    assert (staging / "events.jsonl").read_text() == '{"event": "result"}\n'
+    assert (staging / "tensorboard" / "t1" / "events.out").read_text() == "tb"
+    with sqlite3.connect(staging / "optuna.db") as copy:
+        assert copy.execute("select id from trials").fetchall() == [(1,)]
+    copy.close()
+    assert not list(staging.glob("**/*.raynn-tmp")) and not (staging / "missing.json").exists()
