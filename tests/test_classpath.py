@@ -97,3 +97,20 @@ def test_normalize_specs_turns_objects_into_paths_and_class_paths_lists_them() -
     assert raw["model"]["class_path"] is torchvision.models.resnet18  # the input is not changed
     assert class_paths(out) == {"model.class_path": "torchvision.models.resnet.resnet18",
                                 "data.transform.0.class_path": "torch.nn.modules.linear.Identity"}
+
+
+def test_raynn_tune_takes_the_class_itself_and_plans_with_its_import_path(tmp_path) -> None:
+    from raynn.hpo.spaces import FloatRange, SearchSpace
+    from raynn.tune.options import TuneOptions
+    from raynn.tune.run import _plan
+
+    space = SearchSpace({"optimizer.lr": FloatRange(0.01, 0.1, log=True)},
+                        base={"model": {"class_path": torchvision.models.resnet18},
+                              "data": {"class_path": torchvision.datasets.FakeData, "num_classes": 10,
+                                       "init_args": {"size": 20, "image_size": [3, 32, 32]}},
+                              "train": {"epochs": 3}})
+    plan = _plan(TuneOptions(space, searcher="random", storage=str(tmp_path), name="t"))
+    assert plan.space.base["model"]["class_path"] == "torchvision.models.resnet.resnet18"
+    assert plan.class_paths == {"model.class_path": "torchvision.models.resnet.resnet18",
+                                "data.class_path": "torchvision.datasets.fakedata.FakeData"}
+    assert not (tmp_path / "t").exists()  # planned, nothing written
