@@ -56,6 +56,18 @@ def _data_name(study: Study) -> str:
     return f"{data['name']}{sub}, {round(100 * data['val_fraction'])}% held out for validation"
 
 
+def _accumulate_patch(spec: Study, patch: Mapping[str, Any] | None, accumulate: Any) -> dict[str, Any]:
+    """``patch`` with ``runs.generate.accumulate`` set, for a study whose runs a generator makes."""
+    if isinstance(accumulate, bool) or not isinstance(accumulate, int) or accumulate < 1:
+        raise ConfigError("--accumulate", "must be an integer >= 1", accumulate)
+    if not spec.generated:
+        raise ConfigError("--accumulate", "must be used with a study whose runs are generated (large-batch)",
+                          accumulate)
+    runs = dict((patch or {}).get("runs", {}))
+    return {**dict(patch or {}), "runs": {**runs, "generate": {**dict(runs.get("generate", {})),
+                                                               "accumulate": accumulate}}}
+
+
 def study(
     name: str | os.PathLike[str],
     *,
@@ -100,14 +112,8 @@ def study(
 
     shipped = check_code(dict(code or {}), "--working-dir")  # first: the study's configs may import your code
     if accumulate is not None:
-        if isinstance(accumulate, bool) or not isinstance(accumulate, int) or accumulate < 1:
-            raise ConfigError("--accumulate", "must be an integer >= 1", accumulate)
-        raw = load_study(name, full=full, workers=workers, gpus_per_worker=gpus_per_worker, patch=patch)
-        if not raw.generated:
-            raise ConfigError("--accumulate", "must be used with a study whose runs are generated (large-batch)",
-                              accumulate)
-        patch = {**dict(patch or {}), "runs": {**dict((patch or {}).get("runs", {})),
-                                               "generate": {"accumulate": accumulate}}}
+        patch = _accumulate_patch(load_study(name, full=full, workers=workers, gpus_per_worker=gpus_per_worker,
+                                             patch=patch), patch, accumulate)
     spec = load_study(name, full=full, workers=workers, gpus_per_worker=gpus_per_worker, patch=patch)
     if storage is not None:
         from raynn.paths import check_storage
