@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 SPACE: dict[str, Any] = {
     "base": {"data": {"name": "digits", "subset": 300}, "model": {"name": "mlp", "params": {"hidden": [16]}},
-             "train": {"epochs": 2, "batch_size": 32, "num_threads": 1, "device": "cpu"}},
+             "train": {"epochs": 1, "batch_size": 32, "num_threads": 1, "device": "cpu"}},
     "space": {"optimizer.lr": {"type": "float", "low": 0.01, "high": 0.3, "log": True}},
 }
 
@@ -48,7 +48,7 @@ def test_four_trials_each_get_their_own_gpu(ray_session: None, tmp_path: Path) -
     proc = _tune(tmp_path, SPACE, "four", "--num-samples", "4", "--max-concurrent", "4")
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = _rows(tmp_path / "exps" / "four")
-    assert len(rows) == 4 and all([r["epoch"] for r in trial] == [1, 2] for trial in rows.values()), rows
+    assert len(rows) == 4 and all([r["epoch"] for r in trial] == [1] for trial in rows.values()), rows
     ids = [trial[0]["gpu_ids"] for trial in rows.values()]
     assert all(len(i) == 1 for i in ids) and len({i[0] for i in ids}) == 4, ids  # 4 different GPUs
 
@@ -59,7 +59,7 @@ def test_a_two_worker_trial_puts_its_workers_on_different_gpus(ray_session: None
     (trial,) = _rows(tmp_path / "exps" / "ddp").values()
     assert trial, (proc.stdout[-3000:], proc.stderr[-3000:])
     workers = trial[-1]["worker_gpu_ids"]
-    assert [r["epoch"] for r in trial] == [1, 2] and len(workers) == 2, trial
+    assert [r["epoch"] for r in trial] == [1] and len(workers) == 2, trial
     assert all(len(w) == 1 for w in workers) and workers[0] != workers[1], workers
 
 
