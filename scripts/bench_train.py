@@ -48,10 +48,15 @@ def raynn_round(cfg: dict) -> list[float]:
 
 def plain_round(cfg: dict, x: torch.Tensor, y: torch.Tensor) -> list[float]:
     """What a user would write by hand: DataLoader, forward, cross-entropy, backward, step."""
+    return loader_round(cfg, tuple(x.shape[1:]),
+                        DataLoader(TensorDataset(x, y), batch_size=cfg["train"]["batch_size"], shuffle=True))
+
+
+def loader_round(cfg: dict, in_shape: tuple[int, ...], loader: DataLoader) -> list[float]:
+    """The hand-written loop over ``loader``: per-epoch training samples/s."""
     torch.manual_seed(cfg["seed"])
-    model = build_model(model_spec(cfg), tuple(x.shape[1:]), 10)
+    model = build_model(model_spec(cfg), in_shape, 10)
     opt = torch.optim.SGD(model.parameters(), lr=cfg["optimizer"]["lr"], momentum=0.9)
-    loader = DataLoader(TensorDataset(x, y), batch_size=cfg["train"]["batch_size"], shuffle=True)
     rates = []
     for _ in range(cfg["train"]["epochs"]):
         t0, seen = time.perf_counter(), 0
@@ -103,21 +108,8 @@ def user_config(args: argparse.Namespace) -> dict:
 
 def plain_dataset_round(cfg: dict, dataset: Dataset, indices: list[int]) -> list[float]:
     """A hand-written loop over a DataLoader of the user's Dataset (its training split), shuffled."""
-    torch.manual_seed(cfg["seed"])
-    model = build_model(model_spec(cfg), (1, 28, 28), 10)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg["optimizer"]["lr"], momentum=0.9)
-    loader = DataLoader(Subset(dataset, indices), batch_size=cfg["train"]["batch_size"], shuffle=True)
-    rates = []
-    for _ in range(cfg["train"]["epochs"]):
-        t0, seen = time.perf_counter(), 0
-        for xb, yb in loader:
-            opt.zero_grad()
-            loss = F.cross_entropy(model(xb), yb)
-            loss.backward()
-            opt.step()
-            seen += len(yb)
-        rates.append(seen / (time.perf_counter() - t0))
-    return rates
+    return loader_round(cfg, (1, 28, 28), DataLoader(Subset(dataset, indices), batch_size=cfg["train"]["batch_size"],
+                                                     shuffle=True))
 
 
 def main() -> None:
