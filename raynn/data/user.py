@@ -37,6 +37,12 @@ def _to_tensor(x: Any) -> torch.Tensor:
     return TF.to_dtype(image, torch.float32, scale=True).as_subclass(torch.Tensor)
 
 
+def _ready(sample: Any) -> bool:
+    """Whether a raw sample is already what the loader needs: a tuple ``(float32 tensor, label, ...)``."""
+    return type(sample) is tuple and len(sample) >= 2 and type(sample[0]) is torch.Tensor \
+        and sample[0].dtype is torch.float32
+
+
 def build_transform(spec: Any) -> Any:
     """None, one ``{class_path, init_args}`` spec or a list of them (composed with ``v2.Compose``)."""
     if spec is None:
@@ -94,7 +100,10 @@ class Samples(Dataset):
         ``torch.utils.data.Subset`` does), so a data set that reads a batch in one operation keeps doing so."""
         real = positions if self.indices is None else [self.indices[i] for i in positions]
         many = getattr(self.dataset, "__getitems__", None)
-        return [self._finish(s) for s in (many(real) if many is not None else [self.dataset[i] for i in real])]
+        raw = many(real) if many is not None else [self.dataset[i] for i in real]
+        if not self.transforms and self.keys is None and raw and _ready(raw[0]):
+            return raw  # already (float32 tensor, label) pairs: a data set's samples are all of one kind
+        return [self._finish(s) for s in raw]
 
     def _finish(self, sample: Any) -> tuple[torch.Tensor, Any]:
         x, y = self.pair(sample)
