@@ -138,43 +138,43 @@ def test_no_value_is_read_back_to_the_host_inside_a_training_step(monkeypatch: p
     assert len(calls) == 2 * 10 and all(math.isfinite(h["val_loss"]) for h in history)
 
 
-def _ddp_worker(rank: int, world: int, port: int, accumulate: int, out: str) -> None:
+def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
     dist.init_process_group("gloo", rank=rank, world_size=world)
-    calls = []
+    counts = {}
+    for accumulate in (1, 3):
+        calls = []
 
-    def counting(state, bucket):  # type: ignore[no-untyped-def]  # DDP checks the hook's annotations
-        calls.append(1)
-        fut = dist.all_reduce(bucket.buffer().div_(world), async_op=True).get_future()
-        return fut.then(lambda f: f.value()[0])
+        def counting(state, bucket):  # type: ignore[no-untyped-def]  # DDP checks the hook's annotations
+            calls.append(1)
+            fut = dist.all_reduce(bucket.buffer().div_(world), async_op=True).get_future()
+            return fut.then(lambda f: f.value()[0])
 
-    def prepare(model: torch.nn.Module) -> torch.nn.Module:
-        ddp = DistributedDataParallel(model, bucket_cap_mb=1000)  # one bucket: one all-reduce per backward
-        ddp.register_comm_hook(None, counting)
-        return ddp
+        def prepare(model: torch.nn.Module) -> torch.nn.Module:
+            ddp = DistributedDataParallel(model, bucket_cap_mb=1000)  # one bucket: one all-reduce per backward
+            ddp.register_comm_hook(None, counting)
+            return ddp
 
-    cfg = _cfg(epochs=1, accumulate=accumulate)
-    run_training(cfg, Env(rank=rank, world_size=world, prepare_model=prepare, **QUIET))
+        run_training(_cfg(epochs=1, accumulate=accumulate),
+                     Env(rank=rank, world_size=world, prepare_model=prepare, **QUIET))
+        counts[accumulate] = len(calls)
     if rank == 0:
-        Path(out).write_text(str(len(calls)))
+        Path(out).write_text(f"{counts[1]} {counts[3]}")
     dist.destroy_process_group()
 
 
 def test_ddp_all_reduces_once_per_update_not_per_micro_batch(tmp_path: Path) -> None:
     import torch.multiprocessing as mp
 
-    counts = {}
-    for accumulate in (1, 3):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        out = tmp_path / f"calls-{accumulate}"
-        mp.spawn(_ddp_worker, args=(2, port, accumulate, str(out)), nprocs=2, join=True)
-        counts[accumulate] = int(out.read_text())
-    assert counts == {1: 20, 3: 7}  # 320 images in batches of 16: 20 micro-batches, ceil(20 / 3) = 7 updates
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mp.spawn(_ddp_worker, args=(2, port, str(tmp_path / "calls")), nprocs=2, join=True)
+    # 320 images in batches of 16: 20 micro-batches; with 3 per update, ceil(20 / 3) = 7 updates
+    assert (tmp_path / "calls").read_text() == "20 7"
 
 
 def test_channels_last_and_compile_train_a_cnn_on_the_cpu() -> None:
