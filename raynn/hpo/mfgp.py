@@ -249,7 +249,14 @@ class Encoding:
         for j, ((kind, order), cols, key) in enumerate(zip(self._kinds, self.columns, self.keys)):
             dist = self.distributions[key]
             if kind == "range":
-                out[:, cols] = self._snap_range(dist, u[:, j : j + 1])
+                from optuna.distributions import IntDistribution
+
+                step = dist.step if not isinstance(dist, IntDistribution) else (dist.step or 1)
+                if step is not None and not dist.log and dist.high > dist.low:
+                    n = int(round((dist.high - dist.low) / step)) + 1  # as from_uniform: each value alike
+                    out[:, cols.start] = np.minimum(n - 1, (u[:, j] * n).astype(int)) / (n - 1)
+                else:
+                    out[:, cols] = self._snap_range(dist, u[:, j : j + 1])
             else:
                 k = len(dist.choices)
                 index = np.minimum(k - 1, (u[:, j] * k).astype(int))
