@@ -8,8 +8,9 @@ trains until stopped or ``R``), after each result ``y_r`` of a trial at ``r`` cu
 2. **Predicted worse than the incumbent** (Domhan, Springenberg & Hutter, 2015, "Speeding up Automatic
    Hyperparameter Optimization of Deep Neural Networks by Extrapolation of Learning Curves", IJCAI): the curve
    ``y_1..y_r`` is fitted by ``a + b t^-c`` (``b >= 0``) for each ``c`` in :data:`EXPONENTS` by least squares;
-   the *optimistic* forecast is ``min_c (a_c + b_c R^-c)`` (never above the best value so far) minus a margin of
-   twice the fit's residual standard deviation (at least ``rel_margin`` of the incumbent). The incumbent is the
+   the forecast is the best-fitting ``c``'s ``a_c + b_c R^-c`` (never above the best value so far); it is made
+   optimistic by a margin of twice the fit's residual standard deviation (at least ``rel_margin`` of the
+   incumbent). The incumbent is the
    best value any other trial reached at ``R``, or, before one has, the best latest value of the others. A trial
    whose optimistic forecast is still worse than the incumbent is stopped.
 3. **Not converging**: no new best in the last ``patience`` results while worse than the incumbent.
@@ -44,7 +45,8 @@ EXPONENTS = (0.5, 1.0, 2.0)
 
 
 def forecast(values: list[float], at: int) -> tuple[float, float]:
-    """``(optimistic forecast at resource at, residual std)`` of a curve ``values[t-1] = y_t`` (lower is better)."""
+    """``(forecast at resource at, residual std)`` of the best power-law fit to ``values[t-1] = y_t`` (lower is
+    better); the forecast is never above ``min(values)``."""
     y = np.asarray(values, dtype=float)
     t = np.arange(1, len(y) + 1, dtype=float)
     best_pred, best_sse, resid = math.inf, math.inf, 0.0
@@ -53,11 +55,10 @@ def forecast(values: list[float], at: int) -> tuple[float, float]:
         coef, *_ = np.linalg.lstsq(basis, y, rcond=None)
         if coef[1] < 0:  # an increasing fit: the curve's own mean, flat
             coef = np.array([y.mean(), 0.0])
-        fit = basis @ coef
-        sse = float(((y - fit) ** 2).sum())
-        best_pred = min(best_pred, float(coef[0] + coef[1] * at ** -c))
+        sse = float(((y - basis @ coef) ** 2).sum())
         if sse < best_sse:
             best_sse, resid = sse, math.sqrt(sse / max(1, len(y) - 2))
+            best_pred = float(coef[0] + coef[1] * at ** -c)
     return min(best_pred, float(y.min())), resid
 
 

@@ -21,6 +21,7 @@ import pytest
 from ray.tune.experiment import Trial
 from ray.tune.search import BasicVariantGenerator
 
+from raynn.tune.schedulers import CurveStopping
 from raynn.tune import (SCHEDULERS, STATE_FILE, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving,
                         build_scheduler)
 from raynn.tune.persistence import read_state
@@ -419,12 +420,13 @@ def test_constructor_arguments_are_checked() -> None:
 
 
 def test_registry_builds_every_scheduler_the_cli_names() -> None:
-    assert SCHEDULERS.names() == ["asha", "fifo", "hyperband", "sh"]
+    assert SCHEDULERS.names() == ["asha", "curve", "fifo", "hyperband", "sh"]
     args = {"budget": 48, "num_configs": 8, "max_resource": 9, "eta": 3, "metric": "loss", "mode": "min"}
     built = {entry.name: build_scheduler(entry.name, **args) for entry in SCHEDULERS}
     assert all(entry.summary for entry in SCHEDULERS)
     assert isinstance(built["sh"], SuccessiveHalving) and built["sh"].plan()[0]["n"] == 8
     assert isinstance(built["hyperband"], HyperBand) and isinstance(built["asha"], AsyncHalving)
     assert type(built["fifo"]).__name__ == "FIFOScheduler"
+    assert isinstance(built["curve"], CurveStopping) and built["curve"].rule.max_resource == 9
     with pytest.raises(ValueError, match="valid names"):
         SCHEDULERS.get("median")
