@@ -81,14 +81,20 @@ class TableProblem(Problem):
         return [math.inf if v is None else float(v) for v in row["val_loss"][:r]]
 
 
+class _Enough(Exception):
+    pass
+
+
 class TrainedProblem(Problem):
-    """Trains in this process. A configuration is trained to R the first time it is asked for, and its curve
-    kept: a run is charged only the epochs it asks for (a promoted trial continues where it paused), the wall
-    time is that of training every configuration tried to R."""
+    """Trains in this process and keeps each configuration's curve. Asked for epoch ``r`` beyond what is kept, it
+    trains from scratch to the next rung ``eta^k >= r`` (capped at R): the loop is deterministic for a seed and
+    its schedule is R's, so the first epochs of a longer run are the shorter run's. A run is charged only the
+    epochs it asks for (a promoted trial continues where it paused); retraining costs wall time only."""
 
     def __init__(self, name: str, space: Any, R: int, bands: int) -> None:
         self.name, self.space, self.R, self.bands = name, space, R, bands
         self._cache: dict[str, list[float]] = {}
+        self._done: set[str] = set()  # curves that ended (R reached, or diverged)
         self.epochs_trained = 0
         self._data: Any = None
 
@@ -98,19 +104,33 @@ class TrainedProblem(Problem):
 
         if self._data is None:
             self._data = DataCache()  # the split and preprocessing of a seed, once
-
         key = json.dumps([seed, self.space.normalize(params)], sort_keys=True)
-        if key not in self._cache:
-            cfg = check_config(apply_overrides(self.space.apply(params), [f"seed={seed}"]))
-            losses: list[float] = []
-            history = run_training(cfg, Env(report=lambda m, c: losses.append(float(m["val_loss"])),
-                                            log=lambda line: None, checkpoint_at=lambda e: False,
+        have = self._cache.get(key, [])
+        if len(have) >= r or key in self._done:
+            return have[:r]
+        target = 1
+        while target < r:
+            target *= ETA
+        target = min(target, self.R)
+        cfg = check_config(apply_overrides(self.space.apply(params), [f"seed={seed}"]))
+        losses: list[float] = []
+
+        def report(metrics: dict[str, Any], ckpt: Any) -> None:
+            losses.append(float(metrics["val_loss"]))
+            self.epochs_trained += 1
+            if len(losses) >= target and target < self.R:
+                raise _Enough
+
+        try:
+            history = run_training(cfg, Env(report=report, log=lambda line: None, checkpoint_at=lambda e: False,
                                             warn=lambda line: None, data_cache=self._data))
+            self._done.add(key)
             if history and history[-1].get("diverged") and losses and math.isfinite(losses[-1]):
                 losses[-1] = math.inf
-            self.epochs_trained += len(losses)
-            self._cache[key] = losses
-        return self._cache[key][:r]
+        except _Enough:
+            pass
+        self._cache[key] = losses
+        return losses[:r]
 
 
 def p1_space() -> Any:
@@ -324,19 +344,10 @@ def run_ray_asha(problem: Problem, seed: int) -> Run:
 def run_dehb(problem: Problem, seed: int) -> Run:
     """DEHB (Awad, Mallik & Hutter, 2021) with its ask/tell interface; an evaluation at fidelity r trains r
     epochs from scratch (DEHB does not continue runs), charged r epochs."""
-    import ConfigSpace as CS
     from dehb import DEHB
 
     run = Run(problem, seed)
-    cs = CS.ConfigurationSpace(seed=seed)
-    dists = problem.space.to_optuna()
-    for k, d in dists.items():
-        if hasattr(d, "choices"):
-            cs.add(CS.CategoricalHyperparameter(k, [str(i) for i in range(len(d.choices))]))
-        elif isinstance(d.low, int) and not isinstance(d.low, bool) and type(d).__name__ == "IntDistribution":
-            cs.add(CS.UniformIntegerHyperparameter(k, d.low, d.high, log=d.log))
-        else:
-            cs.add(CS.UniformFloatHyperparameter(k, d.low, d.high, log=d.log))
+    cs, dists = _configspace(problem, seed)
     opt = DEHB(cs=cs, dimensions=len(dists), min_fidelity=1, max_fidelity=problem.R, eta=ETA, n_workers=1,
                seed=seed, output_path=str(Path("/tmp") / f"dehb-{seed}"), log_level="ERROR")
     while run.left > 0:
@@ -344,17 +355,64 @@ def run_dehb(problem: Problem, seed: int) -> Run:
         cfg = job["config"]
         p = {k: (d.choices[int(cfg[k])] if hasattr(d, "choices") else cfg[k]) for k, d in dists.items()}
         r = int(round(job["fidelity"]))
-        v = math.inf
         run.trials += 1
-        for e in range(1, r + 1):  # from scratch: each epoch charged
-            if run.left <= 0:
-                break
-            got = Run.value(run, p, e) if e == r else _charge(run, p, e)
-            if got is None or not math.isfinite(got):
-                v = math.inf
-                break
-            v = got
+        v = _from_scratch(run, p, r)
         opt.tell(job, {"fitness": v if math.isfinite(v) else 1e9, "cost": r})
+    return run
+
+
+def _configspace(problem: Problem, seed: int) -> tuple[Any, dict[str, Any]]:
+    import ConfigSpace as CS
+
+    cs = CS.ConfigurationSpace(seed=seed)
+    dists = problem.space.to_optuna()
+    for k, d in dists.items():
+        if hasattr(d, "choices"):
+            cs.add(CS.CategoricalHyperparameter(k, [str(i) for i in range(len(d.choices))]))
+        elif type(d).__name__ == "IntDistribution":
+            cs.add(CS.UniformIntegerHyperparameter(k, d.low, d.high, log=d.log))
+        else:
+            cs.add(CS.UniformFloatHyperparameter(k, d.low, d.high, log=d.log))
+    return cs, dists
+
+
+def _from_scratch(run: Run, p: dict[str, Any], r: int) -> float:
+    """An evaluation at fidelity r that trains r epochs from scratch, each charged: its loss at r (inf: diverged)."""
+    v = math.inf
+    for e in range(1, r + 1):
+        if run.left <= 0:
+            return math.inf
+        got = run.value(p, e) if e == r else _charge(run, p, e)
+        if got is None or not math.isfinite(got):
+            return math.inf
+        v = got
+    return v
+
+
+def run_smac(problem: Problem, seed: int) -> Run:
+    """SMAC3's multi-fidelity facade (random forest + HyperBand intensifier; Lindauer et al., 2022, JMLR) with
+    ask/tell; like DEHB it evaluates a budget from scratch, charged in full."""
+    import logging
+
+    from smac import MultiFidelityFacade, Scenario
+    from smac.intensifier.hyperband import Hyperband
+    from smac.runhistory.dataclasses import TrialValue
+
+    logging.getLogger("smac").setLevel(logging.ERROR)
+    run = Run(problem, seed)
+    cs, dists = _configspace(problem, seed)
+    scenario = Scenario(cs, deterministic=True, n_trials=100000, min_budget=1, max_budget=problem.R, seed=seed,
+                        output_directory=Path("/tmp") / f"smac-{problem.name}-{seed}")
+    intensifier = Hyperband(scenario, eta=ETA, incumbent_selection="highest_budget")
+    smac = MultiFidelityFacade(scenario, lambda config, seed=0, budget=1: 0.0, intensifier=intensifier,
+                               overwrite=True, logging_level=40)
+    while run.left > 0:
+        info = smac.ask()
+        p = {k: (d.choices[int(info.config[k])] if hasattr(d, "choices") else info.config[k])
+             for k, d in dists.items()}
+        run.trials += 1
+        v = _from_scratch(run, p, int(round(info.budget)))
+        smac.tell(info, TrialValue(cost=v if math.isfinite(v) else 1e9))
     return run
 
 
@@ -393,6 +451,7 @@ def methods(problem: Problem, seed: int) -> dict[str, Callable[[], Run]]:
         "optuna mfgp+hb-pruner": lambda: run_optuna(problem, seed, "mfgp", "hyperband"),
         "ray asha+optuna-tpe": lambda: run_ray_asha(problem, seed),
         "dehb": lambda: run_dehb(problem, seed),
+        "smac3 mf-facade": lambda: run_smac(problem, seed),
     }
 
 
@@ -498,10 +557,16 @@ def main() -> None:
     if args.cost:
         print(suggestion_cost())
         return
-    if args.report is not None:
+    if args.report is not None:  # files of one problem are merged (runs split over processes)
+        merged: dict[str, dict[str, Any]] = {}
         for path in args.report:
             doc = json.loads(Path(path).read_text())
-            print(report(doc["results"], doc["problem"]))
+            for m, entry in doc["results"].items():
+                into = merged.setdefault(doc["problem"], {}).setdefault(m, {k: {} for k in entry})
+                for k, v in entry.items():
+                    into[k].update(v)
+        for problem, results in merged.items():
+            print(report(results, problem))
             print()
         return
     problem = make_problem(args.problem)
