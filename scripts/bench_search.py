@@ -465,7 +465,9 @@ def iqm(xs: list[float]) -> float:
     return float(np.mean(v[lo:hi]))
 
 
-def report(results: dict[str, dict[str, Any]], problem: str) -> str:
+def report(results: dict[str, dict[str, Any]], problem: str, new: str = NEW) -> str:
+    """Per method: median, IQM, worst seed, share of seeds worse than random search's median, and the paired
+    Wilcoxon signed-rank test of ``new`` against it (seeds every method finished)."""
     from scipy.stats import wilcoxon
 
     names = list(results)
@@ -473,25 +475,26 @@ def report(results: dict[str, dict[str, Any]], problem: str) -> str:
     scores = {m: [results[m]["scores"][s] for s in seeds] for m in names}
     rand_med = statistics.median(scores["random"]) if "random" in scores else math.nan
     lines = [f"{problem}: {len(seeds)} seeds; best validation loss at R (lower is better)", "",
-             "| method | median | IQM | worst | worse than random's median | trials | Wilcoxon p (new vs) |",
+             f"| method | median | IQM | worst | worse than random's median | trials | Wilcoxon p ({new} vs) |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    peers = [m for m in names if m != NEW]
+    peers = [m for m in names if m != new]
     for m in sorted(names, key=lambda m: statistics.median(scores[m])):
         xs = scores[m]
         p = ""
-        if m != NEW and NEW in scores:
-            diff = np.asarray(scores[NEW]) - np.asarray(xs)
-            p = "-" if np.all(diff == 0) else f"{wilcoxon(scores[NEW], xs).pvalue:.3g}"
-            p += " (new better)" if statistics.median(diff) < 0 else " (new worse)" if statistics.median(diff) > 0 else ""
+        if m != new and new in scores:
+            diff = np.asarray(scores[new]) - np.asarray(xs)
+            p = "-" if np.all(diff == 0) else f"{wilcoxon(scores[new], xs).pvalue:.3g}"
+            wins, losses = int((diff < 0).sum()), int((diff > 0).sum())
+            p += f" ({wins} better, {losses} worse)"
         share = sum(x > rand_med for x in xs) / len(xs)
         trials = statistics.median(results[m]["trials"][s] for s in seeds)
         lines.append(f"| {m} | {statistics.median(xs):.4f} | {iqm(xs):.4f} | {max(xs):.4f} | {share:.0%} | "
                      f"{trials:.0f} | {p} |")
-    if NEW in scores and peers:
+    if new in scores and peers:
         best_peer = min(peers, key=lambda m: statistics.median(scores[m]))
-        ratio = statistics.median(scores[NEW]) / statistics.median(scores[best_peer])
-        lines += ["", f"new / best peer ({best_peer}) median: {ratio:.2f}; new worst {max(scores[NEW]):.4f} vs "
-                  f"random median {rand_med:.4f}"]
+        ratio = statistics.median(scores[new]) / statistics.median(scores[best_peer])
+        lines += ["", f"{new} / best other ({best_peer}) median: {ratio:.2f}; {new} worst {max(scores[new]):.4f} "
+                  f"vs random median {rand_med:.4f}"]
     seconds = {m: statistics.median(results[m]["seconds"][s] for s in seeds) for m in names}
     lines += ["", "median seconds per run: " + ", ".join(f"{m} {v:.1f}" for m, v in seconds.items())]
     return "\n".join(lines)
@@ -552,6 +555,7 @@ def main() -> None:
     ap.add_argument("--methods", default=None, help="comma-separated subset")
     ap.add_argument("--out", default=None, help="JSON results (merged into an existing file)")
     ap.add_argument("--report", nargs="*", default=None, help="print the tables of these result files")
+    ap.add_argument("--new", default=NEW, help="the method the Wilcoxon tests compare with every other")
     ap.add_argument("--cost", action="store_true", help="measure the suggestion cost")
     args = ap.parse_args()
     if args.cost:
@@ -566,7 +570,7 @@ def main() -> None:
                 for k, v in entry.items():
                     into[k].update(v)
         for problem, results in merged.items():
-            print(report(results, problem))
+            print(report(results, problem, args.new))
             print()
         return
     problem = make_problem(args.problem)
