@@ -35,11 +35,11 @@ def _study(seed: int, n: int) -> optuna.Study:
 
 
 def test_study_with_hyperband_pruner_finds_the_optimum_and_repeats() -> None:
-    study = _study(0, 40)
+    study = _study(0, 24)
     states = {t.state for t in study.trials}
     assert TrialState.PRUNED in states and TrialState.COMPLETE in states
     assert study.best_value < 0.111 + 0.03  # optimum: lr = 0.01, batch 64, 1/9
-    again = _study(0, 40)
+    again = _study(0, 24)
     assert [t.params for t in again.trials] == [t.params for t in study.trials]
 
 
