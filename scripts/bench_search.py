@@ -86,10 +86,10 @@ class _Enough(Exception):
 
 
 class TrainedProblem(Problem):
-    """Trains in this process and keeps each configuration's curve. Asked for epoch ``r`` beyond what is kept, it
-    trains from scratch to the next rung ``eta^k >= r`` (capped at R): the loop is deterministic for a seed and
-    its schedule is R's, so the first epochs of a longer run are the shorter run's. A run is charged only the
-    epochs it asks for (a promoted trial continues where it paused); retraining costs wall time only."""
+    """Trains in this process and keeps each configuration's curve. Asked for epoch ``r`` beyond what is kept,
+    it trains from scratch to the next rung ``eta^k >= r`` (capped at R): the loop is deterministic for a seed
+    and its schedule is R's, so the first epochs of a longer run are the shorter run's. A run is charged only
+    the epochs it asks for (a promoted trial continues where it paused); retraining costs wall time only."""
 
     def __init__(self, name: str, space: Any, R: int, bands: int) -> None:
         self.name, self.space, self.R, self.bands = name, space, R, bands
@@ -122,8 +122,9 @@ class TrainedProblem(Problem):
                 raise _Enough
 
         try:
-            history = run_training(cfg, Env(report=report, log=lambda line: None, checkpoint_at=lambda e: False,
-                                            warn=lambda line: None, data_cache=self._data))
+            env = Env(report=report, log=lambda line: None, checkpoint_at=lambda e: False,
+                      warn=lambda line: None, data_cache=self._data)
+            history = run_training(cfg, env)
             self._done.add(key)
             if history and history[-1].get("diverged") and losses and math.isfinite(losses[-1]):
                 losses[-1] = math.inf
@@ -231,8 +232,8 @@ def run_halving(problem: Problem, seed: int, scheduler: str, searcher: Any,
             decision = Decision.STOP if r >= problem.R else Decision.CONTINUE
             if core is not None:
                 decision = core.on_result(tid, r, v)
-            if stopper is not None and decision is Decision.CONTINUE and stopper.on_result(tid, r, v) is Decision.STOP:
-                decision = Decision.STOP
+            if stopper is not None and decision is Decision.CONTINUE:
+                decision = stopper.on_result(tid, r, v)
             if not math.isfinite(v) or decision is Decision.STOP:
                 ended = True
                 break
@@ -377,7 +378,8 @@ def _configspace(problem: Problem, seed: int) -> tuple[Any, dict[str, Any]]:
 
 
 def _from_scratch(run: Run, p: dict[str, Any], r: int) -> float:
-    """An evaluation at fidelity r that trains r epochs from scratch, each charged: its loss at r (inf: diverged)."""
+    """An evaluation at fidelity r that trains r epochs from scratch, each charged: its loss at r (inf: diverged
+    or out of budget)."""
     v = math.inf
     for e in range(1, r + 1):
         if run.left <= 0:
@@ -401,8 +403,8 @@ def run_smac(problem: Problem, seed: int) -> Run:
     logging.getLogger("smac").setLevel(logging.ERROR)
     run = Run(problem, seed)
     cs, dists = _configspace(problem, seed)
-    scenario = Scenario(cs, deterministic=True, n_trials=100000, min_budget=1, max_budget=problem.R, seed=seed,
-                        output_directory=Path("/tmp") / f"smac-{problem.name}-{seed}")
+    scenario = Scenario(cs, deterministic=True, n_trials=100000, min_budget=1, max_budget=problem.R,
+                        seed=seed, output_directory=Path("/tmp") / f"smac-{problem.name}-{seed}")
     intensifier = Hyperband(scenario, eta=ETA, incumbent_selection="highest_budget")
     smac = MultiFidelityFacade(scenario, lambda config, seed=0, budget=1: 0.0, intensifier=intensifier,
                                overwrite=True, logging_level=40)
@@ -475,7 +477,8 @@ def report(results: dict[str, dict[str, Any]], problem: str, new: str = NEW) -> 
     scores = {m: [results[m]["scores"][s] for s in seeds] for m in names}
     rand_med = statistics.median(scores["random"]) if "random" in scores else math.nan
     lines = [f"{problem}: {len(seeds)} seeds; best validation loss at R (lower is better)", "",
-             f"| method | median | IQM | worst | worse than random's median | trials | Wilcoxon p ({new} vs) |",
+             "| method | median | IQM | worst | worse than random's median | trials | "
+             f"Wilcoxon p ({new} vs) |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     peers = [m for m in names if m != new]
     for m in sorted(names, key=lambda m: statistics.median(scores[m])):
@@ -493,19 +496,19 @@ def report(results: dict[str, dict[str, Any]], problem: str, new: str = NEW) -> 
     if new in scores and peers:
         best_peer = min(peers, key=lambda m: statistics.median(scores[m]))
         ratio = statistics.median(scores[new]) / statistics.median(scores[best_peer])
-        lines += ["", f"{new} / best other ({best_peer}) median: {ratio:.2f}; {new} worst {max(scores[new]):.4f} "
-                  f"vs random median {rand_med:.4f}"]
+        lines += ["", f"{new} / best other ({best_peer}) median: {ratio:.2f}; "
+                  f"{new} worst {max(scores[new]):.4f} vs random median {rand_med:.4f}"]
     seconds = {m: statistics.median(results[m]["seconds"][s] for s in seeds) for m in names}
     lines += ["", "median seconds per run: " + ", ".join(f"{m} {v:.1f}" for m, v in seconds.items())]
     return "\n".join(lines)
 
 
-# -- the suggestion cost ---------------------------------------------------------------------------------------
+# -- the suggestion cost -------------------------------------------------------------------------------------
 
 
 def suggestion_cost(n_obs: int = 300, repeats: int = 30) -> str:
-    """Cost of one ``suggest`` of ``optuna-mfgp`` with ``n_obs`` observations on one thread (P1's space, 7 keys):
-    wall seconds and CPU seconds of this process (the CPU time is what one free core would take)."""
+    """Cost of one ``suggest`` of ``optuna-mfgp`` with ``n_obs`` observations on one thread (P1's space, 7
+    keys): wall seconds and CPU seconds of this process (the CPU time is what one free core would take)."""
     from threadpoolctl import threadpool_limits
 
     from raynn.hpo import build_searcher

@@ -98,8 +98,8 @@ def main() -> None:
             continue
         rows.append(curve(params))
         out.write_text(json.dumps(rows))
-        print(f"{k + 1}/{len(mine)} {time.perf_counter() - start:.0f}s {params} -> {rows[-1]['val_loss'][-1]}",
-              flush=True)
+        took = time.perf_counter() - start
+        print(f"{k + 1}/{len(mine)} {took:.0f}s {params} -> {rows[-1]['val_loss'][-1]}", flush=True)
 
 
 if __name__ == "__main__":
