@@ -45,7 +45,7 @@ from raynn.hpo import AsyncHalving as _AsyncCore
 from raynn.hpo import Decision, HalvingScheduler, Mode, TrialStatus
 from raynn.hpo import HyperBand as _HyperBandCore
 from raynn.hpo import SuccessiveHalving as _SuccessiveHalvingCore
-from raynn.hpo.curve_stopping import LearningCurveStopping
+from raynn.hpo.curve_stopping import LearningCurveStopping as _CurveCore
 from raynn.hpo.ledger import BracketLedger, as_resource
 from raynn.tune._ray_private import forget_decisions
 from raynn.tune.gate import ConcurrencyGate
@@ -771,9 +771,10 @@ class AsyncHalving(HalvingAdapter):
         }
 
 
-class CurveStopping(FIFOScheduler):
-    """Learning-curve stopping (seed §4.7.3) as a Ray Tune scheduler: FIFO, and each result goes to the pure
-    :class:`raynn.hpo.curve_stopping.LearningCurveStopping`, whose STOP ends the trial. Works with any searcher.
+class LearningCurveStopping(FIFOScheduler):
+    """Learning-curve stopping (seed §4.7.3) as a Ray Tune scheduler (``--scheduler curve``): FIFO, and each
+    result goes to the pure :class:`raynn.hpo.curve_stopping.LearningCurveStopping` (named alike, as every
+    adapter is named as its core), whose STOP ends the trial. Works with any searcher.
 
     Tune 2.60 does not save schedulers across ``--resume``; the rule then rebuilds the curves from the results
     the resumed trials report, so it starts out lenient, never stricter.
@@ -787,19 +788,15 @@ class CurveStopping(FIFOScheduler):
 
     def __init__(self, max_resource: int, metric: str | None = None, mode: Mode | str | None = None,
                  resource_attr: str = "epoch") -> None:
-        from raynn.hpo.curve_stopping import LearningCurveStopping
-
         super().__init__()
-        self.rule = LearningCurveStopping(max_resource, mode=mode or Mode.MIN)
+        self.rule = _CurveCore(max_resource, mode=mode or Mode.MIN)
         self._metric, self.resource_attr = metric, resource_attr
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
-        from raynn.hpo.curve_stopping import LearningCurveStopping
-
         if metric is not None:
             self._metric = metric
         if mode is not None:
-            self.rule = LearningCurveStopping(self.rule.max_resource, mode=mode)
+            self.rule = _CurveCore(self.rule.max_resource, mode=mode)
         return True
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
@@ -839,8 +836,8 @@ def _asha(*, max_resource: int, eta: int, metric: str, mode: str, **_: Any) -> A
     return AsyncHalving(max_resource=max_resource, eta=eta, metric=metric, mode=mode)
 
 
-def _curve(*, max_resource: int, metric: str, mode: str, **_: Any) -> CurveStopping:
-    return CurveStopping(max_resource=max_resource, metric=metric, mode=mode)
+def _curve(*, max_resource: int, metric: str, mode: str, **_: Any) -> LearningCurveStopping:
+    return LearningCurveStopping(max_resource=max_resource, metric=metric, mode=mode)
 
 
 _ADAPTERS: dict[type | None, Callable[..., Any]] = {
@@ -848,7 +845,7 @@ _ADAPTERS: dict[type | None, Callable[..., Any]] = {
     hpo.SuccessiveHalving: _successive_halving,
     hpo.HyperBand: _hyperband,
     hpo.AsyncHalving: _asha,
-    LearningCurveStopping: _curve,
+    _CurveCore: _curve,
 }
 
 

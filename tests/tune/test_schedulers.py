@@ -25,7 +25,7 @@ from ray.tune.search import BasicVariantGenerator
 from raynn.tune import (SCHEDULERS, STATE_FILE, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving,
                         build_scheduler)
 from raynn.tune.persistence import read_state
-from raynn.tune.schedulers import CurveStopping
+from raynn.tune.schedulers import LearningCurveStopping
 from raynn_testing.trainables import curve_loss
 
 PENDING, RUNNING, PAUSED, TERMINATED = Trial.PENDING, Trial.RUNNING, Trial.PAUSED, Trial.TERMINATED
@@ -428,7 +428,7 @@ def test_registry_builds_every_scheduler_the_cli_names() -> None:
     assert isinstance(built["sh"], SuccessiveHalving) and built["sh"].plan()[0]["n"] == 8
     assert isinstance(built["hyperband"], HyperBand) and isinstance(built["asha"], AsyncHalving)
     assert type(built["fifo"]).__name__ == "FIFOScheduler"
-    assert isinstance(built["curve"], CurveStopping) and built["curve"].rule.max_resource == 9
+    assert isinstance(built["curve"], LearningCurveStopping) and built["curve"].rule.max_resource == 9
     with pytest.raises(ValueError, match="valid names"):
         SCHEDULERS.get("median")
 
