@@ -62,8 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     tune = sub.add_parser("tune", help="search hyperparameters with Ray Tune (HyperBand, successive halving, GP)")
     tune.add_argument("space", nargs="?", help="search-space YAML (see search_spaces/); not needed with --resume")
     # Defaults are run_tune's; None here tells "not given", which --resume needs (settings come from the run).
-    tune.add_argument("--scheduler", help="fifo, sh, hyperband or asha (default hyperband)")
-    tune.add_argument("--searcher", help="grid, random, optuna-gp or optuna-tpe (default optuna-gp)")
+    tune.add_argument("--scheduler", help="fifo, sh, hyperband, asha or curve (default hyperband)")
+    tune.add_argument("--searcher", help="grid, random, optuna-gp, optuna-tpe or optuna-mfgp (default optuna-mfgp)")
     tune.add_argument("--budget", type=_int, help="resource budget B in epochs (required for sh)")
     tune.add_argument("--num-samples", type=_int, help="configurations to try (sh: the N of Algorithm 7.2)")
     tune.add_argument("--workers-per-trial", type=_int, help="Ray Train workers per trial (default 1)")

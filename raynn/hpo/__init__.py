@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from raynn.hpo.asha import AsyncHalving
 from raynn.hpo.base import Decision, HalvingScheduler, Mode, TrialStatus
+from raynn.hpo.curve_stopping import LearningCurveStopping
 from raynn.hpo.budget import (
     BracketPlan,
     Round,
@@ -32,6 +33,7 @@ from raynn.hpo.hyperband import HyperBand
 from raynn.hpo.searchers import (
     SEARCHERS,
     GridSearcher,
+    MultiFidelityGPSearcher,
     OptunaSearcher,
     RandomSearcher,
     Searcher,
@@ -61,7 +63,7 @@ class SchedulerInfo:
     what the protocol tests and the Python API drive without Ray.
     """
 
-    core: type[HalvingScheduler] | None
+    core: type[HalvingScheduler] | type[LearningCurveStopping] | None
 
 
 SCHEDULERS: Registry[SchedulerInfo] = Registry("scheduler")
@@ -75,6 +77,8 @@ SCHEDULERS.add("hyperband", SchedulerInfo(HyperBand),
                "HyperBand (Li et al. 2018): brackets of successive halving over R, eta")
 SCHEDULERS.add("asha", SchedulerInfo(AsyncHalving),
                "asynchronous successive halving with pause and promotion (Li et al. 2020)")
+SCHEDULERS.add("curve", SchedulerInfo(LearningCurveStopping),
+               "learning-curve stopping (seed 4.7.3): stop trials that diverge, stall or are forecast to end worse")
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -89,9 +93,11 @@ __all__ = [
     "FloatRange",
     "Grid",
     "GridSearcher",
+    "MultiFidelityGPSearcher",
     "HalvingScheduler",
     "HyperBand",
     "IntRange",
+    "LearningCurveStopping",
     "Mode",
     "OptunaSearcher",
     "RandomSearcher",

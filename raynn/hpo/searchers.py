@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SEARCHERS",
     "GridSearcher",
+    "MultiFidelityGPSearcher",
     "OptunaSearcher",
     "RandomSearcher",
     "Searcher",
@@ -636,6 +637,125 @@ class OptunaSearcher(Searcher):
 
 
 # ------------------------------------------------------------------------------------------------------------
+# One GP over configuration and fidelity.
+
+
+class MultiFidelityGPSearcher(Searcher):
+    """Multi-fidelity Bayesian optimization: one GP over configuration and resource (:mod:`raynn.hpo.mfgp`).
+
+    Every value a trial reports at a rung (every resource when ``rungs`` is None) is an observation, stopped
+    trials included; a non-finite value (diverged) or a trial that errored before reporting counts as the worst
+    seen. Proposals are for the largest rung, with a share of random ones, a Sobol start, ordered choices kept
+    ordered and running trials accounted for (see :class:`~raynn.hpo.mfgp.MFGPCore`). The same core is the
+    Optuna sampler :class:`raynn.hpo.optuna_mfgp.MultiFidelityGPSampler`.
+
+    The state is plain JSON (:meth:`state_dict`): the trials, their values and the last kernel fit; a searcher
+    built alike and loaded with it proposes what the original would have next.
+
+    Args:
+        space: The search space.
+        seed: Seed of the proposals.
+        mode: ``"min"`` or ``"max"``, the direction of the reported metric.
+        rungs: Rung resources (increasing integers >= 1) of the halving scheduler; the values there are
+            modelled and proposals are for ``rungs[-1]``. None: every reported resource, proposals for the
+            largest seen (a FIFO scheduler).
+        random_fraction: Share of proposals drawn uniformly at random after the start.
+        n_startup: Sobol proposals before the model; None: ``max(5, d + 1)`` for ``d`` searched keys.
+        storage_path: Accepted for the common interface of the model-based searchers (``raynn tune`` passes
+            it); unused, the state travels in :meth:`state_dict`.
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int = 0,
+        mode: str = "min",
+        rungs: list[int] | None = None,
+        random_fraction: float = 0.2,
+        n_startup: int | None = None,
+        storage_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        from raynn.hpo.mfgp import MFGPCore
+
+        super().__init__(space)
+        self.seed = _check_seed(seed)
+        self.mode = Mode.parse(mode)
+        self.rungs = OptunaSearcher._check_rungs(rungs)
+        self.storage_path = storage_path
+        self.core = MFGPCore(
+            self.space.to_optuna(),
+            max_resource=1 if self.rungs is None else self.rungs[-1],
+            seed=self.seed,
+            n_startup=n_startup,
+            random_fraction=random_fraction,
+        )
+        self.random_fraction = self.core.random_fraction
+        self.n_startup = self.core.n_startup
+        self._values: dict[str, dict[int, float]] = {}  # trial id -> resource -> value (as reported)
+        self._failed: set[str] = set()
+
+    def _observations(self) -> list[Any]:
+        from raynn.hpo.mfgp import Observation
+
+        sign = 1.0 if self.mode is Mode.MIN else -1.0
+        out = []
+        for tid, values in self._values.items():
+            for resource, value in values.items():
+                out.append(Observation(self._params[tid], resource, sign * value))
+        for tid in self._failed:
+            if not self._values.get(tid):
+                out.append(Observation(self._params[tid], 0, None))
+        return out
+
+    def _suggest(self, trial_id: str) -> dict[str, Any]:
+        if self.rungs is None:  # FIFO: the top is the largest resource any trial reached
+            seen = [r for values in self._values.values() for r in values]
+            self.core.max_resource = max(seen, default=1)
+        pending = [self._params[t] for t in self._params if t not in self._done]
+        params = self.core.propose(len(self._params), self._observations(), pending)
+        return self.space.normalize(params)
+
+    def _on_result(self, trial_id: str, resource: int, value: float) -> None:
+        if self.rungs is not None and resource not in self.rungs:
+            return
+        # A resumed trial may report a rung again: the first value stands.
+        self._values.setdefault(trial_id, {}).setdefault(resource, value)
+
+    def _on_complete(self, trial_id: str, error: bool) -> None:
+        if error:
+            self._failed.add(trial_id)
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "searcher": "optuna-mfgp",
+            "space": self.space.to_dict(),
+            "seed": self.seed,
+            "mode": self.mode.value,
+            "rungs": self.rungs,
+            "random_fraction": self.random_fraction,
+            "n_startup": self.n_startup,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "config": self._config(),
+            "values": {tid: [[r, v] for r, v in values.items()] for tid, values in self._values.items()},
+            "failed": sorted(self._failed),
+            "model": self.core.state_dict(),
+            "max_resource": self.core.max_resource,
+            **self._trials_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        check_state_config(self._config(), state, "searcher")
+        self._load_trials(state)
+        self._values = {tid: {int(r): float(v) for r, v in rows} for tid, rows in state["values"].items()}
+        self._failed = set(state["failed"])
+        self.core.load_state_dict(state["model"])
+        self.core.max_resource = int(state["max_resource"])
+
+
+# ------------------------------------------------------------------------------------------------------------
 # The registry.
 
 
@@ -673,6 +793,13 @@ SEARCHERS.add(
     "optuna-tpe",
     SearcherInfo(OptunaSearcher, MappingProxyType({"sampler": "tpe"})),
     "tree-structured Parzen estimator (Bergstra et al., 2011), one study per rung",
+)
+
+
+SEARCHERS.add(
+    "optuna-mfgp",
+    SearcherInfo(MultiFidelityGPSearcher),
+    "one GP over configuration and fidelity, every rung's values (MOBSTER-like); also an Optuna sampler",
 )
 
 

@@ -49,7 +49,7 @@ class TuneOptions:
 
     space: str | os.PathLike[str] | SearchSpace | None = None
     scheduler: str = "hyperband"
-    searcher: str = "optuna-gp"
+    searcher: str = "optuna-mfgp"
     budget: int | None = None
     num_samples: int | None = None
     workers_per_trial: int = 1

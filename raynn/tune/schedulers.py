@@ -45,6 +45,7 @@ from raynn.hpo import AsyncHalving as _AsyncCore
 from raynn.hpo import Decision, HalvingScheduler, Mode, TrialStatus
 from raynn.hpo import HyperBand as _HyperBandCore
 from raynn.hpo import SuccessiveHalving as _SuccessiveHalvingCore
+from raynn.hpo.curve_stopping import LearningCurveStopping as _CurveCore
 from raynn.hpo.ledger import BracketLedger, as_resource
 from raynn.tune._ray_private import forget_decisions
 from raynn.tune.gate import ConcurrencyGate
@@ -770,6 +771,50 @@ class AsyncHalving(HalvingAdapter):
         }
 
 
+class LearningCurveStopping(FIFOScheduler):
+    """Learning-curve stopping (seed §4.7.3) as a Ray Tune scheduler (``--scheduler curve``): FIFO, and each
+    result goes to the pure :class:`raynn.hpo.curve_stopping.LearningCurveStopping` (named alike, as every
+    adapter is named as its core), whose STOP ends the trial. Works with any searcher.
+
+    Tune 2.60 does not save schedulers across ``--resume``; the rule then rebuilds the curves from the results
+    the resumed trials report, so it starts out lenient, never stricter.
+
+    Args:
+        max_resource: ``R``, the units a trial trains at most.
+        metric: Result key to optimise (None: from ``TuneConfig``).
+        mode: ``"min"`` or ``"max"`` (None: from ``TuneConfig``; ``"min"`` if neither says).
+        resource_attr: Result key with the cumulative units trained.
+    """
+
+    def __init__(self, max_resource: int, metric: str | None = None, mode: Mode | str | None = None,
+                 resource_attr: str = "epoch") -> None:
+        super().__init__()
+        self.rule = _CurveCore(max_resource, mode=mode or Mode.MIN)
+        self._metric, self.resource_attr = metric, resource_attr
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        if metric is not None:
+            self._metric = metric
+        if mode is not None:
+            self.rule = _CurveCore(self.rule.max_resource, mode=mode)
+        return True
+
+    def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
+        resource = as_resource(result.get(self.resource_attr))
+        value = result.get(self._metric) if self._metric else None
+        if resource is None or not isinstance(value, Real) or isinstance(value, bool):
+            return TrialScheduler.CONTINUE
+        decision = self.rule.on_result(trial.trial_id, resource, float(value))
+        return TrialScheduler.STOP if decision is Decision.STOP else TrialScheduler.CONTINUE
+
+    def save(self, checkpoint_path: str) -> None:
+        atomic_write_json(checkpoint_path, self.rule.state_dict())
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path) as f:
+            self.rule.load_state_dict(json.load(f))
+
+
 # -- the adapter of each name in raynn.hpo.SCHEDULERS ------------------------------------------------------
 
 
@@ -791,11 +836,16 @@ def _asha(*, max_resource: int, eta: int, metric: str, mode: str, **_: Any) -> A
     return AsyncHalving(max_resource=max_resource, eta=eta, metric=metric, mode=mode)
 
 
-_ADAPTERS: dict[type[hpo.HalvingScheduler] | None, Callable[..., Any]] = {
+def _curve(*, max_resource: int, metric: str, mode: str, **_: Any) -> LearningCurveStopping:
+    return LearningCurveStopping(max_resource=max_resource, metric=metric, mode=mode)
+
+
+_ADAPTERS: dict[type | None, Callable[..., Any]] = {
     None: _fifo,
     hpo.SuccessiveHalving: _successive_halving,
     hpo.HyperBand: _hyperband,
     hpo.AsyncHalving: _asha,
+    _CurveCore: _curve,
 }
 
 

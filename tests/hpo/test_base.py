@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from raynn.hpo import SCHEDULERS, Decision, HalvingScheduler, Mode
+from raynn.hpo import SCHEDULERS, Decision, HalvingScheduler, LearningCurveStopping, Mode
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,13 +30,15 @@ def test_base_is_abstract() -> None:
 
 
 def test_registry_lists_every_core() -> None:
-    assert SCHEDULERS.names() == ["asha", "fifo", "hyperband", "sh"]
+    assert SCHEDULERS.names() == ["asha", "curve", "fifo", "hyperband", "sh"]
     for entry in SCHEDULERS:
         assert (entry.obj.core is None) == (entry.name == "fifo") and entry.summary
-        assert entry.obj.core is None or issubclass(entry.obj.core, HalvingScheduler)
+        # every core is a halving scheduler, but the learning-curve stopping rule (a stop-only rule)
+        assert (entry.obj.core is None or issubclass(entry.obj.core, HalvingScheduler)
+                or entry.obj.core is LearningCurveStopping)
     # the name the core registry had before the scheduler registries were merged
     assert SCHEDULERS.get("successive_halving") is SCHEDULERS.get("sh")
-    with pytest.raises(ValueError, match="unknown scheduler 'hyper_band'; valid names: asha, fifo, hyperband, sh$"):
+    with pytest.raises(ValueError, match="unknown scheduler 'hyper_band'; valid names: asha, curve, fifo, hyperband, sh$"):
         SCHEDULERS.get("hyper_band")
 
 

@@ -63,9 +63,9 @@ def completed(study: optuna.study.Study) -> dict[str, float]:
 
 
 def test_registry_names_and_unknown_name() -> None:
-    assert SEARCHERS.names() == ["grid", "optuna-gp", "optuna-tpe", "random"]
+    assert SEARCHERS.names() == ["grid", "optuna-gp", "optuna-mfgp", "optuna-tpe", "random"]
     with pytest.raises(
-        ValueError, match="unknown searcher 'bayes'; valid names: grid, optuna-gp, optuna-tpe, random"
+        ValueError, match="unknown searcher 'bayes'; valid names: grid, optuna-gp, optuna-mfgp, optuna-tpe, random"
     ):
         build_searcher("bayes", SPACE)
 
@@ -373,3 +373,76 @@ def test_gp_finds_the_optimum_better_than_random_search() -> None:
         random_best.append(min(objective(rnd.suggest(f"t{i}"), 1) - 1 for i in range(8)))
     assert np.mean(gp_best) < np.mean(random_best)
     assert max(gp_best) < 0.01  # within 0.1 decade of lr = 0.01
+
+
+# ------------------------------------------------------------------------------------------------------------
+# optuna-mfgp: one GP over configuration and fidelity.
+
+
+def _mfgp_loss(params: dict[str, Any], r: int) -> float:
+    return (math.log10(params["optimizer.lr"]) + 1.5) ** 2 + 1.0 / r
+
+
+def _drive_mfgp(searcher: Any, start: int, stop: int) -> list[dict[str, Any]]:
+    """Trials start..stop-1 one after another: every third is stopped after rung 1, trial 4 errors."""
+    out = []
+    for i in range(start, stop):
+        tid = f"t{i}"
+        params = searcher.suggest(tid)
+        out.append(params)
+        if i == 4:
+            searcher.on_complete(tid, error=True)
+            continue
+        for r in ([1] if i % 3 == 0 else [1, 2, 3, 9]):
+            searcher.on_result(tid, r, _mfgp_loss(params, r))
+        searcher.on_complete(tid)
+    return out
+
+
+def test_mfgp_models_every_rung_and_stopped_and_failed_trials() -> None:
+    searcher = build_searcher("optuna-mfgp", SPACE, seed=0, rungs=[1, 3, 9])
+    _drive_mfgp(searcher, 0, 6)
+    obs = searcher._observations()
+    # t0, t3 stopped at rung 1 (1 value each); t1, t2, t5 at rungs 1, 3, 9 (resource 2 is no rung);
+    # t4 failed before reporting: one worst observation at resource 0
+    assert sorted((o.resource, o.value is None) for o in obs) == sorted(
+        [(1, False)] * 5 + [(3, False)] * 3 + [(9, False)] * 3 + [(0, True)]
+    )
+    assert searcher.core.max_resource == 9
+
+
+def test_mfgp_state_round_trip_continues_the_same_proposals() -> None:
+    first = build_searcher("optuna-mfgp", SPACE, seed=3, rungs=[1, 3, 9])
+    _drive_mfgp(first, 0, 10)
+    state = json.loads(json.dumps(first.state_dict()))  # what Tune's snapshot holds
+    rest = _drive_mfgp(first, 10, 14)
+    resumed = build_searcher("optuna-mfgp", SPACE, seed=3, rungs=[1, 3, 9])
+    resumed.load_state_dict(state)
+    assert _drive_mfgp(resumed, 10, 14) == rest
+    other = build_searcher("optuna-mfgp", SPACE, seed=4, rungs=[1, 3, 9])
+    with pytest.raises(ValueError, match="other arguments"):
+        other.load_state_dict(state)
+
+
+def test_mfgp_seeded_runs_repeat_and_seeds_differ() -> None:
+    runs = [_drive_mfgp(build_searcher("optuna-mfgp", SPACE, seed=s, rungs=[1, 3, 9]), 0, 12) for s in (1, 1, 2)]
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+
+
+def test_mfgp_mode_max_prefers_large_values() -> None:
+    space = SearchSpace({"optimizer.lr": FloatRange(1e-3, 1.0, log=True)})
+    searcher = build_searcher("optuna-mfgp", space, seed=0, rungs=[1, 3], mode="max", random_fraction=0.0)
+    for i in range(14):
+        p = searcher.suggest(f"t{i}")
+        for r in (1, 3):
+            searcher.on_result(f"t{i}", r, math.log10(p["optimizer.lr"]))  # accuracy-like: larger lr is better
+        searcher.on_complete(f"t{i}")
+    late = [searcher.params(f"t{i}")["optimizer.lr"] for i in range(9, 14)]
+    assert float(np.median(late)) > 0.3
+
+
+def test_mfgp_checks_its_arguments() -> None:
+    with pytest.raises(ValueError, match="random_fraction"):
+        build_searcher("optuna-mfgp", SPACE, seed=0, random_fraction=-0.1)
+    with pytest.raises(ValueError, match="rungs"):
+        build_searcher("optuna-mfgp", SPACE, seed=0, rungs=[3, 1])

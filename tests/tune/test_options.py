@@ -18,7 +18,7 @@ SPACE = {"base": {"train": {"epochs": 3}}, "space": {"optimizer.lr": {"type": "f
 def test_defaults_are_checked_and_frozen() -> None:
     options = TuneOptions("space.yaml")
     assert (options.scheduler, options.searcher, options.eta, options.checkpoint_every) == (
-        "hyperband", "optuna-gp", 3, CHECKPOINT_EVERY)
+        "hyperband", "optuna-mfgp", 3, CHECKPOINT_EVERY)
     with pytest.raises(dataclasses.FrozenInstanceError):
         options.eta = 2  # type: ignore[misc]
 

@@ -30,7 +30,7 @@ def _raynn(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--scheduler", "median"], "--scheduler: must be one of asha, fifo, hyperband, sh, got 'median'"),
+        (["--scheduler", "median"], "--scheduler: must be one of asha, curve, fifo, hyperband, sh, got 'median'"),
         (["--searcher", "bohb"], "--searcher: must be one of"),
         (["--scheduler", "sh", "--budget", "2", "--num-samples", "8"], "--budget:"),
         (["--scheduler", "sh"], "--budget: must be given for successive halving"),

@@ -19,11 +19,13 @@ from typing import Any
 import pyarrow.fs
 import pytest
 from ray.tune.experiment import Trial
+from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import BasicVariantGenerator
 
 from raynn.tune import (SCHEDULERS, STATE_FILE, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving,
                         build_scheduler)
 from raynn.tune.persistence import read_state
+from raynn.tune.schedulers import LearningCurveStopping
 from raynn_testing.trainables import curve_loss
 
 PENDING, RUNNING, PAUSED, TERMINATED = Trial.PENDING, Trial.RUNNING, Trial.PAUSED, Trial.TERMINATED
@@ -419,12 +421,25 @@ def test_constructor_arguments_are_checked() -> None:
 
 
 def test_registry_builds_every_scheduler_the_cli_names() -> None:
-    assert SCHEDULERS.names() == ["asha", "fifo", "hyperband", "sh"]
+    assert SCHEDULERS.names() == ["asha", "curve", "fifo", "hyperband", "sh"]
     args = {"budget": 48, "num_configs": 8, "max_resource": 9, "eta": 3, "metric": "loss", "mode": "min"}
     built = {entry.name: build_scheduler(entry.name, **args) for entry in SCHEDULERS}
     assert all(entry.summary for entry in SCHEDULERS)
     assert isinstance(built["sh"], SuccessiveHalving) and built["sh"].plan()[0]["n"] == 8
     assert isinstance(built["hyperband"], HyperBand) and isinstance(built["asha"], AsyncHalving)
     assert type(built["fifo"]).__name__ == "FIFOScheduler"
+    assert isinstance(built["curve"], LearningCurveStopping) and built["curve"].rule.max_resource == 9
     with pytest.raises(ValueError, match="valid names"):
         SCHEDULERS.get("median")
+
+
+def test_curve_stopping_adapter_stops_what_the_rule_stops() -> None:
+    sched = build_scheduler("curve", max_resource=9, metric="loss", mode="min")
+    good, poor = FakeTrial("good", 0.0), FakeTrial("poor", 1.0)
+    for r in range(1, 10):
+        assert sched.on_trial_result(None, good, {"epoch": r, "loss": 0.1 + 0.5 / r}) == TrialScheduler.CONTINUE
+    decisions = [sched.on_trial_result(None, poor, {"epoch": r, "loss": 0.6 + 1.0 / r}) for r in (1, 2)]
+    assert decisions == [TrialScheduler.CONTINUE, TrialScheduler.STOP]  # grace is 2 results at R = 9
+    # a result without the metric or the epoch is no evidence
+    assert sched.on_trial_result(None, FakeTrial("x", 0.0), {"epoch": 3}) == TrialScheduler.CONTINUE
+    assert sched.rule.stopped == ["poor"]

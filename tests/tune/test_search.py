@@ -70,3 +70,22 @@ def test_a_result_of_a_trial_the_searcher_closed_is_ignored(tmp_path: Path) -> N
     resumed.on_trial_result("t1", {"epoch": 1, "val_loss": 0.5})  # raised ValueError: "t1 is complete"
     resumed.on_trial_result("t1", {"epoch": 3, "val_loss": 0.4})
     assert resumed.core.is_complete("t1") and resumed.core.observations()[1] == 1
+
+
+def test_mfgp_as_raynn_tune_builds_it_saves_and_restores_through_tune(tmp_path: Path) -> None:
+    # run.py passes storage_path, mode and the scheduler's rungs to every model-based searcher
+    def make() -> RaynnSearcher:
+        core = build_searcher("optuna-mfgp", SPACE, seed=2, storage_path=str(tmp_path / "optuna.db"),
+                              mode="min", rungs=[1, 3])
+        return RaynnSearcher(core, metric="val_loss", mode="min")
+
+    first = make()
+    for i in range(8):
+        params = first.suggest(f"t{i}")
+        for epoch in (1, 3):
+            first.on_trial_result(f"t{i}", {"epoch": epoch, "val_loss": abs(params["optimizer.lr"] - 0.05) + 1 / epoch})
+        first.on_trial_complete(f"t{i}")
+    first.save(str(tmp_path / "searcher.json"))
+    second = make()
+    second.restore(str(tmp_path / "searcher.json"))
+    assert [second.suggest(t) for t in ("a", "b")] == [first.suggest(t) for t in ("a", "b")]
