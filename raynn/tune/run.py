@@ -196,9 +196,11 @@ the terminal instead with ``raynn tune --verbose``."""
 
 @contextlib.contextmanager
 def _ray_logs_to(path: Path | None) -> Iterator[None]:
-    """While ``raynn tune`` runs, Ray's INFO lines in this process go to ``path`` (None: left alone); warnings and
-    errors still reach the terminal. Tune's own console output (an experiment table and result paths, printed
-    even at ``verbose=0`` by its new output engine) is off: raynn's view replaces it."""
+    """While ``raynn tune`` runs, Ray's INFO lines in this process go to ``path`` (None: left alone), and so do
+    the warnings of Ray's internals (``ray._private``: its start-up lines, such as the token-authentication
+    notice); Tune's and Train's warnings and every error still reach the terminal. Tune's own console output (an
+    experiment table and result paths, printed even at ``verbose=0`` by its new output engine) is off: raynn's
+    view replaces it."""
     if path is None:
         yield
         return
@@ -210,6 +212,7 @@ def _ray_logs_to(path: Path | None) -> Iterator[None]:
     levels = [h.level for h in terminal]
     for handler in terminal:
         handler.setLevel(max(handler.level, logging.WARNING))
+        handler.addFilter(_not_ray_internal)
     ray_logger.addHandler(to_file)
     # Tune's TensorBoard callback logs a diverged trial's +inf val_loss, and tensorboardX warns "NaN or Inf found
     # in input tensor." through a logger with no handler of its own (so Python prints it bare on stderr) for
@@ -234,6 +237,12 @@ def _ray_logs_to(path: Path | None) -> Iterator[None]:
         to_file.close()
         for handler, level in zip(terminal, levels):
             handler.setLevel(level)
+            handler.removeFilter(_not_ray_internal)
+
+
+def _not_ray_internal(record: logging.LogRecord) -> bool:
+    """False for a record of Ray's internals below ERROR: it belongs in ``ray.log``, not on the terminal."""
+    return record.levelno >= logging.ERROR or not record.name.startswith("ray._private")
 
 
 def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: dict[str, Any]) -> tuple[Any, Any]:
