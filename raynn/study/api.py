@@ -104,10 +104,6 @@ def study(
     :class:`raynn.errors.ConfigError`. Writes ``results.csv``, ``summary.md``, one PNG per figure,
     ``index.html`` and ``configs/`` (each run's config, ready for ``raynn train``).
     """
-    from raynn.study.analyses import run_analysis
-    from raynn.study.figures import draw_figure, draws_analysis
-    from raynn.study.outputs import write_configs, write_html, write_results_csv, write_summary
-
     from raynn.code import check_code
 
     shipped = check_code(dict(code or {}), "--working-dir")  # first: the study's configs may import your code
@@ -115,23 +111,51 @@ def study(
         patch = _accumulate_patch(load_study(name, full=full, workers=workers, gpus_per_worker=gpus_per_worker,
                                              patch=patch), patch, accumulate)
     spec = load_study(name, full=full, workers=workers, gpus_per_worker=gpus_per_worker, patch=patch)
-    if storage is not None:
-        from raynn.paths import check_storage
-
-        storage = str(check_storage("--storage", storage))  # before Ray starts: a bad URI is one line
+    storage = _checked_storage(storage)
     folder = Path(out) if out is not None else Path("studies-out") / spec.name
     folder.mkdir(parents=True, exist_ok=True)
     command = command_line(spec, workers, gpus_per_worker, address)
     progress(f"raynn study: {spec.name}: {len(spec.runs)} run(s){' and an analysis' if spec.analysis else ''}; "
              f"output in {folder}")
+    results = _run(spec, address, storage, progress, shipped)
+    outcomes = evaluate_claims(results)
+    _write_outputs(results, outcomes, command, folder)
+    for claim in spec.claims:
+        o = outcomes[claim.id]
+        progress(f"raynn study: claim {claim.id}: {o.verdict if o.held is not False else 'DID NOT HOLD'}: {o.measured}")
+    return StudyReport(folder, outcomes, results)
+
+
+def _run(spec: Study, address: str | None, storage: str | None, progress: Callable[[str], None],
+         code: dict[str, Any]) -> StudyResults:
+    """The study's analysis (if any) and its runs, on Ray (started or joined here) when it has runs."""
+    from raynn.study.analyses import run_analysis
+
     analysis = run_analysis(spec.analysis) if spec.analysis else None
     runs = []
     if spec.runs:
         from raynn.study.runner import run_all
 
-        runs = run_all(spec.runs, address=address, storage=storage, progress=progress, code=shipped)
-    results = StudyResults(spec, runs, analysis)
-    outcomes = evaluate_claims(results)
+        runs = run_all(spec.runs, address=address, storage=storage, progress=progress, code=code)
+    return StudyResults(spec, runs, analysis)
+
+
+def _checked_storage(storage: str | os.PathLike[str] | None) -> str | None:
+    """``--storage`` checked before Ray starts: a bad URI is one line."""
+    if storage is None:
+        return None
+    from raynn.paths import check_storage
+
+    return str(check_storage("--storage", storage))
+
+
+def _write_outputs(results: StudyResults, outcomes: dict[str, Outcome], command: str, folder: Path) -> None:
+    """A study's figures (one PNG each, captioned with their data and the command), ``results.csv``,
+    ``configs/``, ``summary.md`` and ``index.html``."""
+    from raynn.study.figures import draw_figure, draws_analysis
+    from raynn.study.outputs import write_configs, write_html, write_results_csv, write_summary
+
+    spec = results.study
     captions: dict[str, str] = {}
     for fig in spec.figures:
         if draws_analysis(fig.kind):
@@ -149,7 +173,3 @@ def study(
     write_configs(results, folder / "configs")
     write_summary(results, outcomes, captions, command, folder / "summary.md")
     write_html(results, outcomes, captions, command, folder)
-    for claim in spec.claims:
-        o = outcomes[claim.id]
-        progress(f"raynn study: claim {claim.id}: {o.verdict if o.held is not False else 'DID NOT HOLD'}: {o.measured}")
-    return StudyReport(folder, outcomes, results)
