@@ -10,7 +10,7 @@ import torch
 __all__ = ["decoupled_weight_decay_", "lp_penalty"]
 
 
-def decoupled_weight_decay_(params: Iterable[torch.Tensor], beta: float) -> None:
+def decoupled_weight_decay_(params: Iterable[torch.Tensor], beta: float, where: torch.Tensor | None = None) -> None:
     """Multiply every parameter by ``1 - beta`` in place; call it just before ``optimizer.step()``.
 
     Together with the step this is the chapter's weight decay (4.6.2),
@@ -29,14 +29,20 @@ def decoupled_weight_decay_(params: Iterable[torch.Tensor], beta: float) -> None
     Args:
         params: The tensors to decay (choose them: biases and normalization parameters are often excluded).
         beta: Decay coefficient, ``0 <= beta < 1``; the chapter's example is ``0.0005``.
+        where: A 0-dim bool tensor on the parameters' device: where it is False the weights are left as they
+            are (a step that mixed precision's gradient scaler will skip), decided on the device without
+            reading the value back to the host.
     """
     if not 0.0 <= beta < 1.0:
         raise ValueError(f"`0 <= beta < 1` must hold, but got {beta=}")
-    if beta == 0.0:
+    params = list(params)
+    if beta == 0.0 or not params:
         return
+    factor: float | torch.Tensor = 1.0 - beta
+    if where is not None:
+        factor = torch.where(where, 1.0 - beta, 1.0).to(params[0].dtype)
     with torch.no_grad():
-        for param in params:
-            param.mul_(1.0 - beta)
+        torch._foreach_mul_(params, factor)
 
 
 def lp_penalty(params: Iterable[torch.Tensor], p: float, lam: float) -> torch.Tensor:

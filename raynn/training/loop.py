@@ -178,17 +178,18 @@ def _unwrap(model: nn.Module) -> nn.Module:
 @torch.no_grad()
 def evaluate_batches(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], device: torch.device,
                      transform: Callable[[torch.Tensor], torch.Tensor] = _identity,
-                     autocast: Callable[[], Any] = contextlib.nullcontext) -> tuple[float, float]:
+                     autocast: Callable[[], Any] = contextlib.nullcontext,
+                     channels_last: bool = False) -> tuple[float, float]:
     """Mean cross-entropy (hard labels) and accuracy of ``model`` over ``(x, y)`` batches, ``transform``
-    applied to each ``x`` first, the forward pass under ``autocast``; the sums stay on the device and are read
-    once at the end."""
+    applied to each ``x`` first, image batches made channels-last when the model is (``train.channels_last``),
+    the forward pass under ``autocast``; the sums stay on the device and are read once at the end."""
     model.eval()
     loss = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     n = 0
     for xb, yb in batches:
         xb, yb = transform(xb).to(device, non_blocking=True), yb.to(device, non_blocking=True)
-        if xb.dim() == 4 and _is_channels_last(model):
+        if channels_last and xb.dim() == 4:
             xb = xb.contiguous(memory_format=torch.channels_last)
         with autocast():
             logits = model(xb)
@@ -197,11 +198,6 @@ def evaluate_batches(model: nn.Module, batches: Iterable[tuple[torch.Tensor, tor
         n += len(yb)
     model.train()
     return loss.item() / n, correct.item() / n
-
-
-def _is_channels_last(model: nn.Module) -> bool:
-    weight = next((p for p in model.parameters() if p.dim() == 4), None)
-    return weight is not None and weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device, batch: int = 2048) -> tuple[float, float]:
@@ -237,6 +233,7 @@ class _Parts:
     criterion: nn.Module
     stopper: EarlyStopping | None
     amp: Any  # raynn.training.precision.Precision: autocast and the fp16 gradient scaler
+    channels_last: bool = False  # the model's weights and image batches in channels-last memory format
 
 
 def _setup_data(cfg: dict[str, Any], env: Env, resuming: bool) -> _Data:
@@ -363,7 +360,7 @@ def _setup_parts(cfg: dict[str, Any], env: Env, data: _Data) -> _Parts:
         if es_cfg else None
     )
     return _Parts(model, optimizer, schedule, plan, clipper, criterion, stopper,
-                  Precision(cfg["train"]["precision"], env.device))
+                  Precision(cfg["train"]["precision"], env.device), cfg["train"]["channels_last"])
 
 
 def updates_per_epoch(batches: int, accumulate: int) -> int:
@@ -489,13 +486,11 @@ def micro_step(cfg: dict[str, Any], parts: _Parts, model: nn.Module, params: lis
         amp.scaler.unscale_(optimizer)  # clipping, the penalty's and the decay's rules see true gradients
         norm = parts.clipper.clip_(params) if parts.clipper is not None else None
         if beta > 0:
+            finite = None
             if amp.scaler.is_enabled():  # a step the scaler will skip must not decay the weights either
                 norm = global_norm_tensor([p.grad for p in params if p.grad is not None]) if norm is None else norm
-                factor = torch.where(torch.isfinite(norm), 1.0 - beta, 1.0).to(params[0].dtype)
-                with torch.no_grad():
-                    torch._foreach_mul_(params, factor)
-            else:
-                decoupled_weight_decay_(params, beta)
+                finite = torch.isfinite(norm)
+            decoupled_weight_decay_(params, beta, where=finite)
         amp.scaler.step(optimizer)  # fp32 / bf16: optimizer.step(); fp16: skipped on inf/NaN gradients
         amp.scaler.update()
         optimizer.zero_grad(set_to_none=True)
@@ -505,7 +500,8 @@ def micro_step(cfg: dict[str, Any], parts: _Parts, model: nn.Module, params: lis
 def _epoch_metrics(env: Env, data: _Data, parts: _Parts, model: nn.Module, epoch: int, k: int, train_loss: float,
                    seen: int, elapsed: float, resumes: int) -> dict[str, Any]:
     """Validate after ``epoch`` (0-based) and return the epoch's metrics row."""
-    val_loss, val_acc = evaluate_batches(model, data.val_batches(), env.device, autocast=parts.amp.autocast)
+    val_loss, val_acc = evaluate_batches(model, data.val_batches(), env.device, autocast=parts.amp.autocast,
+                                         channels_last=parts.channels_last)
     # Diverged: the validation loss is no longer a number (NaN weights after a NaN or inf step). Decided on
     # the validation loss, which every rank computes alike from the same weights, so all ranks stop together.
     # Reported as +inf, not NaN: a tuner ranks it worst (Tune drops NaN rows, as if the epoch never ran).

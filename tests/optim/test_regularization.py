@@ -48,3 +48,12 @@ def test_decoupled_weight_decay_scales_by_one_minus_beta() -> None:
     assert torch.equal(w.detach(), torch.tensor([1.5, -3.0]))
     with pytest.raises(ValueError, match="0 <= beta < 1"):
         decoupled_weight_decay_([w], beta=1.0)
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_decoupled_weight_decay_where_a_device_flag_says_so(keep: bool) -> None:
+    """``where``: decay only where the 0-dim flag is True (a step the fp16 scaler keeps), (1 - beta) theta."""
+    params = _params()
+    decoupled_weight_decay_(params, 0.25, where=torch.tensor(keep))
+    factor = 0.75 if keep else 1.0
+    assert params[0].tolist() == [3.0 * factor, -4.0 * factor] and params[1].tolist() == [[12.0 * factor]]
