@@ -286,11 +286,9 @@ def fit_user_preprocessor(cfg: dict[str, Any], plain: Dataset) -> Any:
     ``data.transform``, without the random ``data.train_transform``), read through a DataLoader once."""
     from torch.utils.data import DataLoader
 
-    from raynn.data.preprocess import NoPreprocessing
-
     pre = build_preprocessor(cfg["data"]["preprocess"])
-    if isinstance(pre, NoPreprocessing):
-        return pre.fit(torch.zeros(1, 1))
+    if not pre.fitted_tensors:  # no statistics to fit (none): the input shape, from one sample
+        return pre.fit(torch.as_tensor(plain[0][0]).unsqueeze(0))
     loader = DataLoader(plain, batch_size=512, num_workers=cfg["data"]["num_workers"])
     return pre.fit(torch.cat([x for x, _ in loader]))
 
