@@ -198,6 +198,28 @@ def test_the_readme_links_lead_to_files() -> None:
     assert local and all((REPO / t).exists() for t in local), [t for t in local if not (REPO / t).exists()]
 
 
+# A repository path, not a pattern (`scripts/bench_*.py`, `test_<name>.py`), and the test it may name.
+PATH = re.compile(r"(?<![\w/.-])((?:raynn|tests|scripts|examples|search_spaces|docs)/[\w./-]*\w)(?![\w./<*-])"
+                  r"(?:::(\w+))?")
+
+
+def test_every_file_and_test_the_docs_name_exists() -> None:
+    """A path in the repository (``raynn/tune/guard.py``, ``tests/tune/test_faults.py::test_...``) named in
+    the README or a guide exists, and so does the test function it names: the docs follow the code as it
+    moves."""
+    missing = []
+    guides = sorted((REPO / "docs" / "guides").glob("*.md"))
+    for path in [REPO / "README.md", REPO / "docs" / "index.md", *guides]:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            for match in PATH.finditer(line):
+                target, test = REPO / match.group(1), match.group(2)
+                if not target.exists():
+                    missing.append(f"{path.relative_to(REPO)}:{number}: {match.group(1)}")
+                elif test and f"\ndef {test}(" not in target.read_text(encoding="utf-8"):
+                    missing.append(f"{path.relative_to(REPO)}:{number}: {match.group(0)}")
+    assert not missing, "named in the docs, not in the repository:\n" + "\n".join(missing)
+
+
 def test_the_site_builds_strictly(tmp_path: Path) -> None:
     """``mkdocs build --strict``: a broken link or anchor, a page left out of the nav, a reference that cannot
     be collected or a docstring griffe warns about fails the build."""
