@@ -2,9 +2,10 @@
 §4.7.4 Bayesian optimization) over YAML search spaces, and scheduler cores for dynamic resource
 allocation (§4.7.3).
 
->>> from raynn.hpo import SuccessiveHalving
->>> [(row["n"], row["r"]) for row in SuccessiveHalving(budget=64, n_configs=8).plan()]
-[(8, 4), (4, 12)]
+Examples:
+    >>> from raynn.hpo import SuccessiveHalving
+    >>> [(row["n"], row["r"]) for row in SuccessiveHalving(budget=64, n_configs=8).plan()]
+    [(8, 4), (4, 12)]
 
 Nothing here imports Ray: adapters subclass Ray Tune's ``TrialScheduler`` / ``Searcher`` and translate
 their calls into :class:`HalvingScheduler` / :class:`Searcher` calls (see :mod:`raynn.hpo.base` and
