@@ -169,7 +169,6 @@ def probe_nodes(class_paths: Mapping[str, str], timeout: float = 300.0) -> None:
     if not class_paths:
         return
     import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from raynn.classpath import import_object
 
@@ -183,12 +182,7 @@ def probe_nodes(class_paths: Mapping[str, str], timeout: float = 300.0) -> None:
                 errors.append((key, path, str(exc)))
         return errors
 
-    paths = sorted(class_paths.items())
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    refs = {probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(paths):
-            n for n in nodes}
-    for ref, node in refs.items():
-        where = f"node {node.get('NodeManagerAddress', '?')} ({node['NodeID'][:8]})"
+    for where, ref in _on_each_node(probe, sorted(class_paths.items())):
         try:
             errors = ray.get(ref, timeout=timeout)
         except Exception as exc:  # the runtime env could not be set up there (an upload too large, a bad wheel)
@@ -203,12 +197,26 @@ def probe_nodes(class_paths: Mapping[str, str], timeout: float = 300.0) -> None:
                                       "--working-dir / --py-module (code.working_dir / code.py_modules)")
 
 
+def _on_each_node(task: Any, *args: Any, gpu_nodes_only: bool = False) -> Iterator[tuple[str, Any]]:
+    """Start the remote function ``task(*args)`` pinned to each alive node of the connected cluster (those that
+    offer GPUs with ``gpu_nodes_only``), all at once; yield ``(where, its object ref)`` node by node, ``where``
+    naming the node (address and ID) for a message."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = [n for n in ray.nodes()
+             if n.get("Alive") and (not gpu_nodes_only or n.get("Resources", {}).get("GPU", 0) > 0)]
+    pinned = [task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)) for n in nodes]
+    refs = [(fn.remote(*args), n) for fn, n in zip(pinned, nodes)]
+    for ref, node in refs:
+        yield f"node {node.get('NodeManagerAddress', '?')} ({node['NodeID'][:8]})", ref
+
+
 def probe_cuda(timeout: float = 120.0) -> None:
     """On each alive node that offers GPUs, check that torch finds a CUDA device, before any trial or worker
     holds one: a CPU-only torch build on a GPU node would otherwise train on its CPU without a word. The first
     node that cannot is a :class:`ConfigError` naming it (``train.device: cpu`` skips this)."""
     import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     @ray.remote(num_cpus=0, num_gpus=0.001, max_retries=0)
     def cuda() -> tuple[bool, str]:
@@ -216,11 +224,7 @@ def probe_cuda(timeout: float = 120.0) -> None:
 
         return torch.cuda.is_available(), torch.__version__
 
-    nodes = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("GPU", 0) > 0]
-    refs = {cuda.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(): n
-            for n in nodes}
-    for ref, node in refs.items():
-        where = f"node {node.get('NodeManagerAddress', '?')} ({node['NodeID'][:8]})"
+    for where, ref in _on_each_node(cuda, gpu_nodes_only=True):
         available, version = ray.get(ref, timeout=timeout)
         if not available:
             raise ConfigError("train.device", f"must be cpu: {where} offers GPUs but its torch {version} finds no "
