@@ -52,13 +52,16 @@ class Section(BaseModel):
         known = cls.keys()
         unknown = sorted((k for k in raw if k not in known), key=str)
         if unknown:
-            raise Rule(f"is not a known key; valid keys here: {', '.join(sorted(known))}", key=str(unknown[0]),
-                       value=raw[unknown[0]])
+            raise Rule(cls._unknown_rule(raw), key=str(unknown[0]), value=raw[unknown[0]])
         return raw
 
     @classmethod
     def _mapping_rule(cls) -> str:
         return "must be a mapping"
+
+    @classmethod
+    def _unknown_rule(cls, raw: dict[str, Any]) -> str:
+        return f"is not a known key; valid keys here: {', '.join(sorted(cls.keys()))}"
 
     @classmethod
     def keys(cls) -> list[str]:
