@@ -13,18 +13,25 @@ The registries and the training stack are imported inside the checks, so importi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal, Optional
+from typing import Annotated, Any, Callable, Literal, Mapping, Optional
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, WithJsonSchema, field_validator, model_validator
 
 from raynn.classpath import check_spec, is_spec
 from raynn.errors import ConfigError
 from raynn.paths import check_name
 from raynn.storage import normalize
-from raynn.validation import Flag, Rule, Section, choice, integer, number, text
+from raynn.validation import Flag, Rule, Section, choice, config_error, integer, number, text
 from raynn.values import SEED_MAX
 
 __all__ = ["RunConfig"]
+
+
+def _checked(info: ValidationInfo) -> bool:
+    """Whether the input is a config checked before (:meth:`RunConfig.checked`): where it crosses to a Ray
+    worker, a trial or a checkpoint reader, the types are checked again but not the files, imports and builds
+    that the driver checked (a worker's paths are its runtime_env's)."""
+    return bool(info.context and info.context.get("checked"))
 
 
 def _first_line(exc: Exception) -> str:
@@ -149,8 +156,11 @@ class DataConfig(Section):
         return v
 
     @model_validator(mode="after")
-    def _check(self) -> DataConfig:
+    def _check(self, info: ValidationInfo) -> DataConfig:
         from raynn.data import AUGMENTATIONS, build_augmentation, build_preprocessor
+
+        if _checked(info):
+            return self
 
         self._user() if self.class_path is not None else self._builtin()
         _spec("data.preprocess", build_preprocessor, self.preprocess)
@@ -239,8 +249,11 @@ class ModelConfig(Section):
         return choice(v, ACTIVATIONS.names())
 
     @model_validator(mode="after")
-    def _check(self) -> ModelConfig:
+    def _check(self, info: ValidationInfo) -> ModelConfig:
         from raynn.nn import INITIALIZERS, MODELS, NORMS
+
+        if _checked(info):
+            return self
 
         user = self.class_path is not None
         if user:
@@ -285,7 +298,9 @@ class Distillation(Section):
 
     @field_validator("teacher", mode="before")
     @classmethod
-    def _teacher(cls, v: Any) -> Any:
+    def _teacher(cls, v: Any, info: ValidationInfo) -> Any:
+        if _checked(info):
+            return v
         if not isinstance(v, str) or not Path(v).exists():
             raise Rule("must be the path of an existing raynn checkpoint")
         return str(Path(v).resolve())
@@ -310,14 +325,16 @@ class CodeConfig(Section):
 
     @model_validator(mode="before")
     @classmethod
-    def _check(cls, raw: Any) -> Any:
+    def _check(cls, raw: Any, info: ValidationInfo) -> Any:
         from raynn.code import check_code
 
+        if _checked(info):
+            return raw  # on a Ray worker the paths are the runtime_env's, not the driver's
         return check_code(raw)  # paths made absolute, and the user's code put on this process's import path
 
 
-def _loss(v: Any) -> Any:
-    if v is not None:
+def _loss(v: Any, info: ValidationInfo) -> Any:
+    if v is not None and not _checked(info):
         check_spec("loss", v)
     return v
 
@@ -365,10 +382,10 @@ class OptimizerConfig(Section):
 
     @field_validator("clip", mode="before")
     @classmethod
-    def _clip(cls, v: Any) -> Any:
+    def _clip(cls, v: Any, info: ValidationInfo) -> Any:
         from raynn.optim import CLIPPERS, build_clipper
 
-        if v is None:
+        if v is None or _checked(info):
             return v
         v = {"name": v} if isinstance(v, str) else v
         if not isinstance(v, dict) or "name" not in v:
@@ -377,10 +394,13 @@ class OptimizerConfig(Section):
         return v
 
     @model_validator(mode="after")
-    def _build(self) -> OptimizerConfig:
+    def _build(self, info: ValidationInfo) -> OptimizerConfig:
         import torch
 
         from raynn.optim import build_optimizer
+
+        if _checked(info):
+            return self
 
         probe = [torch.nn.Parameter(torch.zeros(1))]
         _spec("optimizer.params", lambda p: build_optimizer(probe, self.name, self.lr, **p), self.params)
@@ -498,7 +518,9 @@ def _name(v: Any) -> Any:
     return v if v is None else check_name("name", v)
 
 
-def _storage(v: Any) -> Any:
+def _storage(v: Any, info: ValidationInfo) -> Any:
+    if _checked(info):
+        return v
     if not isinstance(v, str) or not v:
         raise Rule("must be a non-empty string")
     if "\x00" in v:
@@ -527,9 +549,22 @@ class RunConfig(Section):
     scaling: ScalingConfig = Field(default_factory=ScalingConfig, description=ScalingConfig.__doc__)
     train: TrainConfig = Field(default_factory=TrainConfig, description=TrainConfig.__doc__)
 
+    @classmethod
+    def checked(cls, cfg: RunConfig | Mapping[str, Any]) -> RunConfig:
+        """The typed form of a config that :func:`raynn.config.check_config` checked (its dict, as it crosses
+        to a Ray worker or is read back from a checkpoint): types again, not the files, imports and builds."""
+        if isinstance(cfg, RunConfig):
+            return cfg
+        try:
+            return cls.model_validate(dict(cfg), context={"checked": True})
+        except ValidationError as exc:
+            raise config_error(exc) from None
+
     @model_validator(mode="after")
-    def _together(self) -> RunConfig:
+    def _together(self, info: ValidationInfo) -> RunConfig:
         """The checks that read more than one section."""
+        if _checked(info):
+            return self
         if self.loss is not None:
             if self.targets.label_smoothing > 0:
                 raise ConfigError("targets.label_smoothing", "must be 0 with loss.class_path: it applies to the "

@@ -84,6 +84,13 @@ class Section(BaseModel):
         """The plain nested ``dict`` (the form that travels to Ray workers, checkpoints and JSON files)."""
         return self.model_dump(mode="python", by_alias=True)
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """``cfg.get("schedule")``, as for the plain ``dict``: the helpers that take either read it so."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
     def __getitem__(self, key: str) -> Any:
         """``cfg["train"]["epochs"]`` reads ``cfg.train.epochs`` (the dictionary form of code not yet converted)."""
         names = {f.alias or name: name for name, f in type(self).model_fields.items()}
