@@ -116,7 +116,7 @@ def check_config(raw: Any) -> dict[str, Any]:
     return parse_config(raw).to_dict()
 
 
-def check_input_files(cfg: dict[str, Any]) -> None:
+def check_input_files(cfg: RunConfig | Mapping[str, Any]) -> None:
     """Read the files a checked config names (a pre-trained model, a teacher) the way the run will, once,
     where the run is set up: a file refused by ``torch.load(weights_only=True)`` (a pickled payload) or
     unreadable is a :class:`ConfigError` naming its key, before anything starts or is written.
@@ -125,12 +125,13 @@ def check_input_files(cfg: dict[str, Any]) -> None:
     """
     from raynn.training.checkpoint import CheckpointError, load_checkpoint, safe_load
 
-    init, dist = cfg["model"]["init"], cfg["targets"]["distillation"]
+    cfg = RunConfig.checked(cfg)
+    init, dist = cfg.model.init, cfg.targets.distillation
     files = []
     if isinstance(init, dict) and init.get("name") == "pretrained" and isinstance(init.get("path"), str):
         files.append(("model.init.path", init["path"], safe_load))  # a state dict or a raynn checkpoint
     if dist is not None:
-        files.append(("targets.distillation.teacher", dist["teacher"], load_checkpoint))
+        files.append(("targets.distillation.teacher", dist.teacher, load_checkpoint))
     for key, path, load in files:
         try:
             load(path)
@@ -145,47 +146,49 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
-def _sample_batch(cfg: dict[str, Any]) -> tuple[Any, Any, int]:
+def _sample_batch(cfg: RunConfig) -> tuple[Any, Any, int]:
     """Two training samples as a batch ``(x, y)`` and the number of classes, as the run will see them."""
     import torch
 
-    dcfg = cfg["data"]
-    if dcfg["class_path"] is None:
+    dcfg = cfg.data
+    if dcfg.class_path is None:
         from raynn.data import DATASETS
 
-        info = DATASETS.entry(dcfg["name"]).obj
+        info = DATASETS.entry(dcfg.name).obj
         return torch.zeros(2, *info.input_shape), torch.zeros(2, dtype=torch.int64), info.num_classes
     from torch.utils.data import default_collate
 
     from raynn.data.user import load_user_data
 
     try:
-        data = load_user_data(dcfg, cfg["seed"])
+        data = load_user_data(dcfg, cfg.seed)
     except Exception as exc:  # the user's class raised: its own error, in one line
-        raise ConfigError("data.class_path", f"must build a data set: {_why(exc)}", dcfg["class_path"]) from None
+        raise ConfigError("data.class_path", f"must build a data set: {_why(exc)}", dcfg.class_path) from None
     if data.num_classes is None:
-        raise ConfigError("data.num_classes", f"must be set: {dcfg['class_path']} has no `classes` or `targets` "
+        raise ConfigError("data.num_classes", f"must be set: {dcfg.class_path} has no `classes` or `targets` "
                           "that tell it", None)
     if len(data.train) < 2:
         raise ConfigError("data.class_path", "must build a data set with at least 2 training samples",
-                          dcfg["class_path"])
+                          dcfg.class_path)
     try:
         x, y = default_collate([data.train[0], data.train[1]])
     except Exception as exc:
-        key = "data.transform" if dcfg["transform"] or dcfg["train_transform"] else "data.class_path"
-        raise ConfigError(key, f"must give samples (input, label) that batch: {_why(exc)}", dcfg[key.split(".")[1]]) from None
+        key = "data.transform" if dcfg.transform or dcfg.train_transform else "data.class_path"
+        raise ConfigError(key, f"must give samples (input, label) that batch: {_why(exc)}",
+                          getattr(dcfg, key.split(".")[1])) from None
     if not ((y >= 0) & (y < data.num_classes)).all():
         raise ConfigError("data.num_classes", f"must exceed every label, but a sample has label {int(y.max())}",
                           data.num_classes)
     return x, y, data.num_classes
 
 
-def check_user_parts(cfg: dict[str, Any]) -> None:
+def check_user_parts(cfg: RunConfig | Mapping[str, Any]) -> None:
     """Your own model, data set and loss (``class_path``) put together on one sample batch of two, where the
     run is set up and before anything starts: the data set builds and batches, the preprocessing and
     augmentation apply to its inputs, the model takes them and outputs ``(batch, classes)`` logits, the loss
     gives a scalar. Each failure is a :class:`ConfigError` naming the key and the cause (the user's own error)."""
-    if cfg["model"]["class_path"] is None and cfg["data"]["class_path"] is None and cfg["loss"] is None:
+    cfg = RunConfig.checked(cfg)
+    if cfg.model.class_path is None and cfg.data.class_path is None and cfg.loss is None:
         return
     import torch
 
@@ -194,21 +197,21 @@ def check_user_parts(cfg: dict[str, Any]) -> None:
     from raynn.nn import build_network
 
     x, y, num_classes = _sample_batch(cfg)
-    dcfg = cfg["data"]
-    if dcfg["augment"] and x.dim() != 4:
+    dcfg = cfg.data
+    if dcfg.augment and x.dim() != 4:
         raise ConfigError("data.augment", f"must be empty for inputs that are not images: it applies to image "
                           f"batches (N, C, H, W), but the data set's inputs have shape {tuple(x.shape[1:])}",
-                          dcfg["augment"])
+                          dcfg.augment)
     try:
-        in_shape = tuple(build_preprocessor(dcfg["preprocess"]).output_shape(tuple(x.shape[1:])))
+        in_shape = tuple(build_preprocessor(dcfg.preprocess).output_shape(tuple(x.shape[1:])))
     except (ValueError, TypeError) as exc:
         raise ConfigError("data.preprocess", f"must apply to inputs of shape {tuple(x.shape[1:])}: {_why(exc)}",
-                          dcfg["preprocess"]) from None
-    key = "model.class_path" if cfg["model"]["class_path"] else "model.name"
+                          dcfg.preprocess) from None
+    key = "model.class_path" if cfg.model.class_path else "model.name"
     try:
         model = build_network(cfg, in_shape, num_classes)
     except Exception as exc:
-        raise ConfigError(key, f"must build a model: {_why(exc)}", cfg["model"][key.split(".")[1]]) from None
+        raise ConfigError(key, f"must build a model: {_why(exc)}", getattr(cfg.model, key.split(".")[1])) from None
     model.eval()
     x = x if in_shape == tuple(x.shape[1:]) else torch.zeros(2, *in_shape)  # shaped as after preprocessing
     try:
@@ -216,17 +219,17 @@ def check_user_parts(cfg: dict[str, Any]) -> None:
             out = model(x)
     except Exception as exc:
         raise ConfigError(key, f"must take a batch of inputs of shape {tuple(x.shape)}: {_why(exc)}",
-                          cfg["model"][key.split(".")[1]]) from None
+                          getattr(cfg.model, key.split(".")[1])) from None
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, num_classes):
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ConfigError(key, f"must output (batch, classes) = (2, {num_classes}) logits on a sample batch of 2, "
-                          f"but output {got}", cfg["model"][key.split(".")[1]])
-    if cfg["loss"] is not None:
+                          f"but output {got}", getattr(cfg.model, key.split(".")[1]))
+    if cfg.loss is not None:
         try:
-            value = instantiate(cfg["loss"])(out, y)
+            value = instantiate(cfg.loss)(out, y)
         except Exception as exc:
             raise ConfigError("loss.class_path", f"must be called as loss(logits, labels): {_why(exc)}",
-                              cfg["loss"]["class_path"]) from None
+                              cfg.loss["class_path"]) from None
         if not isinstance(value, torch.Tensor) or value.dim() != 0:
             raise ConfigError("loss.class_path", "must return a scalar tensor (reduce over the batch)",
-                              cfg["loss"]["class_path"])
+                              cfg.loss["class_path"])
