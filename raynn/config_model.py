@@ -15,7 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Mapping, Optional
 
-from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, WithJsonSchema, field_validator, model_validator
+from pydantic import (BeforeValidator, Field, ValidationError, ValidationInfo, WithJsonSchema, field_validator,
+                      model_validator)
 
 from raynn.classpath import check_spec, is_spec
 from raynn.errors import ConfigError
@@ -61,7 +62,8 @@ def _enum(registry: str, nullable: bool = False) -> Callable[[dict[str, Any]], N
         import importlib
 
         module, name = registry.split(":")
-        schema["enum"] = [*getattr(importlib.import_module(module), name).names(), *([None] if nullable else [])]
+        names = getattr(importlib.import_module(module), name).names()
+        schema["enum"] = [*names, *([None] if nullable else [])]
 
     return extra
 
@@ -104,7 +106,9 @@ def _exclusive(section: str, model: type[Section], node: dict[str, Any]) -> None
 class DataConfig(Section):
     """The data set: a built-in one (``name``) or your own (``class_path``), and how it is loaded."""
 
-    name: Optional[str] = Field("digits", json_schema_extra=_enum("raynn.data:DATASETS", True), description="A built-in data set (raynn list datasets).")
+    name: Optional[str] = Field(
+        "digits", json_schema_extra=_enum("raynn.data:DATASETS", True),
+        description="A built-in data set (raynn list datasets).")
     root: Optional[str] = Field(None, description="Directory of a built-in data set's files.")
     class_path: _ClassPath = Field(None, description="Your own data set: an importable class or function.")
     init_args: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of class_path.")
@@ -151,7 +155,8 @@ class DataConfig(Section):
     @field_validator("batch_keys", mode="before")
     @classmethod
     def _batch_keys(cls, v: Any) -> Any:
-        if v is not None and (not isinstance(v, list) or len(v) != 2 or not all(isinstance(k, str) and k for k in v)):
+        if v is not None and (not isinstance(v, list) or len(v) != 2
+                              or not all(isinstance(k, str) and k for k in v)):
             raise Rule("must be [input_key, label_key] for samples that are mappings")
         return v
 
@@ -213,11 +218,17 @@ class DataConfig(Section):
 class ModelConfig(Section):
     """The network: a built-in one (``name``) or your own (``class_path``), its activation and initializer."""
 
-    name: Optional[str] = Field("mlp", json_schema_extra=_enum("raynn.nn:MODELS", True), description="A built-in model (raynn list models).")
+    name: Optional[str] = Field(
+        "mlp", json_schema_extra=_enum("raynn.nn:MODELS", True),
+        description="A built-in model (raynn list models).")
     class_path: _ClassPath = Field(None, description="Your own model: an importable nn.Module class or factory.")
     init_args: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of class_path.")
-    activation: str = Field("relu", json_schema_extra=_enum("raynn.nn:ACTIVATIONS"), description="Hidden activation (raynn list activations).")
-    norm: str = Field("none", json_schema_extra=_enum("raynn.nn:NORMS"), description="Normalization layers of a built-in model (raynn list norms).")
+    activation: str = Field(
+        "relu", json_schema_extra=_enum("raynn.nn:ACTIVATIONS"),
+        description="Hidden activation (raynn list activations).")
+    norm: str = Field(
+        "none", json_schema_extra=_enum("raynn.nn:NORMS"),
+        description="Normalization layers of a built-in model (raynn list norms).")
     dropout: number("must be in [0, 1)", lambda v: 0 <= v < 1, ge=0, lt=1) = Field(
         0.0, description="Dropout probability of a built-in model.")
     init: Annotated[Any, _named("raynn list initializers, or auto")] = Field(
@@ -357,7 +368,9 @@ class Penalty(Section):
 class OptimizerConfig(Section):
     """The optimizer and what it adds to a plain step."""
 
-    name: str = Field("momentum", json_schema_extra=_enum("raynn.optim:OPTIMIZERS"), description="An optimizer (raynn list optimizers).")
+    name: str = Field(
+        "momentum", json_schema_extra=_enum("raynn.optim:OPTIMIZERS"),
+        description="An optimizer (raynn list optimizers).")
     lr: number("must be > 0", lambda v: v > 0, gt=0) = Field(0.05, description="Learning rate at the "
                                                                              "reference batch size.")
     params: dict[str, Any] = Field(default_factory=dict, description="The optimizer's hyperparameters.")
@@ -433,7 +446,9 @@ def _warmup(v: Any) -> Any:
 class ScalingConfig(Section):
     """How the learning rate follows the global batch size (Goyal et al. 2017)."""
 
-    rule: str = Field("linear", json_schema_extra=_enum("raynn.scaling:SCALING_RULES"), description="A scaling rule (raynn list scaling).")
+    rule: str = Field(
+        "linear", json_schema_extra=_enum("raynn.scaling:SCALING_RULES"),
+        description="A scaling rule (raynn list scaling).")
     reference_batch: integer(1) = Field(64, description="The batch size optimizer.lr is given for.")
     warmup_epochs: Annotated[Any, BeforeValidator(_warmup), WithJsonSchema(
         {"anyOf": [{"const": "auto"}, {"type": "number", "minimum": 0}]})] = Field(
@@ -456,7 +471,9 @@ class EarlyStopping(Section):
     patience: integer(1) = Field(5, description="Epochs without improvement before stopping.")
     min_delta: number("must be >= 0", lambda v: v >= 0, ge=0) = Field(0.0, description="The least change "
                                                                                       "that counts.")
-    metric: str = Field("val_loss", json_schema_extra=_enum("raynn.early_stopping:METRICS"), description="The metric watched (raynn list metrics).")
+    metric: str = Field(
+        "val_loss", json_schema_extra=_enum("raynn.early_stopping:METRICS"),
+        description="The metric watched (raynn list metrics).")
     warmup: integer(0) = Field(0, description="Epochs before stopping may start.")
 
     @classmethod
