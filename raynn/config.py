@@ -32,7 +32,7 @@ from raynn.validation import config_error
 from raynn.values import INT_MAX, SEED_MAX, is_finite_number, is_int, set_dotted
 from raynn.yamlio import load_yaml_file, load_yaml_text
 
-__all__ = ["DEFAULTS", "RunConfig", "load_config", "check_config", "parse_config", "check_input_files",
+__all__ = ["DEFAULTS", "RunConfig", "load_config", "read_config", "check_config", "parse_config", "check_input_files",
            "check_user_parts", "apply_overrides", "parse_override",
            "set_dotted", "INT_MAX", "SEED_MAX", "is_finite_number", "is_int"]
 
@@ -42,6 +42,12 @@ DEFAULTS: dict[str, Any] = RunConfig.defaults()
 
 def load_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = (),
                 values: Mapping[str, Any] | None = None, code: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """:func:`read_config` as the plain nested ``dict`` (what :func:`check_config` returns)."""
+    return read_config(path, overrides, values, code).to_dict()
+
+
+def read_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = (),
+                values: Mapping[str, Any] | None = None, code: Mapping[str, Any] | None = None) -> RunConfig:
     """Read a YAML run config (or the defaults when ``path`` is None), apply ``key=value`` overrides, then
     ``values`` (dotted key -> value, taken as given: command-line flags such as ``--name``), merge ``code``
     (``--working-dir`` replaces ``code.working_dir``, ``--py-module`` adds to ``code.py_modules``), and check it."""
@@ -56,7 +62,7 @@ def load_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = 
         set_dotted(raw, key, value)
     if code:
         raw["code"] = merge_code(raw.get("code"), code)
-    return check_config(raw)
+    return parse_config(raw)
 
 
 def merge_code(section: Any, flags: Mapping[str, Any]) -> Any:
