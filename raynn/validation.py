@@ -92,7 +92,8 @@ class Section(BaseModel):
             return default
 
     def __getitem__(self, key: str) -> Any:
-        """``cfg["train"]["epochs"]`` reads ``cfg.train.epochs`` (the dictionary form of code not yet converted)."""
+        """``cfg["train"]["epochs"]`` reads ``cfg.train.epochs``: the helpers that take a config's mapping
+        (``plan_scaling``, ``build_network``, ``load_user_data``) take a model as well."""
         names = {f.alias or name: name for name, f in type(self).model_fields.items()}
         if key not in names:
             raise KeyError(key)
