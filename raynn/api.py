@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from raynn.config import check_config, check_input_files, load_config
+from raynn.config import RunConfig, check_input_files, parse_config, read_config
 from raynn.errors import ConfigError, StorageError
 from raynn.faults import forwarded_env
 from raynn.paths import check_storage
@@ -30,20 +30,21 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _checked(config: dict[str, Any] | str | os.PathLike[str] | None, overrides: Iterable[str]) -> dict[str, Any]:
+def _checked(config: RunConfig | dict[str, Any] | str | os.PathLike[str] | None,
+             overrides: Iterable[str]) -> RunConfig:
     if config is None or isinstance(config, (str, os.PathLike)):
-        return load_config(config, overrides)
+        return read_config(config, overrides)
     from raynn.config import apply_overrides
 
-    return check_config(apply_overrides(config, overrides))
+    return parse_config(apply_overrides(config.to_dict() if isinstance(config, RunConfig) else config, overrides))
 
 
 _STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
-def run_name(cfg: dict[str, Any]) -> str:
+def run_name(cfg: RunConfig) -> str:
     """The configured name, or a fresh one: a second run under the same name would resume the first."""
-    return cfg["name"] or f"raynn-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    return cfg.name or f"raynn-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
 
 ADDRESS_RULE = ("must be host:port of a running Ray cluster's GCS, ray://host:port (Ray Client), auto (the "
@@ -154,7 +155,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, code: di
 
 
 def train(
-    config: dict[str, Any] | str | os.PathLike[str] | None = None,
+    config: RunConfig | dict[str, Any] | str | os.PathLike[str] | None = None,
     overrides: Iterable[str] = (),
     *,
     address: str | None = None,
@@ -162,7 +163,8 @@ def train(
     """Train one model.
 
     Args:
-        config: A config ``dict``, the path of a YAML file, or None for the defaults (digits).
+        config: A config ``dict`` (or a :class:`raynn.config.RunConfig`), the path of a YAML file, or None for
+            the defaults (digits).
         overrides: ``key=value`` strings applied before checking (``"optimizer.lr=0.1"``).
         address: A Ray cluster address. With it, or with ``train.workers > 1``, training runs data-parallel
             on Ray Train; otherwise in this process.
@@ -172,10 +174,10 @@ def train(
     cfg = _checked(config, overrides)
     check_input_files(cfg)
     address = check_address(address)
-    storage = check_storage("storage", cfg["storage"])
+    storage = check_storage("storage", cfg.storage)
     name = run_name(cfg)
-    cfg["name"] = name
-    if cfg["train"]["workers"] == 1 and address is None:
+    cfg.name = name
+    if cfg.train.workers == 1 and address is None:
         from raynn.training.local import LocalRun
         from raynn.training.loop import run_training
 
@@ -197,12 +199,12 @@ def train(
     from raynn.resources import trial_demand
     from raynn.training.distributed import configure_ray_train_env, make_trainer
 
-    ensure_ray(address, code=cfg["code"])
+    ensure_ray(address, code=cfg.code.to_dict())
     # A run the cluster can never hold fails here, with the arithmetic, before any worker group starts.
-    check_fits(trial_demand(cfg["train"]["workers"], cfg["train"]["gpus_per_worker"], workers_flag="train.workers",
+    check_fits(trial_demand(cfg.train.workers, cfg.train.gpus_per_worker, workers_flag="train.workers",
                             gpus_flag="train.gpus_per_worker"))
-    probe_nodes(class_paths(cfg))  # every node imports the user's code, or one line names the node
-    if cfg["train"]["gpus_per_worker"] > 0 and cfg["train"]["device"] != "cpu":
+    probe_nodes(class_paths(cfg.to_dict()))  # every node imports the user's code, or one line names the node
+    if cfg.train.gpus_per_worker > 0 and cfg.train.device != "cpu":
         probe_cuda()  # a GPU node whose torch has no CUDA: one line, before a worker holds a GPU
     configure_ray_train_env()
     result = make_trainer(cfg, name, storage).fit()  # raises TrainingFailedError once retries run out

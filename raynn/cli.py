@@ -1,10 +1,11 @@
-"""The ``raynn`` command: ``raynn train``, ``raynn tune``, ``raynn report``, ``raynn study``, ``raynn list``."""
+"""The ``raynn`` command: ``raynn train``, ``raynn tune``, ``raynn report``, ``raynn study``, ``raynn list``,
+``raynn schema``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn, Sequence
+from typing import Any, NoReturn, Sequence
 
 from raynn.errors import ConfigError, StorageError
 
@@ -89,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
                       "for experiments")
     _code_flags(tune)
 
+    _more_parsers(sub)
+    return parser
+
+
+def _more_parsers(sub: Any) -> None:
+    """The subcommands that start no training: report, study, list, schema."""
     report = sub.add_parser("report", help="write a self-contained HTML report of a tuning experiment")
     report.add_argument("experiment_dir", metavar="EXPERIMENT_DIR",
                         help="experiment directory of raynn tune (or its URI: s3://bucket/prefix/NAME?...)")
@@ -109,7 +116,11 @@ def _parser() -> argparse.ArgumentParser:
     _code_flags(study)
 
     sub.add_parser("list", help="list every name a config may use")
-    return parser
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of a run config or a search space (for editors)")
+    schema.add_argument("kind", nargs="?", default="config", choices=("config", "space"),
+                        help="config (a run config, default) or space (a search-space file)")
+    schema.add_argument("--output", metavar="FILE", help="write it to FILE instead of standard output")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -200,6 +211,21 @@ def _list() -> int:
     return 0
 
 
+def _schema(args: argparse.Namespace) -> int:
+    from raynn.schema import schema_text
+
+    text = schema_text(args.kind)
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        raise ConfigError("--output", f"must be a file raynn can write: {exc.strerror}", args.output) from None
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, unknown = parser.parse_known_args(argv)
@@ -215,6 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args)
         if args.command == "study":
             return _study(args)
+        if args.command == "schema":
+            return _schema(args)
         return _list()
     except ConfigError as exc:
         print(f"raynn: error: {exc}", file=sys.stderr)

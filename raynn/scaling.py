@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from raynn import schedules
 from raynn.registry import Registry
@@ -84,8 +84,8 @@ class ScalingPlan:
         )
 
 
-def plan_scaling(cfg: dict[str, Any], iters_per_epoch: int) -> ScalingPlan:
-    """Apply the scaling rule and choose the warmup for a checked config."""
+def plan_scaling(cfg: Mapping[str, Any], iters_per_epoch: int) -> ScalingPlan:
+    """Apply the scaling rule and choose the warmup for a checked config (a RunConfig or its dict)."""
     if iters_per_epoch < 1:
         raise ValueError(f"`iters_per_epoch >= 1` must hold, but got {iters_per_epoch=}")
     train, scaling = cfg["train"], cfg["scaling"]
@@ -144,7 +144,7 @@ def _fill_defaults(spec: dict[str, Any], base_lr: float, decay_iters: int, iters
     return spec
 
 
-def build_lr_schedule(cfg: dict[str, Any], iters_per_epoch: int) -> tuple[ScaledSchedule, ScalingPlan]:
+def build_lr_schedule(cfg: Mapping[str, Any], iters_per_epoch: int) -> tuple[ScaledSchedule, ScalingPlan]:
     """The per-iteration learning rate of a run: warmup (if any), then the configured schedule, all scaled.
 
     The schedule's learning-rate parameters are at the reference batch (they default to ``optimizer.lr``);

@@ -127,3 +127,19 @@ def test_the_shipped_mnist_example_trains_from_any_directory(tmp_path: Path) -> 
 def test_cli_rejects_bad_override(tmp_path: Path) -> None:
     proc = _raynn("train", "--set", "optimizer.lr", cwd=tmp_path)
     assert proc.returncode == 2 and "--set: must look like key.subkey=value" in proc.stderr
+
+
+def test_the_typed_config_reads_as_attributes_and_round_trips_through_its_dict() -> None:
+    from raynn.config import RunConfig, parse_config
+
+    raw = {"schedule": "cosine", "optimizer": {"penalty": {"lambda": 0.01}},
+           "train": {"early_stopping": {"patience": 2}, "epochs": 3}}
+    cfg = parse_config(raw)
+    assert cfg.train.epochs == 3 and cfg["train"]["epochs"] == 3 and cfg.get("schedule") == {"name": "cosine"}
+    assert cfg.optimizer.penalty.lambda_ == 0.01 and cfg.train.early_stopping.metric == "val_loss"
+    plain = cfg.to_dict()
+    assert plain == check_config(raw) and plain["optimizer"]["penalty"] == {"p": 2, "lambda": 0.01}
+    # The dict as it crosses to a Ray worker or sits in a checkpoint types back to the same config.
+    assert RunConfig.checked(plain) == cfg and RunConfig.checked(plain).to_dict() == plain
+    with pytest.raises(ConfigError, match="^train.epochs: must be an integer"):
+        RunConfig.checked({**plain, "train": {**plain["train"], "epochs": "3"}})

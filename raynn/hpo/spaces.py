@@ -46,17 +46,20 @@ import json
 import math
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Union
 
 import numpy as np
+
+from pydantic import BeforeValidator, Field, ValidationError, WrapValidator, model_validator
 
 from raynn.errors import ConfigError, argument_error
 from raynn.paths import resolve_input_paths
 from raynn.registry import Registry
+from raynn.validation import Flag, Rule, Section, config_error, integer, number
 from raynn.values import set_dotted
 from raynn.yamlio import load_yaml_file
 
@@ -71,6 +74,7 @@ __all__ = [
     "Grid",
     "IntRange",
     "SearchSpace",
+    "SpaceFile",
     "load_space",
 ]
 
@@ -402,148 +406,165 @@ def _check_grid(dim: Any, ok: Callable[[Any], bool]) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Parsing one key's distribution; every problem is a ConfigError naming space.<key>.<field>.
+# One key's distribution as written in a file: a Pydantic model per type (the JSON Schema's), each problem a
+# ConfigError naming space.<key>.<field>.
 
 
-class _Fields:
-    """Reads the fields of one distribution mapping, each error naming ``prefix.field``."""
-
-    def __init__(self, prefix: str, raw: Mapping[str, Any], allowed: Sequence[str]) -> None:
-        unknown = sorted(set(raw) - set(allowed) - {"type"})
-        if unknown:
-            raise ConfigError(
-                f"{prefix}.{unknown[0]}",
-                f"is not a known field of type {raw['type']!r}; "
-                f"valid fields: {', '.join(['type', *allowed])}",
-                raw[unknown[0]],
-            )
-        self.prefix, self.raw = prefix, raw
-
-    def required(self, name: str) -> Any:
-        if name not in self.raw:
-            raise ConfigError(f"{self.prefix}.{name}", f"is required for type {self.raw['type']!r}", None)
-        return self.raw[name]
-
-    def number(self, name: str) -> float:
-        v = self.required(name)
-        if not _is_number(v):
-            raise ConfigError(f"{self.prefix}.{name}", "must be a finite number", v)
-        return float(v)
-
-    def integer(self, name: str, minimum: int | None = None, default: int | None = None) -> int:
-        v = self.raw.get(name, default) if default is not None else self.required(name)
-        if not _is_int(v):
-            raise ConfigError(f"{self.prefix}.{name}", "must be an integer", v)
-        if minimum is not None and v < minimum:
-            raise ConfigError(f"{self.prefix}.{name}", f"must be >= {minimum}", v)
-        return int(v)
-
-    def flag(self, name: str) -> bool:
-        v = self.raw.get(name, False)
-        if not isinstance(v, bool):
-            raise ConfigError(f"{self.prefix}.{name}", "must be true or false", v)
-        return v
-
-    def values(self, name: str) -> list[Any]:
-        v = self.required(name)
-        if not isinstance(v, list) or not v:
-            raise ConfigError(f"{self.prefix}.{name}", "must be a non-empty list", v)
-        seen: set[str] = set()
-        for item in v:
-            try:
-                text = json.dumps(item, sort_keys=True, allow_nan=False)
-            except (TypeError, ValueError):
-                raise ConfigError(
-                    f"{self.prefix}.{name}", "must hold plain YAML values (no NaN)", item
-                ) from None
-            if text in seen:
-                raise ConfigError(f"{self.prefix}.{name}", "must not repeat a value", item)
-            seen.add(text)
-        return copy.deepcopy(v)
-
-    def bounds(self, integer: bool, log: bool) -> tuple[Any, Any]:
-        read = self.integer if integer else self.number
-        low, high = read("low"), read("high")
-        if not low < high:
-            raise ConfigError(f"{self.prefix}.low", f"`low < high` must hold (high = {high!r})", low)
-        if log and not (low >= 1 if integer else low > 0):
-            rule = "must be >= 1 when log is true" if integer else "must be > 0 when log is true"
-            raise ConfigError(f"{self.prefix}.low", rule, low)
-        return low, high
-
-    def grid(self, low: float, high: float, integer: bool) -> tuple[tuple[Any, ...] | None, int | None]:
-        if "grid" in self.raw and "grid_points" in self.raw:
-            raise ConfigError(
-                f"{self.prefix}.grid_points", "must not be set together with grid", self.raw["grid_points"]
-            )
-        points = self.integer("grid_points", 2) if "grid_points" in self.raw else None
-        if "grid" not in self.raw:
-            return None, points
-        values = self.values("grid")
-        for v in values:
-            ok = _is_int(v) if integer else _is_number(v)
-            if not ok or not low <= v <= high:
-                kind = "integers" if integer else "numbers"
-                raise ConfigError(
-                    f"{self.prefix}.grid", f"must hold {kind} in [low, high] = [{low}, {high}]", v
-                )
-        return tuple(int(v) if integer else float(v) for v in values), None
+def _values(v: Any) -> Any:
+    """A non-empty list of plain YAML values (no NaN), none repeated."""
+    if not isinstance(v, list) or not v:
+        raise Rule("must be a non-empty list")
+    seen: set[str] = set()
+    for item in v:
+        try:
+            text = json.dumps(item, sort_keys=True, allow_nan=False)
+        except (TypeError, ValueError):
+            raise Rule("must hold plain YAML values (no NaN)", value=item) from None
+        if text in seen:
+            raise Rule("must not repeat a value", value=item)
+        seen.add(text)
+    return copy.deepcopy(v)
 
 
-_FLOAT_FIELDS = ("low", "high", "log", "step", "grid", "grid_points")
+_Values = Annotated[list[Any], BeforeValidator(_values), Field(min_length=1)]
 
 
-def _parse_float(prefix: str, raw: Mapping[str, Any]) -> FloatRange:
-    f = _Fields(prefix, raw, _FLOAT_FIELDS)
-    log = f.flag("log")
-    low, high = f.bounds(integer=False, log=log)
-    step = raw.get("step")
-    if step is not None:
-        if log:
-            raise ConfigError(f"{prefix}.step", "must not be set when log is true", step)
-        if not _is_number(step) or step <= 0:
-            raise ConfigError(f"{prefix}.step", "must be a number > 0", step)
-        n = (high - low) / step
-        if abs(n - round(n)) > 1e-8 * max(1.0, abs(n)):
-            raise ConfigError(f"{prefix}.step", f"must divide high - low = {high - low!r}", step)
-        step = float(step)
-    grid, points = f.grid(low, high, integer=False)
-    return FloatRange(low, high, log, step, grid, points)
+class _Spec(Section):
+    """What every distribution mapping shares: its ``type`` and the wording of an unknown field."""
+
+    @classmethod
+    def _unknown_rule(cls, raw: dict[str, Any]) -> str:
+        fields = ["type", *(k for k in cls.keys() if k != "type")]
+        return f"is not a known field of type {raw.get('type')!r}; valid fields: {', '.join(fields)}"
+
+    def dimension(self) -> Dimension:
+        raise NotImplementedError
 
 
-def _parse_int(prefix: str, raw: Mapping[str, Any]) -> IntRange:
-    f = _Fields(prefix, raw, _FLOAT_FIELDS)
-    log = f.flag("log")
-    low, high = f.bounds(integer=True, log=log)
-    step = f.integer("step", 1, default=1)
-    if log and step != 1:
-        raise ConfigError(f"{prefix}.step", "must be 1 when log is true", step)
-    if (high - low) % step:
-        raise ConfigError(f"{prefix}.step", f"must divide high - low = {high - low}", step)
-    grid, points = f.grid(low, high, integer=True)
-    if grid is not None:
-        for v in grid:
-            if (v - low) % step:
-                raise ConfigError(f"{prefix}.grid", f"must hold values low + k step (step {step})", v)
-    return IntRange(low, high, log, step, grid, points)
+_LOG = Field(False, description="Search in log space (low > 0; low >= 1 for int).")
+_GRID_POINTS = Field(None, description="Grid search: this many evenly spaced values (geometrically with log).")
 
 
-def _parse_categorical(prefix: str, raw: Mapping[str, Any]) -> Categorical:
-    f = _Fields(prefix, raw, ("choices",))
-    return Categorical(tuple(f.values("choices")))
+class _RangeSpec(_Spec):
+    """What the float and int mappings share: the checks of bounds and grid."""
+
+    def _check_bounds(self, integer_: bool) -> None:
+        if not self.low < self.high:
+            raise Rule(f"`low < high` must hold (high = {self.high!r})", key="low", value=self.low)
+        if self.log and not (self.low >= 1 if integer_ else self.low > 0):
+            raise Rule(f"must be {'>= 1' if integer_ else '> 0'} when log is true", key="low", value=self.low)
+
+    def _check_grid(self, ok: Callable[[Any], str | None]) -> None:
+        if self.grid is not None and self.grid_points is not None:
+            raise Rule("must not be set together with grid", key="grid_points", value=self.grid_points)
+        for v in self.grid or []:
+            rule = ok(v)
+            if rule:
+                raise Rule(rule, key="grid", value=v)
 
 
-def _parse_grid(prefix: str, raw: Mapping[str, Any]) -> Grid:
-    f = _Fields(prefix, raw, ("values",))
-    return Grid(tuple(f.values("values")))
+class FloatSpec(_RangeSpec):
+    """``{type: float, low, high}``: a real-valued key on [low, high]."""
 
+    type: Literal["float"]
+    low: number() = Field(..., description="The lower bound.")
+    high: number() = Field(..., description="The upper bound, > low.")
+    log: Flag = _LOG
+    step: number("must be a number > 0", lambda v: v > 0, optional=True, gt=0) = Field(
+        None, description="Only low + k step (not with log); must divide high - low.")
+    grid: Optional[_Values] = Field(None, description="Grid search: the values tried.")
+    grid_points: integer(2, optional=True) = _GRID_POINTS
+
+    @model_validator(mode="after")
+    def _check(self) -> FloatSpec:
+        self._check_bounds(integer_=False)
+        if self.step is not None:
+            if self.log:
+                raise Rule("must not be set when log is true", key="step", value=self.step)
+            n = (self.high - self.low) / self.step
+            if abs(n - round(n)) > 1e-8 * max(1.0, abs(n)):
+                raise Rule(f"must divide high - low = {self.high - self.low!r}", key="step", value=self.step)
+        rule = f"must hold numbers in [low, high] = [{self.low}, {self.high}]"
+        self._check_grid(lambda v: None if _is_number(v) and self.low <= v <= self.high else rule)
+        return self
+
+    def dimension(self) -> FloatRange:
+        grid = None if self.grid is None else tuple(float(v) for v in self.grid)
+        step = None if self.step is None else float(self.step)
+        return FloatRange(float(self.low), float(self.high), self.log, step, grid, self.grid_points)
+
+
+class IntSpec(_RangeSpec):
+    """``{type: int, low, high}``: an integer key on [low, high]."""
+
+    type: Literal["int"]
+    low: integer() = Field(..., description="The lower bound.")
+    high: integer() = Field(..., description="The upper bound, > low.")
+    log: Flag = _LOG
+    step: integer(1) = Field(1, description="Only low + k step (1 with log); must divide high - low.")
+    grid: Optional[_Values] = Field(None, description="Grid search: the values tried.")
+    grid_points: integer(2, optional=True) = _GRID_POINTS
+
+    @model_validator(mode="after")
+    def _check(self) -> IntSpec:
+        self._check_bounds(integer_=True)
+        if self.log and self.step != 1:
+            raise Rule("must be 1 when log is true", key="step", value=self.step)
+        if (self.high - self.low) % self.step:
+            raise Rule(f"must divide high - low = {self.high - self.low}", key="step", value=self.step)
+
+        def ok(v: Any) -> str | None:
+            if not _is_int(v) or not self.low <= v <= self.high:
+                return f"must hold integers in [low, high] = [{self.low}, {self.high}]"
+            return f"must hold values low + k step (step {self.step})" if (v - self.low) % self.step else None
+
+        self._check_grid(ok)
+        return self
+
+    def dimension(self) -> IntRange:
+        grid = None if self.grid is None else tuple(int(v) for v in self.grid)
+        return IntRange(self.low, self.high, self.log, self.step, grid, self.grid_points)
+
+
+class CategoricalSpec(_Spec):
+    """``{type: categorical, choices}``: one of the choices, any YAML values (lists and mappings too)."""
+
+    type: Literal["categorical"]
+    choices: _Values = Field(..., description="The values drawn from.")
+
+    def dimension(self) -> Categorical:
+        return Categorical(tuple(self.choices))
+
+
+class GridSpec(_Spec):
+    """``{type: grid, values}``: like categorical, and every value enumerated by grid search."""
+
+    type: Literal["grid"]
+    values: _Values = Field(..., description="The values, each tried by grid search.")
+
+    def dimension(self) -> Grid:
+        return Grid(tuple(self.values))
+
+
+def _parser(kind: str, model: type[_Spec]) -> Callable[[str, Mapping[str, Any]], Dimension]:
+    def parse(prefix: str, raw: Mapping[str, Any]) -> Dimension:
+        try:
+            return model.model_validate({**raw, "type": kind}).dimension()
+        except ValidationError as exc:
+            raise config_error(exc, prefix=prefix) from None
+
+    return parse
+
+
+_SPECS: dict[str, type[_Spec]] = {"float": FloatSpec, "int": IntSpec, "categorical": CategoricalSpec,
+                                  "grid": GridSpec}
 
 #: Every ``type:`` a search-space key may name, mapped to its parser ``(prefix, raw) -> Dimension``.
 DISTRIBUTIONS: Registry[Callable[[str, Mapping[str, Any]], Dimension]] = Registry("search-space type")
-DISTRIBUTIONS.add("float", _parse_float, "low..high, optional log / step / grid / grid_points")
-DISTRIBUTIONS.add("int", _parse_int, "integers low..high, optional log / step / grid / grid_points")
-DISTRIBUTIONS.add("categorical", _parse_categorical, "one of `choices` (any YAML values)")
-DISTRIBUTIONS.add("grid", _parse_grid, "one of `values`, enumerated by grid search")
+DISTRIBUTIONS.add("float", _parser("float", FloatSpec), "low..high, optional log / step / grid / grid_points")
+DISTRIBUTIONS.add("int", _parser("int", IntSpec), "integers low..high, optional log / step / grid / grid_points")
+DISTRIBUTIONS.add("categorical", _parser("categorical", CategoricalSpec), "one of `choices` (any YAML values)")
+DISTRIBUTIONS.add("grid", _parser("grid", GridSpec), "one of `values`, enumerated by grid search")
 
 
 def _parse_dimension(key: str, raw: Any) -> Dimension:
@@ -554,6 +575,35 @@ def _parse_dimension(key: str, raw: Any) -> Dimension:
     if not isinstance(kind, str) or kind not in DISTRIBUTIONS:
         raise ConfigError(f"{prefix}.type", f"must be one of {', '.join(DISTRIBUTIONS.names())}", kind)
     return DISTRIBUTIONS.get(kind)(prefix, raw)
+
+
+def _space(v: Any) -> Any:
+    if not isinstance(v, Mapping) or not v:
+        raise Rule("must name at least one key")
+    return {_check_key(key): _parse_dimension(key, dist) for key, dist in v.items()}
+
+
+_AnySpec = Annotated[Union[FloatSpec, IntSpec, CategoricalSpec, GridSpec], Field(discriminator="type")]
+
+
+class SpaceFile(Section):
+    """A search-space file (raynn tune): the fixed part of every trial's config and the searched keys."""
+
+    base: Optional[dict[str, Any]] = Field(None, description="A partial raynn run config applied to every "
+                                                             "trial (raynn schema config).")
+    space: Annotated[dict[str, _AnySpec], WrapValidator(lambda v, _: _space(v))] = Field(
+        ..., description="Dotted config keys (optimizer.lr) mapped to their distributions.")
+
+    @classmethod
+    def _mapping_rule(cls) -> str:
+        return "must be a mapping with keys base, space"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _space_given(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "space" not in raw:
+            raise Rule("must name at least one key", key="space", value=None)
+        return raw
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -608,15 +658,11 @@ class SearchSpace:
         trials run in other directories (Ray Tune changes into each trial's), and a resumed search may start
         elsewhere.
         """
-        if not isinstance(raw, Mapping):
-            raise ConfigError("search space", "must be a mapping with keys base, space", raw)
-        unknown = sorted(set(raw) - {"base", "space"})
-        if unknown:
-            raise ConfigError(str(unknown[0]), "is not a known key; valid keys: base, space", raw[unknown[0]])
-        space = raw.get("space")
-        if not isinstance(space, Mapping) or not space:
-            raise ConfigError("space", "must name at least one key", space)
-        dims = {_check_key(key): _parse_dimension(key, dist) for key, dist in space.items()}
+        try:
+            parsed = SpaceFile.model_validate(dict(raw) if isinstance(raw, Mapping) else raw)
+        except ValidationError as exc:
+            raise config_error(exc, root="search space") from None
+        dims: dict[str, Dimension] = parsed.space  # the wrap validator built them
         out = cls(dims, resolve_input_paths(raw.get("base"), base_dir))
         if check:
             out.check(check)

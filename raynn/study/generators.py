@@ -40,12 +40,12 @@ def iters_per_epoch(n_train: int, batch_size: int, workers: int) -> int:
 
 
 def _dataset_size(base: Mapping[str, Any]) -> int:
-    from raynn.config import check_config
+    from raynn.config import parse_config
     from raynn.data import load_dataset
 
-    cfg = check_config(copy.deepcopy(dict(base)))
-    data = load_dataset(cfg["data"]["name"], root=cfg["data"]["root"], subset=cfg["data"]["subset"], seed=cfg["seed"])
-    return train_size(len(data), cfg["data"]["val_fraction"])
+    cfg = parse_config(copy.deepcopy(dict(base)))
+    data = load_dataset(cfg.data.name, root=cfg.data.root, subset=cfg.data.subset, seed=cfg.seed)
+    return train_size(len(data), cfg.data.val_fraction)
 
 
 @GENERATORS.register("large_batch", "global batch k x reference for each k; scaling rule x warmup (Goyal et al. 2017)")
@@ -88,13 +88,13 @@ def large_batch(
             ``generate``. The per-worker batch is the global batch divided by ``workers``, so ``k`` means the
             same global batch on any number of workers.
     """
-    from raynn.config import check_config
+    from raynn.config import parse_config
 
     ks, pairs = _check_large_batch(k, combos, warmup_epochs, decay_epochs, decay_factors)
     if isinstance(accumulate, bool) or not isinstance(accumulate, int) or accumulate < 1:
         raise ConfigError("study.runs.generate.accumulate", "must be an integer >= 1", accumulate)
-    probe = check_config(copy.deepcopy(dict(base)))
-    ref, epochs = probe["scaling"]["reference_batch"], probe["train"]["epochs"]
+    probe = parse_config(copy.deepcopy(dict(base)))
+    ref, epochs = probe.scaling.reference_batch, probe.train.epochs
     n_train = _dataset_size(base)
     points = []
     for kk in ks:
@@ -160,7 +160,7 @@ def _warmup_point(base: Mapping[str, Any], label: str, params: dict[str, Any], c
                   warmup_epochs: float, ipe: int, decay: list[int], decay_factors: Sequence[float]) -> Any:
     """One run with raynn's own warmup (``none``, ``gradual`` or ``auto``); the step decay starts where the
     warmup ends."""
-    from raynn.config import check_config
+    from raynn.config import parse_config
     from raynn.scaling import plan_scaling
     from raynn.study.spec import set_dotted
 
@@ -168,7 +168,7 @@ def _warmup_point(base: Mapping[str, Any], label: str, params: dict[str, Any], c
     cfg = copy.deepcopy(dict(base))
     for key, value in {**common, "scaling.warmup_epochs": wcfg}.items():
         set_dotted(cfg, key, value)
-    plan = plan_scaling(check_config(cfg), ipe)
+    plan = plan_scaling(parse_config(cfg), ipe)
     # raynn's warmup starts the following schedule at its own step 0 when warmup ends (k - W).
     sched = _step_schedule(decay, decay_factors, shift=plan.warmup_iters)
     params["warmup_iters"] = plan.warmup_iters

@@ -9,9 +9,11 @@ Backend: gloo on CPUs, NCCL on GPUs (Ray Train's default choice).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from raynn.config_model import RunConfig
 
 __all__ = ["worker_loop", "make_trainer"]
 
@@ -93,7 +95,7 @@ def _ddp(device: Any) -> Callable[[Any], Any]:
     return wrap
 
 
-def worker_loop(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+def worker_loop(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     """What each Ray Train worker runs. Its device is the GPU Ray gave it (``CUDA_VISIBLE_DEVICES``), or the CPU
     with ``train.device: cpu``; rank 0 reports every worker's GPU ids (``worker_gpu_ids``)."""
     import ray.train
@@ -105,8 +107,9 @@ def worker_loop(cfg: dict[str, Any]) -> list[dict[str, Any]]:
 
     _quiet_report_logs()
 
+    cfg = RunConfig.checked(cfg)  # Ray Train hands the workers the config's dict
     ctx = ray.train.get_context()
-    device = resolve_device(cfg["train"]["device"], ray.train.torch.get_device(), where())
+    device = resolve_device(cfg.train.device, ray.train.torch.get_device(), where())
     gpu_ids: list[Any] = [None] * ctx.get_world_size()
     dist.all_gather_object(gpu_ids, _gpu_ids())
 
@@ -150,33 +153,37 @@ def _fail_fast_when_pending(seconds: float) -> None:
     os.environ[WORKER_GROUP_START_TIMEOUT_S_ENV_VAR] = str(float(seconds))
 
 
-def make_trainer(cfg: dict[str, Any], name: str, storage: str | Path, callbacks: list[Any] | None = None, *,
+def make_trainer(cfg: RunConfig | Mapping[str, Any], name: str, storage: str | Path, callbacks: list[Any] | None = None, *,
                  loop: Callable[[Any], Any] = worker_loop, loop_config: Any = None) -> Any:
     """A ``TorchTrainer`` for a checked config (``train.workers`` workers, ``train.gpus_per_worker`` GPUs each).
 
     ``loop`` and ``loop_config`` replace what the workers run and are given (default: :func:`worker_loop` on
     ``cfg``); ``raynn study`` runs several configs of the same ``train`` section in one worker group this way.
     """
-    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train import CheckpointConfig, FailureConfig, ScalingConfig
+    from ray.train import RunConfig as RayRunConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
     from raynn.storage import normalize
 
-    t = cfg["train"]
-    gpus = t["gpus_per_worker"]
+    cfg = RunConfig.checked(cfg)
+    t = cfg.train
+    gpus = t.gpus_per_worker
     # NCCL needs CUDA: workers that hold GPUs but train on the CPU (train.device: cpu) talk over gloo.
-    backend = "gloo" if gpus == 0 or t["device"] == "cpu" else "nccl"
+    backend = "gloo" if gpus == 0 or t.device == "cpu" else "nccl"
     scaling = ScalingConfig(
-        num_workers=t["workers"], use_gpu=gpus > 0,
+        num_workers=t.workers, use_gpu=gpus > 0,
         resources_per_worker={"CPU": 1, **({"GPU": gpus} if gpus > 0 else {})},
     )
-    _fail_fast_when_pending(t["pending_timeout"])
-    run = RunConfig(
+    _fail_fast_when_pending(t.pending_timeout)
+    run = RayRunConfig(
         name=name, storage_path=normalize("storage", storage),  # a URI as given: Ray's pyarrow filesystem
         # A worker group not placed within the pending timeout is a controller failure; Ray Train retries those
         # forever by default (a traceback a minute); 0 retries fails the run once, with Ray's reason.
-        failure_config=FailureConfig(max_failures=t["max_failures"], controller_failure_limit=0),
+        failure_config=FailureConfig(max_failures=t.max_failures, controller_failure_limit=0),
         checkpoint_config=CheckpointConfig(num_to_keep=2), callbacks=callbacks or None,
     )
-    return TorchTrainer(loop, train_loop_config=cfg if loop_config is None else loop_config, scaling_config=scaling,
+    # The workers get the plain dict (worker_loop types it again): what crosses to Ray is plain data.
+    return TorchTrainer(loop, train_loop_config=cfg.to_dict() if loop_config is None else loop_config,
+                        scaling_config=scaling,
                         run_config=run, torch_config=TorchConfig(backend=backend))

@@ -23,7 +23,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +31,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from raynn.classpath import instantiate
+from raynn.config_model import RunConfig
 from raynn.data import build_augmentation, build_preprocessor, load_dataset, split_dataset
 from raynn.early_stopping import METRICS, EarlyStopping
 from raynn.losses import SmoothedCrossEntropy, distillation_loss
@@ -236,20 +237,20 @@ class _Parts:
     channels_last: bool = False  # the model's weights and image batches in channels-last memory format
 
 
-def _setup_data(cfg: dict[str, Any], env: Env, resuming: bool) -> _Data:
+def _setup_data(cfg: RunConfig, env: Env, resuming: bool) -> _Data:
     """Data: the same seeded split on every rank; statistics from the training split only."""
-    if cfg["data"]["class_path"] is not None:
+    if cfg.data.class_path is not None:
         return _setup_user_data(cfg, env, resuming)
-    dcfg = cfg["data"]
+    dcfg = cfg.data
 
     def prepare() -> tuple[Any, ...]:
-        data = load_dataset(dcfg["name"], root=dcfg["root"], subset=dcfg["subset"], seed=cfg["seed"])
-        train, val = split_dataset(data, dcfg["val_fraction"], seed=cfg["seed"])
-        pre = build_preprocessor(dcfg["preprocess"])
+        data = load_dataset(dcfg.name, root=dcfg.root, subset=dcfg.subset, seed=cfg.seed)
+        train, val = split_dataset(data, dcfg.val_fraction, seed=cfg.seed)
+        pre = build_preprocessor(dcfg.preprocess)
         # Fitted on the training split, deterministically: a checkpoint's statistics are the same ones.
         pre.fit(train.x)
         # Without augmentation the transform is applied once; with it, per batch after the image transform.
-        x_train = train.x if dcfg["augment"] else pre.transform(train.x)
+        x_train = train.x if dcfg.augment else pre.transform(train.x)
         return data.num_classes, train, val, pre, x_train, pre.transform(val.x)
 
     if env.data_cache is not None:
@@ -258,16 +259,16 @@ def _setup_data(cfg: dict[str, Any], env: Env, resuming: bool) -> _Data:
         num_classes, train, val, pre, x_train, x_val = prepare()
     if not resuming and env.rank == 0 and hasattr(pre, "describe"):
         env.log(f"raynn: preprocessing {pre.describe()}")
-    augment = build_augmentation(dcfg["augment"], seed=cfg["seed"] + env.rank)
+    augment = build_augmentation(dcfg.augment, seed=cfg.seed + env.rank)
     in_shape = tuple(pre.output_shape(tuple(train.x.shape[1:])))
 
     tensors = [x_train, train.y]
-    dist = cfg["targets"]["distillation"]
+    dist = cfg.targets.distillation
     if dist is not None:
-        teacher = load_teacher(dist["teacher"])
+        teacher = load_teacher(dist.teacher)
         tensors.append(teacher.logits(train.x))
-    generator = torch.Generator().manual_seed(cfg["seed"])
-    loader = env.make_loader(TensorBatches(*tensors), cfg["train"]["batch_size"], generator)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    loader = env.make_loader(TensorBatches(*tensors), cfg.train.batch_size, generator)
     y_val = val.y
 
     def val_batches(batch: int = 2048) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -277,23 +278,23 @@ def _setup_data(cfg: dict[str, Any], env: Env, resuming: bool) -> _Data:
                  per_batch_pre=augment is not None)
 
 
-def _cache_key(cfg: dict[str, Any]) -> str:
-    return json.dumps([cfg["data"], cfg["seed"]], sort_keys=True, default=str)
+def _cache_key(cfg: RunConfig) -> str:
+    return json.dumps([cfg.data.to_dict(), cfg.seed], sort_keys=True, default=str)
 
 
-def fit_user_preprocessor(cfg: dict[str, Any], plain: Dataset) -> Any:
+def fit_user_preprocessor(cfg: RunConfig, plain: Dataset) -> Any:
     """The run's preprocessor fitted on the training split of your own data set (its inputs after
     ``data.transform``, without the random ``data.train_transform``), read through a DataLoader once."""
     from torch.utils.data import DataLoader
 
-    pre = build_preprocessor(cfg["data"]["preprocess"])
+    pre = build_preprocessor(cfg.data.preprocess)
     if not pre.fitted_tensors:  # no statistics to fit (none): the input shape, from one sample
         return pre.fit(torch.as_tensor(plain[0][0]).unsqueeze(0))
-    loader = DataLoader(plain, batch_size=512, num_workers=cfg["data"]["num_workers"])
+    loader = DataLoader(plain, batch_size=512, num_workers=cfg.data.num_workers)
     return pre.fit(torch.cat([x for x, _ in loader]))
 
 
-def _setup_user_data(cfg: dict[str, Any], env: Env, resuming: bool) -> _Data:
+def _setup_user_data(cfg: RunConfig, env: Env, resuming: bool) -> _Data:
     """Your own data set (``data.class_path``): the seeded split of :mod:`raynn.data.user` read by DataLoaders,
     the training one sharded by a DistributedSampler on N workers; preprocessing fitted on the training split."""
     from torch.utils.data import DataLoader, RandomSampler
@@ -301,10 +302,10 @@ def _setup_user_data(cfg: dict[str, Any], env: Env, resuming: bool) -> _Data:
 
     from raynn.data.user import load_user_data
 
-    dcfg, batch_size = cfg["data"], cfg["train"]["batch_size"]
+    dcfg, batch_size = cfg.data, cfg.train.batch_size
 
     def prepare() -> tuple[Any, Any]:
-        data = load_user_data(dcfg, cfg["seed"])
+        data = load_user_data(dcfg, cfg.seed)
         if data.num_classes is None:
             raise ValueError("data.num_classes must be set: the data set has no `classes` or `targets` to tell it")
         return data, fit_user_preprocessor(cfg, data.plain)
@@ -312,21 +313,21 @@ def _setup_user_data(cfg: dict[str, Any], env: Env, resuming: bool) -> _Data:
     data, pre = env.data_cache.get(_cache_key(cfg), prepare) if env.data_cache is not None else prepare()
     if not resuming and env.rank == 0 and hasattr(pre, "describe"):
         env.log(f"raynn: preprocessing {pre.describe()}")
-    generator = torch.Generator().manual_seed(cfg["seed"])
+    generator = torch.Generator().manual_seed(cfg.seed)
     if env.world_size > 1:
         sampler: Any = DistributedSampler(data.train, num_replicas=env.world_size, rank=env.rank, shuffle=True,
-                                          seed=cfg["seed"])
+                                          seed=cfg.seed)
     else:
         sampler = RandomSampler(data.train, generator=generator)
-    workers = dcfg["num_workers"]
-    pin = dcfg["pin_memory"] if dcfg["pin_memory"] is not None else env.device.type == "cuda"
-    options = {"num_workers": workers, "pin_memory": pin, "persistent_workers": dcfg["persistent_workers"]}
+    workers = dcfg.num_workers
+    pin = dcfg.pin_memory if dcfg.pin_memory is not None else env.device.type == "cuda"
+    options = {"num_workers": workers, "pin_memory": pin, "persistent_workers": dcfg.persistent_workers}
     loader = DataLoader(data.train, batch_size=batch_size, sampler=sampler, **options)
     val_loader = DataLoader(data.val, batch_size=max(batch_size, 256), shuffle=False, **options)
     in_shape = tuple(pre.output_shape(tuple(data.plain[0][0].shape)))
-    dist = cfg["targets"]["distillation"]
-    teacher = load_teacher(dist["teacher"]) if dist is not None else None
-    augment = build_augmentation(dcfg["augment"], seed=cfg["seed"] + env.rank)
+    dist = cfg.targets.distillation
+    teacher = load_teacher(dist.teacher) if dist is not None else None
+    augment = build_augmentation(dcfg.augment, seed=cfg.seed + env.rank)
 
     def val_batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return ((pre.transform(x), y.long()) for x, y in val_loader)
@@ -335,30 +336,30 @@ def _setup_user_data(cfg: dict[str, Any], env: Env, resuming: bool) -> _Data:
                  per_batch_pre=True, teacher=teacher)
 
 
-def _setup_parts(cfg: dict[str, Any], env: Env, data: _Data) -> _Parts:
+def _setup_parts(cfg: RunConfig, env: Env, data: _Data) -> _Parts:
     """Model, optimizer, schedule: the scaling rule needs the epoch length, known only now."""
     model = build_network(cfg, data.in_shape, data.num_classes)
-    build_initializer(cfg["model"]["init"])(model, activation=cfg["model"]["activation"], bias=cfg["model"]["bias"],
-                                            generator=torch.Generator().manual_seed(cfg["seed"]))
+    build_initializer(cfg.model.init)(model, activation=cfg.model.activation, bias=cfg.model.bias,
+                                            generator=torch.Generator().manual_seed(cfg.seed))
     model.to(env.device)
-    if cfg["train"]["channels_last"]:
+    if cfg.train.channels_last:
         model.to(memory_format=torch.channels_last)
-    ocfg = cfg["optimizer"]
-    optimizer = build_optimizer(model.parameters(), ocfg["name"], ocfg["lr"], **ocfg["params"])
+    ocfg = cfg.optimizer
+    optimizer = build_optimizer(model.parameters(), ocfg.name, ocfg.lr, **ocfg.params)
     # An iteration of the schedule is an update: `accumulate` micro-batches (the last one of an epoch may be short).
     schedule, plan = build_lr_schedule(cfg, iters_per_epoch=updates_per_epoch(len(data.loader),
-                                                                              cfg["train"]["accumulate"]))
-    clipper = build_clipper(ocfg["clip"]) if ocfg["clip"] else None
-    criterion = (instantiate(cfg["loss"]) if cfg["loss"] is not None
-                 else SmoothedCrossEntropy(cfg["targets"]["label_smoothing"]))
-    es_cfg = cfg["train"]["early_stopping"]
+                                                                              cfg.train.accumulate))
+    clipper = build_clipper(ocfg.clip) if ocfg.clip else None
+    criterion = (instantiate(cfg.loss) if cfg.loss is not None
+                 else SmoothedCrossEntropy(cfg.targets.label_smoothing))
+    es_cfg = cfg.train.early_stopping
     stopper = (
-        EarlyStopping(es_cfg["patience"], es_cfg["min_delta"], METRICS.get(es_cfg["metric"]),
-                      warmup=es_cfg["warmup"])
+        EarlyStopping(es_cfg.patience, es_cfg.min_delta, METRICS.get(es_cfg.metric),
+                      warmup=es_cfg.warmup)
         if es_cfg else None
     )
     return _Parts(model, optimizer, schedule, plan, clipper, criterion, stopper,
-                  Precision(cfg["train"]["precision"], env.device), cfg["train"]["channels_last"])
+                  Precision(cfg.train.precision, env.device), cfg.train.channels_last)
 
 
 def updates_per_epoch(batches: int, accumulate: int) -> int:
@@ -367,7 +368,7 @@ def updates_per_epoch(batches: int, accumulate: int) -> int:
     return -(-batches // accumulate)
 
 
-def _restore(state: dict[str, Any], cfg: dict[str, Any], env: Env, data: _Data,
+def _restore(state: dict[str, Any], cfg: RunConfig, env: Env, data: _Data,
              parts: _Parts) -> tuple[int, int, int, list[dict[str, Any]]]:
     """Load a checkpoint into the parts and the RNGs; returns (start epoch, step k, resumes, history)."""
     parts.model.load_state_dict(state["model"])
@@ -385,23 +386,23 @@ def _restore(state: dict[str, Any], cfg: dict[str, Any], env: Env, data: _Data,
     if env.rank == 0:
         torch.set_rng_state(state["rng"]["torch"])
     else:
-        torch.manual_seed(cfg["seed"] + env.rank + env.world_size * start_epoch)
+        torch.manual_seed(cfg.seed + env.rank + env.world_size * start_epoch)
     return start_epoch, state["step"], state["resumes"] + 1, list(state["history"])
 
 
-def _train_epoch(cfg: dict[str, Any], env: Env, data: _Data, parts: _Parts, model: nn.Module, epoch: int,
+def _train_epoch(cfg: RunConfig, env: Env, data: _Data, parts: _Parts, model: nn.Module, epoch: int,
                  k: int) -> tuple[float, int, float, int]:
     """One pass over the loader: per update k, alpha_k = schedule(k), then ``train.accumulate`` micro-batches of
     :func:`micro_step`. Returns (mean train loss, samples seen, seconds, k after)."""
-    device, tcfg = env.device, cfg["train"]
+    device, tcfg = env.device, cfg.train
     params = [p for p in model.parameters() if p.requires_grad]
-    loader, optimizer, accumulate = data.loader, parts.optimizer, tcfg["accumulate"]
-    channels_last = tcfg["channels_last"]
+    loader, optimizer, accumulate = data.loader, parts.optimizer, tcfg.accumulate
+    channels_last = tcfg.channels_last
     if hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
         loader.sampler.set_epoch(epoch)
     model.train()
     losses, sizes = [], []
-    batches, batch_size = len(loader), tcfg["batch_size"]
+    batches, batch_size = len(loader), tcfg.batch_size
     samples = _epoch_samples(loader)  # this rank's samples per epoch, when the loader tells it
     t0 = time.perf_counter()
     for i, batch in enumerate(loader):
@@ -458,27 +459,27 @@ def _epoch_samples(loader: Any) -> int | None:
         return None
 
 
-def micro_step(cfg: dict[str, Any], parts: _Parts, model: nn.Module, params: list[torch.Tensor], xb: torch.Tensor,
+def micro_step(cfg: RunConfig, parts: _Parts, model: nn.Module, params: list[torch.Tensor], xb: torch.Tensor,
                yb: torch.Tensor, teacher: torch.Tensor | None, weight: float, last: bool) -> torch.Tensor:
     """One micro-batch: forward under autocast, loss (+ lambda ||theta||_p) x ``weight`` (its share of the
     update's samples), backward (DDP's all-reduce only when ``last``); when ``last``, the update: unscale,
     clip, decoupled weight decay, step.
     Returns the micro-batch's loss, detached, on the device: nothing here reads a value back to the host."""
-    ocfg, dist, amp, optimizer = cfg["optimizer"], cfg["targets"]["distillation"], parts.amp, parts.optimizer
-    penalty, beta = ocfg["penalty"], ocfg["weight_decay"]
+    ocfg, dist, amp, optimizer = cfg.optimizer, cfg.targets.distillation, parts.amp, parts.optimizer
+    penalty, beta = ocfg.penalty, ocfg.weight_decay
     no_sync = getattr(model, "no_sync", None)
     with (contextlib.nullcontext() if last or no_sync is None else no_sync()):
         with amp.autocast():
             logits = model(xb)
         logits = logits.float()  # the loss in float32 whatever the precision of the forward pass
         if teacher is not None:
-            loss = distillation_loss(logits, teacher, yb, dist["temperature"], dist["alpha"],
-                                     eps=cfg["targets"]["label_smoothing"])
+            loss = distillation_loss(logits, teacher, yb, dist.temperature, dist.alpha,
+                                     eps=cfg.targets.label_smoothing)
         else:
             loss = parts.criterion(logits, yb)
         total = loss
-        if penalty is not None and penalty["lambda"] > 0:
-            total = total + lp_penalty(params, penalty["p"], penalty["lambda"])
+        if penalty is not None and penalty.lambda_ > 0:
+            total = total + lp_penalty(params, penalty.p, penalty.lambda_)
         amp.scaler.scale(total * weight if weight != 1 else total).backward()
     if last:
         amp.scaler.unscale_(optimizer)  # clipping, the penalty's and the decay's rules see true gradients
@@ -513,12 +514,12 @@ def _epoch_metrics(env: Env, data: _Data, parts: _Parts, model: nn.Module, epoch
     }
 
 
-def _checkpoint(cfg: dict[str, Any], data: _Data, parts: _Parts, model: nn.Module, epoch: int, k: int,
+def _checkpoint(cfg: RunConfig, data: _Data, parts: _Parts, model: nn.Module, epoch: int, k: int,
                 resumes: int, history: list[dict[str, Any]]) -> dict[str, Any]:
     """Everything a resume needs after ``epoch`` (1-based): weights, optimizer, preprocessing, RNG states."""
     clipper, stopper = parts.clipper, parts.stopper
     return {
-        "epoch": epoch, "step": k, "resumes": resumes, "config": cfg, "in_shape": list(data.in_shape),
+        "epoch": epoch, "step": k, "resumes": resumes, "config": cfg.to_dict(), "in_shape": list(data.in_shape),
         "num_classes": data.num_classes, "model": _unwrap(model).state_dict(),
         "optimizer": parts.optimizer.state_dict(), "preprocess": data.pre.state_dict(),
         "clipper": clipper.state_dict() if clipper is not None and hasattr(clipper, "state_dict") else None,
@@ -529,14 +530,16 @@ def _checkpoint(cfg: dict[str, Any], data: _Data, parts: _Parts, model: nn.Modul
     }
 
 
-def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, Any]]:
-    """Train the model a checked config describes; returns every epoch's metrics, resumed epochs included."""
+def run_training(cfg: RunConfig | Mapping[str, Any], env: Env | None = None) -> list[dict[str, Any]]:
+    """Train the model a checked config describes (the model, or its dict as it crossed to this process);
+    returns every epoch's metrics, resumed epochs included."""
+    cfg = RunConfig.checked(cfg)
     env = env or Env()
-    tcfg = cfg["train"]
-    env.device = resolve_device(tcfg["device"], env.device, env.where)
-    if tcfg["num_threads"]:
-        torch.set_num_threads(tcfg["num_threads"])
-    torch.manual_seed(cfg["seed"] + env.rank)
+    tcfg = cfg.train
+    env.device = resolve_device(tcfg.device, env.device, env.where)
+    if tcfg.num_threads:
+        torch.set_num_threads(tcfg.num_threads)
+    torch.manual_seed(cfg.seed + env.rank)
     state, ckpt_path = _resume_state(env)
     data = _setup_data(cfg, env, resuming=state is not None)
     parts = _setup_parts(cfg, env, data)
@@ -550,25 +553,25 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
             env.warn(f"raynn: warning: {ckpt_path} is of a run that diverged at epoch {start_epoch}; not training "
                      "it further")
         return history
-    model = compile_model(env.prepare_model(parts.model), tcfg["compile"])
+    model = compile_model(env.prepare_model(parts.model), tcfg.compile)
     if env.rank == 0:
         env.log(f"raynn: {parts.plan.describe()}")
         if state is not None:
             env.log(f"raynn: resumed from {ckpt_path} at epoch {start_epoch}")
 
-    es_cfg, stopper = tcfg["early_stopping"], parts.stopper
-    for epoch in range(start_epoch, tcfg["epochs"]):
+    es_cfg, stopper = tcfg.early_stopping, parts.stopper
+    for epoch in range(start_epoch, tcfg.epochs):
         train_loss, seen, elapsed, k = _train_epoch(cfg, env, data, parts, model, epoch, k)
         metrics = _epoch_metrics(env, data, parts, model, epoch, k, train_loss, seen, elapsed, resumes)
         diverged, val_loss, val_acc = metrics["diverged"], metrics["val_loss"], metrics["val_accuracy"]
-        stop = stopper.step(val_loss if es_cfg["metric"] == "val_loss" else val_acc) if stopper else False
+        stop = stopper.step(val_loss if es_cfg.metric == "val_loss" else val_acc) if stopper else False
         metrics["early_stopped"] = bool(stop)
         history.append(metrics)
         if env.rank == 0:
-            env.log(f"epoch {epoch + 1:>3}/{tcfg['epochs']}  train_loss {metrics['train_loss']:.4f}  val_loss "
+            env.log(f"epoch {epoch + 1:>3}/{tcfg.epochs}  train_loss {metrics['train_loss']:.4f}  val_loss "
                     f"{val_loss:.4f}  val_acc {val_acc:.4f}  lr {metrics['lr']:.5g}  "
                     f"{metrics['samples_per_s']:.0f} samples/s")
-        if env.rank == 0 and (stop or epoch + 1 == tcfg["epochs"] or env.checkpoint_at(epoch + 1)):
+        if env.rank == 0 and (stop or epoch + 1 == tcfg.epochs or env.checkpoint_at(epoch + 1)):
             with tempfile.TemporaryDirectory(prefix="raynn-ckpt-") as tmp:
                 torch.save(_checkpoint(cfg, data, parts, model, epoch + 1, k, resumes, history),
                            Path(tmp) / CHECKPOINT_FILE)
@@ -582,7 +585,7 @@ def run_training(cfg: dict[str, Any], env: Env | None = None) -> list[dict[str, 
             break
         if stop:
             if env.rank == 0:
-                env.log(f"raynn: early stop at epoch {epoch + 1} (best {es_cfg['metric']} "
+                env.log(f"raynn: early stop at epoch {epoch + 1} (best {es_cfg.metric} "
                         f"{stopper.best:.4f} at epoch {stopper.best_epoch + 1})")
             break
     return history

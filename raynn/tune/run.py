@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from raynn.api import check_address
-from raynn.config import check_config, check_input_files
+from raynn.config import check_config, check_input_files, parse_config
 from raynn.errors import ConfigError
 from raynn.hpo.searchers import build_searcher
 from raynn.hpo.spaces import SearchSpace, load_space
@@ -139,9 +139,9 @@ def _plan(opts: TuneOptions) -> _Plan:
     space = SearchSpace(space.dimensions, normalize_specs(space.base))
     code = opts.code(space)  # first: the user's code on this process's import path for the checks
     space.check(check_config)  # every corner against the run config (raynn.hpo does not import it)
-    sample = check_config(space.apply({k: space.dimensions[k].corners()[0] for k in space.keys()}))
+    sample = parse_config(space.apply({k: space.dimensions[k].corners()[0] for k in space.keys()}))
     check_input_files(sample)  # a pre-trained model or teacher, read once as the trials will (weights only)
-    max_resource = sample["train"]["epochs"]
+    max_resource = sample.train.epochs
     name = opts.name or f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     root = storage.normalize("--storage", opts.storage)
     location = storage.join(root, name)
@@ -169,7 +169,7 @@ def _plan(opts: TuneOptions) -> _Plan:
         searcher = build_searcher(opts.searcher, space, **_searcher_options(
             opts.searcher, opts.seed, exp_dir, opts.mode, rungs, num_samples))
     return _Plan(space, sched, searcher, rungs, max_resource, num_samples, name, exp_dir, address, root, location,
-                 code, digest(code), class_paths(sample), sample["train"]["device"])
+                 code, digest(code), class_paths(sample.to_dict()), sample.train.device)
 
 
 def _say_if_code_changed(saved: str | None, now: str | None) -> None:

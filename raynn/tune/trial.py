@@ -104,7 +104,7 @@ def run_trial(params: dict[str, Any], *, space: dict[str, Any], overrides: dict[
         route_ray_logs(ray_log)
     import ray.tune
 
-    from raynn.config import apply_overrides, check_config
+    from raynn.config import RunConfig, apply_overrides, check_config
     from raynn.hpo.spaces import SearchSpace
 
     raw = SearchSpace.from_dict(space, check=False).apply(params)  # checked once, by the driver
@@ -115,7 +115,8 @@ def run_trial(params: dict[str, Any], *, space: dict[str, Any], overrides: dict[
         cfg["code"] = code
     trial_id = ray.tune.get_context().get_trial_id()
     cfg["name"] = f"trial-{trial_id}"
-    if cfg["train"]["workers"] == 1:
+    cfg = RunConfig.checked(cfg)  # typed, with the driver's code section as it is
+    if cfg.train.workers == 1:
         import torch
 
         from raynn.training.distributed import where
@@ -138,6 +139,6 @@ def run_trial(params: dict[str, Any], *, space: dict[str, Any], overrides: dict[
     configure_ray_train_env()
     from raynn.storage import join
 
-    storage = join(cfg["storage"], "train-runs")  # a local path or a URI
-    trainer = make_trainer(cfg, cfg["name"], storage, callbacks=[TuneReportCallback()])
+    storage = join(cfg.storage, "train-runs")  # a local path or a URI
+    trainer = make_trainer(cfg, cfg.name, storage, callbacks=[TuneReportCallback()])
     trainer.fit()
