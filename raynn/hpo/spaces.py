@@ -190,7 +190,8 @@ class FloatRange(_Range):
     """A real-valued key on ``[low, high]``; log-uniform (``log``) draws ``exp(U(log low, log high))``.
 
     Args:
-        low, high: The bounds, ``low < high`` (``low > 0`` with ``log``).
+        low: The lower bound, ``low < high`` (``low > 0`` with ``log``).
+        high: The upper bound.
         log: Search in ``log`` space (learning rates, weight decay).
         step: Only multiples ``low + k step`` (not with ``log``); ``high - low`` must be a multiple.
         grid: The values grid search tries.
@@ -247,7 +248,8 @@ class IntRange(_Range):
     """An integer key on ``[low, high]``; ``log`` draws ``round(exp(U(log(low - 1/2), log(high + 1/2))))``.
 
     Args:
-        low, high: Integer bounds, ``low < high`` (``low >= 1`` with ``log``).
+        low: The lower bound, an integer, ``low < high`` (``low >= 1`` with ``log``).
+        high: The upper bound, an integer.
         log: Search in ``log`` space (batch sizes, widths).
         step: Only ``low + k step`` (``step == 1`` with ``log``); ``high - low`` must be a multiple.
         grid: The values grid search tries.
