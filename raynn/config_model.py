@@ -596,7 +596,7 @@ class RunConfig(Section):
             from raynn.scaling import build_lr_schedule
 
             # A nominal run length is enough to check the parameters; the real one is known once data is loaded.
-            _spec("schedule", lambda _: build_lr_schedule(self.to_dict(), iters_per_epoch=10), self.schedule)
+            _spec("schedule", lambda _: build_lr_schedule(self, iters_per_epoch=10), self.schedule)
         return self
 
     def _check_model_builds(self) -> None:
@@ -605,11 +605,9 @@ class RunConfig(Section):
 
         shape = DATASETS.entry(self.data.name).obj.input_shape
         in_shape = build_preprocessor(self.data.preprocess).output_shape(shape)
-        cfg = self.to_dict()
-
         def build(_: Any) -> Any:
-            model = build_model(model_spec(cfg), in_shape, num_classes=10)
+            model = build_model(model_spec(self), in_shape, num_classes=10)
             build_initializer(self.model.init)
             return model
 
-        _spec("model", build, cfg["model"])
+        _spec("model", build, self.model.to_dict())

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from raynn import schedules
 from raynn.registry import Registry
@@ -84,22 +84,22 @@ class ScalingPlan:
         )
 
 
-def plan_scaling(cfg: Mapping[str, Any], iters_per_epoch: int) -> ScalingPlan:
-    """Apply the scaling rule and choose the warmup for a checked config (a RunConfig or its dict)."""
+def plan_scaling(cfg: Any, iters_per_epoch: int) -> ScalingPlan:
+    """Apply the scaling rule and choose the warmup for a typed run config (:class:`raynn.config_model.RunConfig`)."""
     if iters_per_epoch < 1:
         raise ValueError(f"`iters_per_epoch >= 1` must hold, but got {iters_per_epoch=}")
-    train, scaling = cfg["train"], cfg["scaling"]
-    base = float(cfg["optimizer"]["lr"])
-    workers, batch, reference = train["workers"], train["batch_size"], scaling["reference_batch"]
-    accumulate = train.get("accumulate", 1)
+    train, scaling = cfg.train, cfg.scaling
+    base = float(cfg.optimizer.lr)
+    workers, batch, reference = train.workers, train.batch_size, scaling.reference_batch
+    accumulate = train.accumulate
     global_batch = batch * workers * accumulate
-    lr = scale_lr(base, global_batch, reference, scaling["rule"])
-    warmup = scaling["warmup_epochs"]
+    lr = scale_lr(base, global_batch, reference, scaling.rule)
+    warmup = scaling.warmup_epochs
     if warmup == "auto":
-        warmup = min(GOYAL_WARMUP_EPOCHS, train["epochs"] * WARMUP_RUN_FRACTION) if global_batch > reference else 0
+        warmup = min(GOYAL_WARMUP_EPOCHS, train.epochs * WARMUP_RUN_FRACTION) if global_batch > reference else 0
     warmup = float(warmup)
     return ScalingPlan(
-        base_lr=base, reference_batch=reference, batch_size=batch, workers=workers, rule=scaling["rule"], lr=lr,
+        base_lr=base, reference_batch=reference, batch_size=batch, workers=workers, rule=scaling.rule, lr=lr,
         warmup_epochs=warmup, warmup_iters=round(warmup * iters_per_epoch), iters_per_epoch=iters_per_epoch,
         accumulate=accumulate,
     )
@@ -144,15 +144,15 @@ def _fill_defaults(spec: dict[str, Any], base_lr: float, decay_iters: int, iters
     return spec
 
 
-def build_lr_schedule(cfg: Mapping[str, Any], iters_per_epoch: int) -> tuple[ScaledSchedule, ScalingPlan]:
+def build_lr_schedule(cfg: Any, iters_per_epoch: int) -> tuple[ScaledSchedule, ScalingPlan]:
     """The per-iteration learning rate of a run: warmup (if any), then the configured schedule, all scaled.
 
     The schedule's learning-rate parameters are at the reference batch (they default to ``optimizer.lr``);
     the scaling rule multiplies the whole curve, so a searched batch size changes nothing else.
     """
     plan = plan_scaling(cfg, iters_per_epoch)
-    total = cfg["train"]["epochs"] * iters_per_epoch
-    spec = cfg.get("schedule")
+    total = cfg.train.epochs * iters_per_epoch
+    spec = cfg.schedule
     after = _fill_defaults(spec, plan.base_lr, total - plan.warmup_iters, iters_per_epoch) if spec else None
     if plan.warmup_iters > 0:
         inner = schedules.build("warmup", alpha0=plan.base_lr, warmup_iters=plan.warmup_iters, after=after)

@@ -84,21 +84,6 @@ class Section(BaseModel):
         """The plain nested ``dict`` (the form that travels to Ray workers, checkpoints and JSON files)."""
         return self.model_dump(mode="python", by_alias=True)
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """``cfg.get("schedule")``, as for the plain ``dict``: the helpers that take either read it so."""
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-    def __getitem__(self, key: str) -> Any:
-        """``cfg["train"]["epochs"]`` reads ``cfg.train.epochs``: the helpers that take a config's mapping
-        (``plan_scaling``, ``build_network``, ``load_user_data``) take a model as well."""
-        names = {f.alias or name: name for name, f in type(self).model_fields.items()}
-        if key not in names:
-            raise KeyError(key)
-        return getattr(self, names[key])
-
 
 # ---- field types ---------------------------------------------------------------------------------------------
 

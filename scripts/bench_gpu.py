@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Subset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _user_data, as `python scripts/bench_gpu.py` has it
 
-from raynn.config import check_config  # noqa: E402
+from raynn.config import check_config, parse_config  # noqa: E402
 from raynn.data.user import load_user_data  # noqa: E402
 from raynn.training.loop import Env, run_training  # noqa: E402
 
@@ -57,7 +57,7 @@ def plain_round(cfg: dict, device: torch.device, precision: str, args: argparse.
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    data = load_user_data(cfg["data"], seed=0)
+    data = load_user_data(parse_config(cfg).data, seed=0)
     loader = DataLoader(Subset(data.train.dataset, data.train.indices), batch_size=args.batch, shuffle=True,
                         num_workers=args.workers, pin_memory=device.type == "cuda",
                         persistent_workers=args.workers > 0)

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
-from raynn.config import check_config
+from raynn.config import check_config, parse_config
 from raynn.data import build_preprocessor, load_dataset, split_dataset
 from raynn.nn import build_model, model_spec
 from raynn.training.loop import Env, run_training
@@ -55,7 +55,7 @@ def plain_round(cfg: dict, x: torch.Tensor, y: torch.Tensor) -> list[float]:
 def loader_round(cfg: dict, in_shape: tuple[int, ...], loader: DataLoader) -> list[float]:
     """The hand-written loop over ``loader``: per-epoch training samples/s."""
     torch.manual_seed(cfg["seed"])
-    model = build_model(model_spec(cfg), in_shape, 10)
+    model = build_model(model_spec(parse_config(cfg)), in_shape, 10)
     opt = torch.optim.SGD(model.parameters(), lr=cfg["optimizer"]["lr"], momentum=0.9)
     rates = []
     for _ in range(cfg["train"]["epochs"]):
@@ -75,7 +75,7 @@ def sliced_round(cfg: dict, x: torch.Tensor, y: torch.Tensor) -> list[float]:
     autocast and with ``accumulate`` micro-batches per update when the config says so (as Accelerate's
     ``accumulate()`` does it: loss / A, one step per A micro-batches)."""
     torch.manual_seed(cfg["seed"])
-    model = build_model(model_spec(cfg), tuple(x.shape[1:]), 10)
+    model = build_model(model_spec(parse_config(cfg)), tuple(x.shape[1:]), 10)
     opt = torch.optim.SGD(model.parameters(), lr=cfg["optimizer"]["lr"], momentum=0.9)
     batch, rates = cfg["train"]["batch_size"], []
     accumulate, bf16 = cfg["train"]["accumulate"], cfg["train"]["precision"] == "bf16"
@@ -161,7 +161,7 @@ def main() -> None:
     from raynn.data.user import load_user_data
 
     ucfg = user_config(args)
-    split = load_user_data(ucfg["data"], seed=0).train
+    split = load_user_data(parse_config(ucfg).data, seed=0).train
     own, hand = [], []
     for _ in range(args.rounds):
         own += raynn_round(ucfg)

@@ -135,7 +135,7 @@ def test_the_typed_config_reads_as_attributes_and_round_trips_through_its_dict()
     raw = {"schedule": "cosine", "optimizer": {"penalty": {"lambda": 0.01}},
            "train": {"early_stopping": {"patience": 2}, "epochs": 3}}
     cfg = parse_config(raw)
-    assert cfg.train.epochs == 3 and cfg["train"]["epochs"] == 3 and cfg.get("schedule") == {"name": "cosine"}
+    assert cfg.train.epochs == 3 and cfg.schedule == {"name": "cosine"}
     assert cfg.optimizer.penalty.lambda_ == 0.01 and cfg.train.early_stopping.metric == "val_loss"
     plain = cfg.to_dict()
     assert plain == check_config(raw) and plain["optimizer"]["penalty"] == {"p": 2, "lambda": 0.01}

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from raynn.config import check_config
+from raynn.config import check_config, parse_config
 from raynn.scaling import build_lr_schedule, plan_scaling, scale_lr
 
 
@@ -28,7 +28,7 @@ def _cfg(**train: object) -> dict:
 
 
 def test_large_global_batch_gets_goyal_warmup_of_five_epochs() -> None:
-    plan = plan_scaling(_cfg(workers=4, epochs=90), iters_per_epoch=10)  # Goyal et al.: 5 of 90 epochs
+    plan = plan_scaling(parse_config(_cfg(workers=4, epochs=90)), iters_per_epoch=10)  # Goyal et al.: 5 of 90 epochs
     assert plan.global_batch == 256
     assert plan.lr == pytest.approx(0.4)
     assert plan.warmup_epochs == 5 and plan.warmup_iters == 50
@@ -36,14 +36,14 @@ def test_large_global_batch_gets_goyal_warmup_of_five_epochs() -> None:
 
 
 def test_reference_batch_gets_no_warmup_and_base_lr() -> None:
-    plan = plan_scaling(_cfg(workers=1), iters_per_epoch=10)
+    plan = plan_scaling(parse_config(_cfg(workers=1)), iters_per_epoch=10)
     assert plan.lr == pytest.approx(0.1) and plan.warmup_iters == 0
 
 
 @pytest.mark.parametrize(("epochs", "warmup_epochs", "warmup_iters"), [(4, 0.4, 4), (10, 1, 10), (20, 2, 20), (50, 5, 50)])
 def test_warmup_is_capped_at_a_tenth_of_a_short_run(epochs: int, warmup_epochs: float, warmup_iters: int) -> None:
     # A tenth, not half: half of a 10-epoch run was the worst warmup at 32x the reference batch (README).
-    plan = plan_scaling(_cfg(workers=2, epochs=epochs), iters_per_epoch=10)
+    plan = plan_scaling(parse_config(_cfg(workers=2, epochs=epochs)), iters_per_epoch=10)
     assert plan.warmup_epochs == pytest.approx(warmup_epochs) and plan.warmup_iters == warmup_iters
 
 
@@ -51,7 +51,7 @@ def test_scaled_warmup_then_cosine_matches_closed_form() -> None:
     cfg = _cfg(workers=4)
     cfg["schedule"] = {"name": "cosine"}
     ipe = 10
-    lr, plan = build_lr_schedule(cfg, iters_per_epoch=ipe)
+    lr, plan = build_lr_schedule(parse_config(cfg), iters_per_epoch=ipe)
     w, total, m = plan.warmup_iters, 20 * ipe, 4.0  # factor m = 256 / 64
     # warmup: seed alpha_k = k / W * alpha0 with the seed's k = ours + 1
     assert lr(0) == pytest.approx(m * 0.1 * 1 / w)
@@ -67,6 +67,6 @@ def test_schedule_without_warmup_is_scaled_by_the_rule() -> None:
     cfg = check_config({"optimizer": {"lr": 0.1}, "schedule": {"name": "exponential", "beta": 0.9},
                         "scaling": {"rule": "sqrt", "reference_batch": 32, "warmup_epochs": 0},
                         "train": {"batch_size": 64, "workers": 2}})
-    lr, plan = build_lr_schedule(cfg, iters_per_epoch=5)
+    lr, plan = build_lr_schedule(parse_config(cfg), iters_per_epoch=5)
     assert plan.factor == pytest.approx(2.0)
     assert lr(3) == pytest.approx(2.0 * 0.1 * 0.9**3)

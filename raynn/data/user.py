@@ -172,29 +172,30 @@ def _subset(indices: list[int], subset: int | None, seed: int) -> list[int]:
     return sorted(indices[i] for i in perm[:subset].tolist())
 
 
-def load_user_data(dcfg: Mapping[str, Any], seed: int) -> UserData:
-    """Build the data set of a checked ``data`` section and split it (see the module docstring)."""
-    made = instantiate({"class_path": dcfg["class_path"], "init_args": dcfg["init_args"]})
-    keys = dcfg["batch_keys"]
-    train_tf, tf = build_transform(dcfg["train_transform"]), build_transform(dcfg["transform"])
+def load_user_data(dcfg: Any, seed: int) -> UserData:
+    """Build the data set of a typed ``data`` section (``RunConfig.data``) and split it (see the module
+    docstring)."""
+    made = instantiate({"class_path": dcfg.class_path, "init_args": dcfg.init_args})
+    keys = dcfg.batch_keys
+    train_tf, tf = build_transform(dcfg.train_transform), build_transform(dcfg.transform)
     if isinstance(made, tuple) and len(made) == 2:
         train_ds, val_ds = made
         _require_dataset(train_ds, "the training part")
         _require_dataset(val_ds, "the validation part")
-        indices = _subset(list(range(len(train_ds))), dcfg["subset"], seed)
+        indices = _subset(list(range(len(train_ds))), dcfg.subset, seed)
         train = Samples(train_ds, indices, [train_tf, tf], keys)
         val = Samples(val_ds, None, [tf], keys)
-        num_classes = dcfg["num_classes"] or _num_classes(train_ds, known_labels(train_ds))
+        num_classes = dcfg.num_classes or _num_classes(train_ds, known_labels(train_ds))
         return UserData(train, val, num_classes, Samples(train_ds, indices, [tf], keys))
     _require_dataset(made, "it")
     labels = known_labels(made)
-    indices = _subset(list(range(len(made))), dcfg["subset"], seed)
+    indices = _subset(list(range(len(made))), dcfg.subset, seed)
     sub_labels = labels[indices] if labels is not None else None
-    train_pos, val_pos = split_indices(len(indices), sub_labels, dcfg["val_fraction"], seed)
+    train_pos, val_pos = split_indices(len(indices), sub_labels, dcfg.val_fraction, seed)
     train_idx = [indices[i] for i in train_pos]
     train = Samples(made, train_idx, [train_tf, tf], keys)
     val = Samples(made, [indices[i] for i in val_pos], [tf], keys)
-    return UserData(train, val, dcfg["num_classes"] or _num_classes(made, labels), Samples(made, train_idx, [tf], keys))
+    return UserData(train, val, dcfg.num_classes or _num_classes(made, labels), Samples(made, train_idx, [tf], keys))
 
 
 def _require_dataset(obj: Any, what: str) -> None:

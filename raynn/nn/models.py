@@ -192,18 +192,18 @@ def build_model(spec: str | Mapping[str, Any], in_shape: Sequence[int], num_clas
     return MODELS.build(spec, in_shape, num_classes)
 
 
-def build_network(cfg: Mapping[str, Any], in_shape: Sequence[int], num_classes: int) -> nn.Module:
-    """The model of a checked run config: a built-in one (``model.name``, :func:`build_model`), or your own
+def build_network(cfg: Any, in_shape: Sequence[int], num_classes: int) -> nn.Module:
+    """The model of a typed run config (:class:`raynn.config_model.RunConfig`): a built-in one (``model.name``, :func:`build_model`), or your own
     (``model.class_path`` with ``init_args``; ``num_classes`` is passed when its signature takes it and
     ``init_args`` does not set it)."""
-    m = cfg["model"]
-    if m.get("class_path") is None:
+    m = cfg.model
+    if m.class_path is None:
         return build_model(model_spec(cfg), in_shape, num_classes)
     from raynn.classpath import instantiate
 
-    model = instantiate({"class_path": m["class_path"], "init_args": m["init_args"]}, num_classes=num_classes)
+    model = instantiate({"class_path": m.class_path, "init_args": m.init_args}, num_classes=num_classes)
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model.class_path {m['class_path']} must build a torch.nn.Module, but built a "
+        raise ValueError(f"model.class_path {m.class_path} must build a torch.nn.Module, but built a "
                          f"{type(model).__name__}")
     return materialize(model, in_shape)
 
@@ -223,7 +223,7 @@ def materialize(model: nn.Module, in_shape: Sequence[int]) -> nn.Module:
     return model
 
 
-def model_spec(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The :func:`build_model` spec of a checked run config: its ``model`` section with ``params`` spread."""
-    m = cfg["model"]
-    return {"name": m["name"], "activation": m["activation"], "norm": m["norm"], "dropout": m["dropout"], **m["params"]}
+def model_spec(cfg: Any) -> dict[str, Any]:
+    """The :func:`build_model` spec of a typed run config: its ``model`` section with ``params`` spread."""
+    m = cfg.model
+    return {"name": m.name, "activation": m.activation, "norm": m.norm, "dropout": m.dropout, **m.params}

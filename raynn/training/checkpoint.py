@@ -96,7 +96,7 @@ class Predictor:
         return self.logits(x).argmax(1)
 
 
-def _user_code_importable(cfg: dict[str, Any], path: str | os.PathLike[str]) -> None:
+def _user_code_importable(cfg: Any, path: str | os.PathLike[str]) -> None:
     """Make the checkpoint's own model class importable, or say in one line which module is missing.
 
     A checkpoint records ``model.class_path`` and its ``init_args`` (as LightningModule checkpoints keep their
@@ -107,10 +107,10 @@ def _user_code_importable(cfg: dict[str, Any], path: str | os.PathLike[str]) -> 
     from raynn.classpath import import_object
     from raynn.code import sys_path_entries
 
-    class_path = cfg["model"].get("class_path")
+    class_path = cfg.model.class_path
     if class_path is None:
         return
-    for entry in sys_path_entries(cfg.get("code") or {}):
+    for entry in sys_path_entries(cfg.code.to_dict()):
         if Path(entry).exists() and entry not in sys.path:
             sys.path.append(entry)
     try:
@@ -130,12 +130,14 @@ def load_model(path: str | os.PathLike[str]) -> Predictor:
     from raynn.data import build_preprocessor
     from raynn.nn import build_network
 
+    from raynn.config_model import RunConfig
+
     state = load_checkpoint(path)
-    cfg = state["config"]
+    cfg = RunConfig.checked(state["config"])
     _user_code_importable(cfg, path)
     model = build_network(cfg, tuple(state["in_shape"]), state["num_classes"])
     model.load_state_dict(state["model"])
-    pre = build_preprocessor(cfg["data"]["preprocess"])
+    pre = build_preprocessor(cfg.data.preprocess)
     pre.load_state_dict(state["preprocess"])
     return Predictor(model, pre)
 

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from raynn_testing import write_image_folder
 
-from raynn.config import check_config
+from raynn.config import check_config, parse_config
 from raynn.data.user import Samples, known_labels, load_user_data, split_indices
 from raynn.training.checkpoint import load_checkpoint, load_model
 from raynn.training.local import LocalRun
@@ -48,7 +48,7 @@ def test_image_folder_is_split_by_its_targets_and_a_train_validation_pair_is_kep
     root = write_image_folder(tmp_path / "images")
     cfg = check_config({"data": {"class_path": "torchvision.datasets.ImageFolder", "init_args": {"root": str(root)},
                                  "val_fraction": 0.25}})
-    data = load_user_data(cfg["data"], seed=0)
+    data = load_user_data(parse_config(cfg).data, seed=0)
     assert data.num_classes == 3 and len(data.train) == 27 and len(data.val) == 9
     labels = known_labels(data.train.dataset)
     assert labels is not None and sorted(labels[data.val.indices].tolist()) == [0] * 3 + [1] * 3 + [2] * 3
@@ -69,7 +69,7 @@ def test_an_image_folder_trains_in_process_with_statistics_of_the_training_split
     history = run_training(cfg, run.env())
     assert [h["epoch"] for h in history] == [1, 2] and all(np.isfinite(h["val_loss"]) for h in history)
     state = load_checkpoint(run.latest_checkpoint())
-    data = load_user_data(cfg["data"], seed=0)
+    data = load_user_data(parse_config(cfg).data, seed=0)
     x_train = torch.stack([data.plain[i][0] for i in range(len(data.plain))])  # no flip: the plain split
     assert torch.allclose(torch.as_tensor(state["preprocess"]["mean"]).flatten().float(),
                           x_train.reshape(len(x_train), -1).mean(0), atol=1e-5)

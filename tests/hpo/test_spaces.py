@@ -12,7 +12,7 @@ import optuna
 import pytest
 import yaml
 
-from raynn.config import check_config
+from raynn.config import check_config, parse_config
 from raynn.errors import ConfigError
 from raynn.hpo import DISTRIBUTIONS, SearchSpace, load_space
 from raynn.hpo.spaces import Categorical, FloatRange, Grid, IntRange
@@ -449,7 +449,7 @@ def test_batch_size_space_searches_batch_and_base_lr_under_linear_scaling() -> N
     from raynn.scaling import plan_scaling
 
     cfg = check_config(space.apply({"train.batch_size": 256, "optimizer.lr": 0.01}))
-    assert plan_scaling(cfg, iters_per_epoch=5).lr == pytest.approx(
+    assert plan_scaling(parse_config(cfg), iters_per_epoch=5).lr == pytest.approx(
         0.01 * 256 / space.base["scaling"]["reference_batch"]
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from raynn.config import parse_config
 from raynn.errors import ConfigError
 from raynn.scaling import plan_scaling
 from raynn.study import study
@@ -21,9 +22,9 @@ def test_accumulation_reaches_the_same_global_batch_with_the_updates_as_iteratio
         assert train["workers"] == 1 and train["accumulate"] == 4
         assert train["batch_size"] * 4 == ref["batch_size"] * ref["workers"]  # k x reference either way
         updates = -(-iters_per_epoch(1438, train["batch_size"], 1) // 4)
-        plan = plan_scaling(run.config, updates)
+        plan = plan_scaling(parse_config(run.config), updates)
         assert plan.global_batch == train["batch_size"] * 4 and plan.lr == plan_scaling(
-            plain[label].config, iters_per_epoch(1438, ref["batch_size"], 2)).lr
+            parse_config(plain[label].config), iters_per_epoch(1438, ref["batch_size"], 2)).lr
 
 
 def test_accumulate_is_refused_where_no_generator_makes_the_runs() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from raynn.config import parse_config
 from raynn.scaling import build_lr_schedule
 from raynn.study.generators import iters_per_epoch, train_size
 from raynn.study.spec import load_study
@@ -25,7 +26,7 @@ def test_train_size_matches_the_split() -> None:
 
 
 def _lr(cfg: dict, ipe: int, k: int) -> float:
-    return build_lr_schedule(cfg, ipe)[0](k)
+    return build_lr_schedule(parse_config(cfg), ipe)[0](k)
 
 
 def test_warmups_as_learning_rates() -> None:

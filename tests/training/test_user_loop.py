@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 
-from raynn.config import check_config
+from raynn.config import check_config, parse_config
 from raynn.nn import build_initializer, build_network
 from raynn.training.checkpoint import load_model
 from raynn.training.local import LocalRun
@@ -80,14 +80,14 @@ def test_a_user_model_keeps_its_own_initialization_unless_an_initializer_is_aske
     cfg = _cfg(project, tmp_path, "init")
     assert cfg["model"]["init"] == {"name": "default"} and cfg["model"]["name"] is None
     torch.manual_seed(0)
-    own = build_network(cfg, (6,), 3)
+    own = build_network(parse_config(cfg), (6,), 3)
     torch.manual_seed(0)
-    kept = build_initializer(cfg["model"]["init"])(build_network(cfg, (6,), 3), activation="relu",
+    kept = build_initializer(cfg["model"]["init"])(build_network(parse_config(cfg), (6,), 3), activation="relu",
                                                     generator=torch.Generator().manual_seed(1))
     assert all(torch.equal(a, b) for a, b in zip(own.parameters(), kept.parameters()))
     he = _cfg(project, tmp_path, "he", model={"init": "he"})
     torch.manual_seed(0)
-    model = build_initializer(he["model"]["init"])(build_network(he, (6,), 3), activation="relu",
+    model = build_initializer(he["model"]["init"])(build_network(parse_config(he), (6,), 3), activation="relu",
                                                    generator=torch.Generator().manual_seed(1))
     w = model.body[0].weight
     assert not torch.equal(w, own.body[0].weight)
