@@ -66,12 +66,10 @@ def large_batch(
     ``optimizer.lr`` scaled by the rule (:mod:`raynn.scaling`), then step decay by ``decay_factors`` at
     ``decay_epochs`` (Goyal et al. divide by 10 at epochs 30, 60 and 80 of 90). Warmups:
 
-    * ``none``: the scaled rate from the first iteration;
-    * ``gradual``: ``scaling.warmup_epochs = warmup_epochs``, a linear ramp from ``lr/W`` to the scaled rate
-      (raynn's warmup, seed 4.4.2 (2));
-    * ``constant``: the reference rate ``optimizer.lr`` for ``warmup_epochs`` epochs, then the scaled rate:
-      two phases, the second continuing the first from its checkpoint;
-    * ``auto``: raynn's default, ``scaling.warmup_epochs: auto``.
+    ``none``, the scaled rate from the first iteration; ``gradual``, ``scaling.warmup_epochs = warmup_epochs``,
+    raynn's linear ramp from ``lr/W`` (seed 4.4.2 (2)); ``constant``, the reference rate for ``warmup_epochs``
+    epochs, then the scaled rate (two phases, the second resumed from the first's checkpoint); ``auto``,
+    raynn's default ``scaling.warmup_epochs: auto``.
 
     Args:
         base: The study's base run config (its ``scaling.reference_batch`` is the reference batch).
@@ -84,26 +82,19 @@ def large_batch(
         accumulate: Micro-batches per update (``train.accumulate``, ``raynn study large-batch --accumulate``):
             the global batch ``k x reference`` is ``workers x accumulate`` micro-batches, so a small cluster
             reaches a large ``k``; iterations (warmup, decay) count updates.
-        workers: Ray Train workers per run, from the study (``runs.workers``) or ``--workers``; not a key of
-            ``generate``. The per-worker batch is the global batch divided by ``workers``, so ``k`` means the
-            same global batch on any number of workers.
+        workers: Ray Train workers per run (``runs.workers`` or ``--workers``; not a key of ``generate``):
+            the per-worker batch is the global batch over ``workers``, so ``k`` means the same on any number.
     """
     from raynn.config import parse_config
 
-    ks, pairs = _check_large_batch(k, combos, warmup_epochs, decay_epochs, decay_factors)
-    if isinstance(accumulate, bool) or not isinstance(accumulate, int) or accumulate < 1:
-        raise ConfigError("study.runs.generate.accumulate", "must be an integer >= 1", accumulate)
+    ks, pairs = _check_large_batch(k, combos, warmup_epochs, decay_epochs, decay_factors, accumulate)
     probe = parse_config(copy.deepcopy(dict(base)))
     ref, epochs = probe.scaling.reference_batch, probe.train.epochs
     n_train = _dataset_size(base)
     points = []
     for kk in ks:
         global_batch = kk * ref
-        # The same global batch on any number of workers; fewer workers when the batch is too small to split.
-        w = workers if global_batch % workers == 0 else 1
-        a = accumulate if (global_batch // w) % accumulate == 0 else 1
-        per_worker = global_batch // (w * a)
-        ipe = -(-iters_per_epoch(n_train, per_worker, w) // a)  # updates per epoch
+        w, a, per_worker, ipe = _split_batch(global_batch, workers, accumulate, n_train)
         decay = [round(e * ipe) for e in decay_epochs]
         for rule, warmup in [("linear", "none")] if kk == 1 else pairs:
             params = {"k": kk, "global_batch": global_batch, "rule": rule if kk > 1 else "reference",
@@ -120,9 +111,21 @@ def large_batch(
     return points
 
 
+def _split_batch(global_batch: int, workers: int, accumulate: int, n_train: int) -> tuple[int, int, int, int]:
+    """``(workers, accumulate, per-worker batch, updates per epoch)`` for one global batch: the same global
+    batch on any number of workers; fewer workers (or no accumulation) when it is too small to split."""
+    w = workers if global_batch % workers == 0 else 1
+    a = accumulate if (global_batch // w) % accumulate == 0 else 1
+    per_worker = global_batch // (w * a)
+    return w, a, per_worker, -(-iters_per_epoch(n_train, per_worker, w) // a)
+
+
 def _check_large_batch(k: Sequence[int], combos: Sequence[Sequence[str]], warmup_epochs: float,
-                       decay_epochs: Sequence[float], decay_factors: Sequence[float]) -> tuple[list[int], list[Any]]:
+                       decay_epochs: Sequence[float], decay_factors: Sequence[float],
+                       accumulate: int = 1) -> tuple[list[int], list[Any]]:
     """The multipliers and ``(rule, warmup)`` pairs of :func:`large_batch`, checked where they enter."""
+    if isinstance(accumulate, bool) or not isinstance(accumulate, int) or accumulate < 1:
+        raise ConfigError("study.runs.generate.accumulate", "must be an integer >= 1", accumulate)
     ks = [int(v) for v in k]
     if not ks or any(v < 1 for v in ks) or len(set(ks)) != len(ks):
         raise ConfigError("study.runs.generate.k", "must be distinct integers >= 1", list(k))

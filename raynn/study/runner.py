@@ -199,6 +199,48 @@ def _remove(scratch: str) -> None:
         storage.delete_dir(scratch)
 
 
+def _join_ray(runs: Sequence[RunSpec], address: str | None, code: dict[str, Any] | None) -> int:
+    """Start or join Ray (shipping ``code``), check that every node imports the runs' classes and that the
+    cluster can hold every run; returns the cluster's CPUs."""
+    import ray
+
+    from raynn.api import ensure_ray
+    from raynn.classpath import class_paths
+    from raynn.cluster import check_fits
+    from raynn.code import probe_nodes
+    from raynn.resources import trial_demand
+
+    ensure_ray(address, code=code)
+    probe_nodes({k: v for r in runs for k, v in class_paths(r.config).items()})
+    # A run the cluster can never hold fails here, with the arithmetic (as `raynn train` does), not after Ray
+    # Train's pending timeout.
+    for w, g in sorted({(r.workers, float(r.config["train"]["gpus_per_worker"])) for r in runs}):
+        check_fits(trial_demand(w, g, workers_flag="--workers", gpus_flag="--gpus-per-worker"))
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def _scratch(storage: str | None) -> str:
+    """Where the data-parallel runs' Ray Train checkpoints go while the study runs: a temporary directory of
+    the driver, or below ``storage`` (a shared path or a bucket URI, which every node of a cluster reaches)."""
+    if storage is None:
+        return tempfile.mkdtemp(prefix="raynn-study-ray-")
+    from raynn import storage as stored
+
+    return stored.join(stored.normalize("--storage", storage), f"raynn-study-{secrets.token_hex(4)}")
+
+
+def _jobs(runs: Sequence[RunSpec], slots: int) -> list[list[int]]:
+    """The runs' indices as jobs: each single-process run alone, the data-parallel ones in groups (one Ray
+    Train worker group each, see :func:`group_sizes`) that fill ``slots``."""
+    parallel = [i for i, r in enumerate(runs) if r.workers > 1]
+    jobs: list[list[int]] = [[i] for i, r in enumerate(runs) if r.workers == 1]
+    start = 0
+    for size in group_sizes(len(parallel), slots):
+        jobs.append(parallel[start:start + size])
+        start += size
+    return jobs
+
+
 def run_all(runs: Sequence[RunSpec], *, address: str | None = None, storage: str | None = None,
             progress: Callable[[str], None] = print, code: dict[str, Any] | None = None) -> list[RunResult]:
     """Run every run of a study on Ray; results in the order of ``runs``. Starts Ray if not connected, shipping
@@ -209,39 +251,16 @@ def run_all(runs: Sequence[RunSpec], *, address: str | None = None, storage: str
     which a multi-node cluster's other nodes cannot reach."""
     import ray
 
-    from raynn.api import ensure_ray
-    from raynn.classpath import class_paths
-    from raynn.code import probe_nodes
-
     if not runs:
         return []
-    ensure_ray(address, code=code)
-    probe_nodes({k: v for r in runs for k, v in class_paths(r.config).items()})
-    # A run the cluster can never hold fails here, with the arithmetic (as `raynn train` does), not after Ray
-    # Train's pending timeout.
-    from raynn.cluster import check_fits
-    from raynn.resources import trial_demand
-
-    for w, g in sorted({(r.workers, float(r.config["train"]["gpus_per_worker"])) for r in runs}):
-        check_fits(trial_demand(w, g, workers_flag="--workers", gpus_flag="--gpus-per-worker"))
-    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    if storage is None:
-        scratch = tempfile.mkdtemp(prefix="raynn-study-ray-")
-    else:  # a shared path or a bucket URI, which every node of a cluster reaches
-        from raynn import storage as stored
-
-        scratch = stored.join(stored.normalize("--storage", storage), f"raynn-study-{secrets.token_hex(4)}")
+    cpus = _join_ray(runs, address, code)
+    scratch = _scratch(storage)
     local = ray.remote(train_in_process)
     group = ray.remote(_train_group)
     # Data-parallel runs hold `workers` CPUs per group; single-process runs queue in Ray itself.
-    parallel = [i for i, r in enumerate(runs) if r.workers > 1]
-    per_run = max((runs[i].workers for i in parallel), default=1)
+    per_run = max((r.workers for r in runs if r.workers > 1), default=1)
     slots = max(1, cpus // per_run)
-    jobs: list[list[int]] = [[i] for i, r in enumerate(runs) if r.workers == 1]
-    start = 0
-    for size in group_sizes(len(parallel), slots):
-        jobs.append(parallel[start:start + size])
-        start += size
+    jobs = _jobs(runs, slots)
     pending: dict[Any, list[int]] = {}
     results: dict[int, RunResult] = {}
     in_flight_groups = 0
