@@ -416,15 +416,14 @@ def _restored_tuner(location: str, trainable: Any, scheduler: Any, callbacks: li
     run's (its terminal view, event log, metrics)."""
     from ray import tune
 
-    from raynn.tune._ray_private import local_tuner
+    from raynn._ray_private import local_tuner, set_live_parts
 
     tuner = tune.Tuner.restore(location, trainable=trainable, resume_unfinished=True, resume_errored=True)
     internal = local_tuner(tuner)  # the TunerInternal that fit() runs; None through Ray Client
     if internal is None:
         raise ConfigError("--resume", "cannot run through Ray Client (ray://); submit the driver as a Ray job "
                           "(scripts/cluster/submit.sh) or run it on the head", "ray://")
-    internal._tune_config.scheduler = scheduler
-    internal._run_config.callbacks = callbacks
+    set_live_parts(internal, scheduler, callbacks)
     return tuner
 
 

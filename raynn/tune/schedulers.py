@@ -47,7 +47,7 @@ from raynn.hpo import HyperBand as _HyperBandCore
 from raynn.hpo import SuccessiveHalving as _SuccessiveHalvingCore
 from raynn.hpo.curve_stopping import LearningCurveStopping as _CurveCore
 from raynn.hpo.ledger import BracketLedger, as_resource
-from raynn.tune._ray_private import forget_decisions
+from raynn._ray_private import forget_decisions
 from raynn.tune.gate import ConcurrencyGate
 from raynn.tune.persistence import (
     FORMAT,
