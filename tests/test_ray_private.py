@@ -11,10 +11,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, Searcher, SearchGenerator
+
 import raynn
-
-from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, SearchGenerator, Searcher
-
 from raynn._ray_private import concurrency_slots, forget_decisions, local_tuner, take_limiter_slot
 
 

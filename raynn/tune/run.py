@@ -25,6 +25,7 @@ from typing import Any, Iterator
 from raynn.api import check_address
 from raynn.config import check_config, check_input_files
 from raynn.errors import ConfigError
+from raynn.hpo.registry import SCHEDULERS
 from raynn.hpo.searchers import build_searcher
 from raynn.hpo.spaces import SearchSpace, load_space
 from raynn import storage
@@ -152,17 +153,7 @@ def _plan(opts: TuneOptions) -> _Plan:
     address = check_address(opts.address)
     if storage.is_uri(location) and not opts.resume:  # a working copy left by an earlier experiment of this name
         shutil.rmtree(exp_dir, ignore_errors=True)
-    try:
-        sched = build_scheduler(opts.scheduler, max_resource=max_resource, budget=opts.budget,
-                                               num_configs=opts.num_samples or 8, eta=opts.eta,
-                                               metric=opts.metric, mode=opts.mode)
-    except ValueError as exc:
-        key, value = ("--budget", opts.budget) if opts.scheduler == "sh" else ("--eta", opts.eta)
-        raise ConfigError(key, str(exc).splitlines()[0], value) from None
-    if opts.scheduler == "sh":
-        # Algorithm 7.2's cumulative resource after the last round is what a survivor trains for.
-        max_resource = max(int(row["r"]) for row in sched.plan())
-    num_samples = _num_samples(opts.scheduler, sched, opts.budget, opts.num_samples, max_resource)
+    sched, max_resource, num_samples = _scheduler(opts, max_resource)
     rungs = sched.rungs() if hasattr(sched, "rungs") else None  # the fidelities the searcher models
     searcher = None
     if not opts.resume:
@@ -431,17 +422,22 @@ def _trial_dirname(trial: Any) -> str:
     return f"trial-{trial.trial_id}"
 
 
-def _num_samples(scheduler: str, sched: Any, budget: int | None, num_samples: int | None, r_max: int) -> int:
-    """How many configurations to try: given, or what one band (or the budget) pays for."""
-    if num_samples is not None:
-        return num_samples
-    if scheduler == "sh":
-        return 8
-    if scheduler == "hyperband":
-        trials, spend = sched.planned_trials, sched.planned_budget  # one band of the plan, from the core
-        return trials * (1 if budget is None else max(1, budget // spend))
-    # fifo / asha: as many configurations as the budget pays for at full resource.
-    return max(2, budget // r_max) if budget is not None else 16
+def _scheduler(opts: TuneOptions, epochs: int) -> tuple[Any, int, int]:
+    """The scheduler the options name, the units a trial trains for at most, and how many configurations to
+    try (given, or what the scheduler's registry entry says its plan or the budget pays for)."""
+    info = SCHEDULERS.get(opts.scheduler)
+    offered = {"budget": opts.budget, "num_configs": opts.num_samples, "max_resource": epochs, "eta": opts.eta,
+               "metric": opts.metric, "mode": opts.mode}
+    options = info.options.pick(offered)
+    try:
+        sched = build_scheduler(opts.scheduler, **options)
+    except ValueError as exc:
+        key = info.options.blame
+        raise ConfigError("--" + key.replace("_", "-"), str(exc).splitlines()[0], getattr(opts, key)) from None
+    samples = opts.num_samples
+    if samples is None:
+        samples = info.samples(sched, info.options(**options), opts.budget, epochs)
+    return sched, info.resource(sched, epochs), samples
 
 
 def _searcher_options(name: str, seed: int, exp_dir: Path, mode: str, rungs: list[int] | None,

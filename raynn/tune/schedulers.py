@@ -33,13 +33,12 @@ import json
 import logging
 from abc import abstractmethod
 from numbers import Real
-from typing import Any, Callable
+from typing import Any
 
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-from raynn import hpo
 from raynn.hpo import SCHEDULERS
 from raynn.hpo import AsyncHalving as _AsyncCore
 from raynn.hpo import Decision, HalvingScheduler, Mode, TrialStatus
@@ -815,42 +814,12 @@ class LearningCurveStopping(FIFOScheduler):
             self.rule.load_state_dict(json.load(f))
 
 
-# -- the adapter of each name in raynn.hpo.SCHEDULERS ------------------------------------------------------
-
-
-def _fifo(**_: Any) -> Any:
-    from ray.tune.schedulers import FIFOScheduler
-
-    return FIFOScheduler()
-
-
-def _successive_halving(*, budget: int, num_configs: int, metric: str, mode: str, **_: Any) -> SuccessiveHalving:
-    return SuccessiveHalving(budget=budget, num_configs=num_configs, metric=metric, mode=mode)
-
-
-def _hyperband(*, max_resource: int, eta: int, metric: str, mode: str, **_: Any) -> HyperBand:
-    return HyperBand(max_resource=max_resource, eta=eta, metric=metric, mode=mode)
-
-
-def _asha(*, max_resource: int, eta: int, metric: str, mode: str, **_: Any) -> AsyncHalving:
-    return AsyncHalving(max_resource=max_resource, eta=eta, metric=metric, mode=mode)
-
-
-def _curve(*, max_resource: int, metric: str, mode: str, **_: Any) -> LearningCurveStopping:
-    return LearningCurveStopping(max_resource=max_resource, metric=metric, mode=mode)
-
-
-_ADAPTERS: dict[type | None, Callable[..., Any]] = {
-    None: _fifo,
-    hpo.SuccessiveHalving: _successive_halving,
-    hpo.HyperBand: _hyperband,
-    hpo.AsyncHalving: _asha,
-    _CurveCore: _curve,
-}
-
-
 def build_scheduler(name: str, **options: Any) -> Any:
     """The Tune scheduler of ``raynn tune --scheduler NAME`` (a name of :data:`raynn.hpo.SCHEDULERS`, re-exported
-    here), from keyword arguments ``budget``, ``num_configs``, ``max_resource``, ``eta``, ``metric``, ``mode``
-    (each takes what it needs): FIFO, or the adapter over the halving core the name runs."""
-    return _ADAPTERS[SCHEDULERS.get(name).core](**options)
+    here): the entry's adapter, given the entry's options (its :class:`~raynn.hpo.SchedulerOptions` model says
+    which; any other is a one-line ``ConfigError``)."""
+    from raynn.classpath import import_object
+
+    info = SCHEDULERS.get(name)
+    checked = info.options.check(SCHEDULERS.canonical(name), options)
+    return import_object(info.adapter)(**checked.model_dump())

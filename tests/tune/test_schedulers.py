@@ -22,6 +22,7 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import BasicVariantGenerator
 
+from raynn.errors import ConfigError
 from raynn.tune import (SCHEDULERS, STATE_FILE, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving,
                         build_scheduler)
 from raynn.tune.persistence import read_state
@@ -423,7 +424,7 @@ def test_constructor_arguments_are_checked() -> None:
 def test_registry_builds_every_scheduler_the_cli_names() -> None:
     assert SCHEDULERS.names() == ["asha", "curve", "fifo", "hyperband", "sh"]
     args = {"budget": 48, "num_configs": 8, "max_resource": 9, "eta": 3, "metric": "loss", "mode": "min"}
-    built = {entry.name: build_scheduler(entry.name, **args) for entry in SCHEDULERS}
+    built = {entry.name: build_scheduler(entry.name, **entry.obj.options.pick(args)) for entry in SCHEDULERS}
     assert all(entry.summary for entry in SCHEDULERS)
     assert isinstance(built["sh"], SuccessiveHalving) and built["sh"].plan()[0]["n"] == 8
     assert isinstance(built["hyperband"], HyperBand) and isinstance(built["asha"], AsyncHalving)
@@ -431,6 +432,18 @@ def test_registry_builds_every_scheduler_the_cli_names() -> None:
     assert isinstance(built["curve"], LearningCurveStopping) and built["curve"].rule.max_resource == 9
     with pytest.raises(ValueError, match="valid names"):
         SCHEDULERS.get("median")
+
+
+def test_a_scheduler_refuses_an_option_it_does_not_take_in_one_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        build_scheduler("sh", budget=48, num_configs=8, eta=3)
+    assert str(info.value) == ("eta: is not an option of scheduler 'sh' (its options: budget, num_configs, metric, "
+                               "mode), got 3")
+    with pytest.raises(ConfigError, match="^budget: must hold for scheduler 'sh': field required"):
+        build_scheduler("successive_halving", num_configs=8)
+    assert type(build_scheduler("fifo")).__name__ == "FIFOScheduler"
+    with pytest.raises(ConfigError, match="^metric: is not an option of scheduler 'fifo'"):
+        build_scheduler("fifo", metric="loss")
 
 
 def test_curve_stopping_adapter_stops_what_the_rule_stops() -> None:
