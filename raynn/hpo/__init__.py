@@ -15,7 +15,7 @@ their calls into :class:`HalvingScheduler` / :class:`Searcher` calls (see :mod:`
 from __future__ import annotations
 
 from raynn.hpo.asha import AsyncHalving
-from raynn.hpo.base import Decision, HalvingScheduler, Mode, TrialStatus
+from raynn.hpo.base import Decision, HalvingProtocol, HalvingQueries, HalvingScheduler, Mode, TrialStatus
 from raynn.hpo.curve_stopping import LearningCurveStopping
 from raynn.hpo.budget import (
     BracketPlan,
@@ -66,6 +66,8 @@ __all__ = [
     "Grid",
     "GridSearcher",
     "MultiFidelityGPSearcher",
+    "HalvingProtocol",
+    "HalvingQueries",
     "HalvingScheduler",
     "HyperBand",
     "IntRange",
