@@ -1,12 +1,6 @@
-"""The figures of a tuning run, shared by the experiment outputs and ``raynn report``.
-
-Each ``plot_*`` function takes plain data (what ``summary.json`` and ``events.jsonl`` hold) and writes one PNG
-with matplotlib's Agg backend; the pure helpers that decide what is drawn (:func:`ledger_rungs`,
-:func:`rung_reached`, :func:`rung_path`) are tested without drawing anything.
-
-A *rung* is a resource level at which the scheduler compares trials (the ``r_i`` of successive halving,
-HyperBand and ASHA, seed section 4.7.3). A trial that trains past rung ``r_i`` to ``r_(i+1)`` was promoted;
-one whose curve ends below the top rung was stopped there.
+"""The figures of a tuning run (learning curves, rungs, best against spent), shared by the outputs and
+``raynn report``: plain data in, one PNG out (matplotlib Agg); the helpers that decide what is drawn
+(:func:`ledger_rungs`, :func:`rung_reached`, :func:`rung_path`) are tested without drawing.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
 """``raynn report EXPERIMENT_DIR``: one self-contained HTML page about a finished (or running) tuning run.
 
-It reads what ``raynn tune`` left in the experiment directory (``summary.json``, ``results.csv``,
-``events.jsonl``) and writes ``report.html`` with the figures embedded as ``data:image/png`` URIs, so the one
-file can be mailed; the same PNGs are written to ``<exp_dir>/report/``. The page holds the learning curves
-coloured by the rung each trial reached, the rung diagram with promotions, the best value so far against the
-resource spent (only when ``events.jsonl`` exists: a missing log is said, not invented), the best
-configuration, the scheduler's budget ledger and the results table. Plain HTML and CSS, no script.
+It reads ``summary.json``, ``results.csv`` and ``events.jsonl`` and writes ``report.html`` with its figures
+embedded (and as PNGs in ``<exp_dir>/report/``). Plain HTML and CSS, no script.
 """
 
 from __future__ import annotations

@@ -1,30 +1,8 @@
 """Ray Tune adapters around the pure halving cores of :mod:`raynn.hpo` (seed §4.7.3).
 
-Each adapter is an ordinary ``ray.tune.schedulers.TrialScheduler`` that only translates Tune's calls into
-:class:`~raynn.hpo.HalvingScheduler` calls (see the table in :mod:`raynn.hpo.base`). What it adds over Ray's
-own ``HyperBandScheduler`` / ``ASHAScheduler`` is what those get wrong:
-
-* A rung is decided only when every trial of it has reached it (paused) or was removed, however few trials
-  run at once. Tune counts a paused trial against ``TuneConfig(max_concurrent_trials=...)`` (the cause of
-  ray-project/ray#12536: with two slots HyperBand never halves), so the adapter hands the slot of a trial
-  paused at an undecided rung back to the search algorithm and takes one again for it when it is promoted.
-* When the search algorithm is finished with fewer trials than the brackets hold, the brackets halve what
-  they have (:meth:`~raynn.hpo.HalvingScheduler.on_search_exhausted`), so no trial is left paused (#6780):
-  the experiment ends with every trial ``TERMINATED``.
-* :class:`AsyncHalving` pauses at every rung and promotes (Ray's ASHA only stops).
-* A paused trial resumes from its checkpoint (Tune's pause/restore; the trainable must report a checkpoint
-  with the result at which it pauses, a rung, and read ``ray.tune.get_checkpoint()``).
-* The state survives ``Tuner.restore`` (ray-project/ray#30838), in a state file or in Tune's own experiment
-  snapshot: :mod:`raynn.tune.persistence`.
-
-This module only translates: the cores (:mod:`raynn.hpo`) keep every trial's status, rung, resource and the
-budget ledger, and hold a promoted trial until the adapter hands it to Tune; a trial a core eliminates is
-stopped in Tune at once. The adapter keeps Tune's trial objects by id, which core owns each trial, and the
-trials no core had room for. The concurrency slots are :mod:`raynn.tune.gate`'s; persistence is
-:mod:`raynn.tune.persistence`.
-
-The resource is a result key (``resource_attr``, default ``"epoch"``): the cumulative units the trial has
-trained. Tune's ``training_iteration`` is not used: it restarts after a ``Tuner.restore``.
+Each adapter is a ``TrialScheduler`` that translates Tune's calls into :class:`~raynn.hpo.HalvingScheduler`
+calls; the cores keep every trial's status, rung, resource and the ledger. The slots are :mod:`raynn.tune.gate`'s,
+persistence :mod:`raynn.tune.persistence`'s; the resource is the result key ``resource_attr`` (``epoch``).
 """
 
 from __future__ import annotations
