@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from raynn.errors import ConfigError
 from raynn.hpo.asha import AsyncHalving
-from raynn.hpo.base import HalvingScheduler
+from raynn.hpo.base import HalvingScheduler, Mode
 from raynn.hpo.curve_stopping import LearningCurveStopping
 from raynn.hpo.hyperband import HyperBand
 from raynn.hpo.successive_halving import SuccessiveHalving
@@ -64,7 +64,7 @@ class CurveOptions(SchedulerOptions):
 
     max_resource: int
     metric: str | None = None
-    mode: str | None = None
+    mode: Mode | str | None = None
 
 
 class HalvingOptions(CurveOptions):
@@ -80,7 +80,7 @@ class SuccessiveHalvingOptions(SchedulerOptions):
     budget: int = Field(description="successive halving (the B of Algorithm 7.2)")
     num_configs: int = 8
     metric: str | None = None
-    mode: str | None = None
+    mode: Mode | str | None = None
 
 
 def _at_full_resource(scheduler: Any, options: SchedulerOptions, budget: int | None, r_max: int) -> int:
