@@ -74,7 +74,7 @@ def run_tune(options: TuneOptions | str | os.PathLike[str] | SearchSpace | None 
     from raynn.api import ensure_ray
 
     plan.exp_dir.mkdir(parents=True, exist_ok=True)
-    with _ray_logs_to(None if opts.ray_logs else plan.exp_dir / RAY_LOG):
+    with _ray_logs_to(None if opts.ray_logs else plan.exp_dir / RAY_LOG), _one_tensorboard_writer():
         ensure_ray(plan.address, code=plan.code)
         from raynn.cluster import check_fits
         from raynn.code import probe_cuda, probe_nodes
@@ -202,13 +202,6 @@ def _ray_logs_to(path: Path | None) -> Iterator[None]:
     for handler in terminal:
         handler.setLevel(max(handler.level, logging.WARNING))
     ray_logger.addHandler(to_file)
-    # Tune's TensorBoard callback logs a diverged trial's +inf val_loss, and tensorboardX warns "NaN or Inf found
-    # in input tensor." through a logger with no handler of its own (so Python prints it bare on stderr) for
-    # every such row; raynn already says "diverged at epoch N" once, so those go to the file with Ray's lines.
-    tbx_logger = logging.getLogger("tensorboardX")
-    tbx_propagate = tbx_logger.propagate
-    tbx_logger.addHandler(to_file)
-    tbx_logger.propagate = False
     # Tune reads this switch at fit(): "0" selects its legacy output, which prints nothing at verbose=0.
     saved = os.environ.get("RAY_AIR_NEW_OUTPUT")
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
@@ -220,16 +213,31 @@ def _ray_logs_to(path: Path | None) -> Iterator[None]:
         else:
             os.environ["RAY_AIR_NEW_OUTPUT"] = saved
         ray_logger.removeHandler(to_file)
-        tbx_logger.removeHandler(to_file)
-        tbx_logger.propagate = tbx_propagate
         to_file.close()
         for handler, level in zip(terminal, levels):
             handler.setLevel(level)
 
 
+@contextlib.contextmanager
+def _one_tensorboard_writer() -> Iterator[None]:
+    """While ``raynn tune`` runs, Tune adds none of its default loggers (it reads this switch at ``fit()``):
+    :func:`_tuner` gives it the CSV and JSON ones, and raynn's :class:`~raynn.tune.monitor.TensorBoardLogger` is
+    each trial's one TensorBoard writer (Tune's own would write a second copy into every trial directory)."""
+    saved = os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS")
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", None)
+        else:
+            os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = saved
+
+
 def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: dict[str, Any]) -> tuple[Any, Any]:
     """The ``ray.tune.Tuner`` of a run (restored with ``resume``) and raynn's terminal view of it."""
     from ray import tune
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
     from raynn.tune.events import EventLog
     from raynn.tune.guard import StorageGuard
@@ -257,7 +265,7 @@ def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: 
                  MetricsExporter(sched, metric, mode, experiment=name, budget=budget),
                  TensorBoardLogger(exp_dir), PendingReport(pending_timeout),
                  StorageGuard(exp_dir, resume_hint, mirror=WORKING_FILES if plan.remote else ()),
-                 TrialLogsBeforeRetry()]
+                 TrialLogsBeforeRetry(), CSVLoggerCallback(), JsonLoggerCallback()]
     if opts.resume:
         return _restored_tuner(plan.location, trainable, sched, callbacks), view
     _save_settings(exp_dir, settings)
