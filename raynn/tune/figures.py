@@ -10,6 +10,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from raynn.hpo.ledger import Ledger
+
 __all__ = ["ledger_rungs", "rung_reached", "rung_path", "plot_curves", "plot_rungs", "plot_best_vs_spent"]
 
 Curve = Sequence[Sequence[float]]  # [(epoch, value), ...], as TuneResult.curves or summary.json hold it
@@ -20,16 +22,9 @@ def _plain(text: str) -> str:
     return str(text).replace("$", r"\$")
 
 
-def ledger_rungs(ledger: Mapping[str, Any]) -> list[int]:
-    """The resource levels ``r`` of every round in a scheduler's ledger (synchronous brackets or ASHA rungs).
-
-    Args:
-        ledger: ``scheduler.ledger()``: ``{"brackets": [{"rounds": [{"r": ...}]}]}`` or
-            ``{"rungs": [{"r": ...}]}``; anything else (FIFO) has no rungs.
-    """
-    rows = [row for bracket in ledger.get("brackets") or [] for row in bracket.get("rounds") or []]
-    rows += list(ledger.get("rungs") or [])
-    return sorted({int(row["r"]) for row in rows})
+def ledger_rungs(ledger: Ledger) -> list[int]:
+    """The resource levels ``r`` of every round of every bracket in a scheduler's ledger (FIFO: none)."""
+    return sorted({int(r.r) for bracket in ledger.brackets for r in bracket.rounds})
 
 
 def rung_reached(curve: Curve, rungs: Sequence[int]) -> int:

@@ -245,7 +245,7 @@ class MetricsExporter(Callback):
         spent = getattr(self.scheduler, "budget_spent", None)
         self._ledger_spent = _count(spent)
         if self.budget is None and hasattr(self.scheduler, "ledger"):
-            self._ledger_budget = _count(self.scheduler.ledger().get("budget"))
+            self._ledger_budget = _count(self.scheduler.ledger().planned)
         self._publish()
         self._last_refresh = time.monotonic()
 

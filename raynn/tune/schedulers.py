@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from abc import abstractmethod
+from dataclasses import replace
 from numbers import Real
 from typing import Any
 
@@ -23,7 +24,7 @@ from raynn.hpo import Decision, HalvingScheduler, Mode, TrialStatus
 from raynn.hpo import HyperBand as _HyperBandCore
 from raynn.hpo import SuccessiveHalving as _SuccessiveHalvingCore
 from raynn.hpo.curve_stopping import LearningCurveStopping as _CurveCore
-from raynn.hpo.ledger import BracketLedger, as_resource
+from raynn.hpo.ledger import BracketLedger, Ledger, RoundLedger, as_resource
 from raynn._ray_private import forget_decisions
 from raynn.tune.gate import ConcurrencyGate
 from raynn.tune.persistence import (
@@ -154,8 +155,8 @@ class HalvingAdapter(FIFOScheduler):
         return {trial_id: self._cores[index].rungs_of(trial_id) for trial_id, index in self._owner.items()}
 
     @abstractmethod
-    def ledger(self) -> dict[str, Any]:
-        """Budget spent against budget planned, and per-rung counts, for the reporting code."""
+    def ledger(self) -> Ledger:
+        """Budget spent against budget planned, per bracket and round, for the reporting code."""
 
     @property
     def cores(self) -> list[HalvingScheduler]:
@@ -543,23 +544,6 @@ class HalvingAdapter(FIFOScheduler):
         self._state_file.save(self)
 
 
-def _bracket_row(bracket: BracketLedger, band: int) -> dict[str, Any]:
-    """A core's :class:`~raynn.hpo.ledger.BracketLedger` as a row of the adapters' ``ledger()`` (JSON, the
-    layout ``summary.json`` and ``raynn report`` read); ``band``: the band it belongs to in the adapter."""
-    return {
-        "band": band,
-        "bracket": bracket.bracket,
-        "budget": bracket.planned,
-        "spent": bracket.spent,
-        "sealed": bracket.sealed,
-        "rounds": [
-            {"round": r.round, "r": r.r, "planned": r.planned, "entered": r.entered, "reached": r.reached,
-             "decided": r.decided}
-            for r in bracket.rounds
-        ],
-    }
-
-
 # -- the three adapters -----------------------------------------------------------------------------------
 
 
@@ -607,21 +591,12 @@ class SuccessiveHalving(HalvingAdapter):
         # max_bands is the adapter's (one core per band), saved with the core's arguments
         return {"budget": self.budget, "num_configs": self.num_configs, "max_bands": self.max_bands}
 
-    def ledger(self) -> dict[str, Any]:
-        """``{"scheduler", "budget", "budget_spent", "brackets"}``; ``budget``: ``B`` times the bands opened.
-
-        Each bracket row (one per band): ``band``, ``bracket`` (0), ``budget`` (the planned
-        ``sum_t |S_t| r_t <= B``), ``spent``, ``sealed`` and ``rounds`` rows ``{"round", "r", "planned",
-        "entered", "reached", "decided"}`` (``entered``: trials that started the round, ``reached``: that
-        reached its target ``r``).
-        """
-        brackets = [_bracket_row(b, band) for band, core in enumerate(self._cores) for b in core.ledger().brackets]
-        return {
-            "scheduler": type(self).__name__,
-            "budget": self.budget * len(self._cores),
-            "budget_spent": self.budget_spent,
-            "brackets": brackets,
-        }
+    def ledger(self) -> Ledger:
+        """The cores' ledgers as one, a bracket per band (``band``: its core); ``planned``: ``B`` times the
+        bands opened (each bracket's own ``planned`` is ``sum_t |S_t| r_t <= B``)."""
+        brackets = tuple(replace(b, band=band) for band, core in enumerate(self._cores)
+                         for b in core.ledger().brackets)
+        return Ledger(self.budget * len(self._cores), self.budget_spent, brackets, type(self).__name__)
 
 
 class HyperBand(HalvingAdapter):
@@ -664,19 +639,12 @@ class HyperBand(HalvingAdapter):
         return {"max_resource": self.max_resource, "eta": self.eta, "min_resource": self.min_resource,
                 "max_bands": self.max_bands}
 
-    def ledger(self) -> dict[str, Any]:
-        """``{"scheduler", "budget", "budget_spent", "brackets"}``, one bracket row per bracket instance.
-
-        ``budget`` is the planned ``sum_i n_i (r_i - r_{i-1})`` of the brackets opened; rows as in
-        :meth:`SuccessiveHalving.ledger`, with ``band`` and ``bracket`` = ``s``.
-        """
+    def ledger(self) -> Ledger:
+        """The cores' ledgers as one, a bracket per bracket instance; ``planned``: the brackets opened."""
         ledgers = [core.ledger() for core in self._cores]
-        return {
-            "scheduler": type(self).__name__,
-            "budget": sum(ledger.planned or 0 for ledger in ledgers),
-            "budget_spent": self.budget_spent,
-            "brackets": [_bracket_row(b, b.band) for ledger in ledgers for b in ledger.brackets],
-        }
+        brackets = tuple(b for ledger in ledgers for b in ledger.brackets)
+        planned = sum(ledger.planned or 0 for ledger in ledgers)
+        return Ledger(planned, self.budget_spent, brackets, type(self).__name__)
 
 
 class AsyncHalving(HalvingAdapter):
@@ -723,29 +691,14 @@ class AsyncHalving(HalvingAdapter):
         return {"max_resource": self.max_resource, "eta": self.eta, "min_resource": self.min_resource,
                 "max_trials": self.max_trials}
 
-    def ledger(self) -> dict[str, Any]:
-        """``{"scheduler", "budget", "budget_spent", "rungs"}``; ``budget`` is None (ASHA has no fixed one).
-
-        ``rungs`` rows ``{"round": k, "r": r_k, "planned": n_k or None, "reached", "promoted"}``: trials that
-        reached rung ``k`` and those of them promoted beyond it.
-        """
-        rows = [
-            {"round": r.round, "r": r.r, "planned": r.planned, "reached": r.reached, "promoted": r.promoted}
-            for core in self._cores
-            for bracket in core.ledger().brackets
-            for r in bracket.rounds
-        ]
-        if not rows:
-            rows = [
-                {"round": p["round"], "r": p["r"], "planned": p["n"], "reached": 0, "promoted": 0}
-                for p in self.plan()
-            ]
-        return {
-            "scheduler": type(self).__name__,
-            "budget": None,
-            "budget_spent": self.budget_spent,
-            "rungs": rows,
-        }
+    def ledger(self) -> Ledger:
+        """The core's one bracket of rungs (``planned``: None, ASHA has no fixed budget); before any trial,
+        the plan's rungs with nothing reached."""
+        brackets = tuple(b for core in self._cores for b in core.ledger().brackets)
+        if not brackets:
+            rounds = tuple(RoundLedger(p["round"], p["r"], p["n"], 0, 0, 0, False) for p in self.plan())
+            brackets = (BracketLedger(0, 0, None, 0, False, rounds),)
+        return Ledger(None, self.budget_spent, brackets, type(self).__name__)
 
 
 class LearningCurveStopping(FIFOScheduler):
