@@ -97,10 +97,10 @@ def check_address(address: Any, key: str = "--address", timeout: float = PROBE_T
         raise ConfigError(key, ADDRESS_RULE, address)
     target = address
     if address == "auto":
-        from ray._private import services
+        from raynn._ray_private import ray_address_from_environment
 
         try:
-            target = services.get_ray_address_from_environment("auto", None)
+            target = ray_address_from_environment()
         except ConnectionError:
             raise ConfigError(key, "auto must find a running Ray cluster on this machine (start one with `ray "
                               "start --head` or scripts/cluster/local_cluster.sh up)", address) from None

@@ -5,7 +5,7 @@ Two sources, both read from the GCS before anything is launched:
 - the nodes now up (``ray.nodes()``, each node's total CPUs and GPUs, not what is free now: a busy node frees
   up, a missing one never appears);
 - the node groups the autoscaler may add, where the cluster publishes them: Ray 2.60 keeps them in the GCS as
-  ``autoscaler_pb2.ClusterConfig`` (``ray._private.state.state.get_cluster_config()``; KubeRay and the
+  ``autoscaler_pb2.ClusterConfig`` (read by :func:`raynn._ray_private.cluster_config`; KubeRay and the
   autoscaler v2 report it; Ray Train's own worker-group check reads the same), with each group's
   ``max_count`` (-1: no limit) and the cluster-wide ``max_resources``.
 
@@ -19,6 +19,7 @@ import json
 import re
 from typing import Any
 
+from raynn._ray_private import autoscaling_status, cluster_config
 from raynn.errors import ConfigError
 from raynn.resources import Cluster, Demand, NodeKind, never_fits
 
@@ -34,7 +35,7 @@ def cluster_capacity() -> Cluster | None:
 
     nodes = [NodeKind(f"node {n.get('NodeManagerAddress', '?')}", n["Resources"].get("CPU", 0.0),
                       n["Resources"].get("GPU", 0.0)) for n in ray.nodes() if n.get("Alive")]
-    config = _cluster_config()
+    config = cluster_config()
     max_cpus = max_gpus = None
     if config is not None and config.node_group_configs:
         for group in config.node_group_configs:
@@ -60,26 +61,11 @@ def check_fits(demand: Demand) -> None:
         raise ConfigError(demand.workers_flag, reason, demand.workers)
 
 
-def _cluster_config() -> Any:
-    try:
-        import ray._private.state
-
-        return ray._private.state.state.get_cluster_config()
-    except Exception:  # noqa: BLE001 - a private API: without it, only the nodes up count
-        return None
-
-
 def _v1_autoscaler_may_add_nodes() -> bool:
     """Whether the v1 monitor runs a real node provider (``ray up``): its status then maps nodes to named node
     types; a cluster without an autoscaler gets the read-only provider, whose types are ``node_<id>``."""
-    try:
-        from ray._private import ray_constants
-        from ray.experimental.internal_kv import _internal_kv_get
-
-        raw = _internal_kv_get(ray_constants.DEBUG_AUTOSCALING_STATUS)
-    except Exception:  # noqa: BLE001 - no status readable: assume no autoscaler
-        return False
-    if not raw:
+    raw = autoscaling_status()
+    if not raw:  # no status readable: assume no autoscaler
         return False
     report = json.loads(raw).get("autoscaler_report") or {}
     types = (report.get("node_type_mapping") or {}).values()

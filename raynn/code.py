@@ -89,9 +89,9 @@ def sys_path_entries(code: Mapping[str, Any]) -> list[str]:
 
 def job_runtime_env() -> dict[str, Any]:
     """The runtime env of the Ray job this driver runs in (``ray job submit``), or {} outside a job."""
-    from ray._private.runtime_env.constants import RAY_JOB_CONFIG_JSON_ENV_VAR
+    from raynn._ray_private import job_config_json
 
-    text = os.environ.get(RAY_JOB_CONFIG_JSON_ENV_VAR)
+    text = job_config_json()
     if not text:
         return {}
     try:

@@ -93,8 +93,10 @@ def _scheduler(name: str, _: Path) -> None:
     from raynn.hpo import SCHEDULERS
     from raynn.tune import build_scheduler
 
-    built = build_scheduler(name, budget=48, num_configs=8, max_resource=9, eta=3, metric="loss", mode="min")
-    core = SCHEDULERS.get(name).core
+    info = SCHEDULERS.get(name)
+    built = build_scheduler(name, **info.options.pick(
+        {"budget": 48, "num_configs": 8, "max_resource": 9, "eta": 3, "metric": "loss", "mode": "min"}))
+    core = info.core
     assert core is None or type(built).__name__ == core.__name__  # the adapter is named as its core
 
 

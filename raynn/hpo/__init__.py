@@ -15,10 +15,8 @@ their calls into :class:`HalvingScheduler` / :class:`Searcher` calls (see :mod:`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from raynn.hpo.asha import AsyncHalving
-from raynn.hpo.base import Decision, HalvingScheduler, Mode, TrialStatus
+from raynn.hpo.base import Decision, HalvingProtocol, HalvingQueries, HalvingScheduler, Mode, TrialStatus
 from raynn.hpo.curve_stopping import LearningCurveStopping
 from raynn.hpo.budget import (
     BracketPlan,
@@ -51,35 +49,8 @@ from raynn.hpo.spaces import (
     SearchSpace,
     load_space,
 )
+from raynn.hpo.registry import SCHEDULERS, SchedulerInfo, SchedulerOptions
 from raynn.hpo.successive_halving import SuccessiveHalving
-from raynn.registry import Registry
-
-
-
-@dataclass(frozen=True)
-class SchedulerInfo:
-    """One scheduler name: the halving core it runs, or None for FIFO (every trial trains to the end).
-
-    :mod:`raynn.tune` builds the Ray Tune scheduler of a name (``raynn.tune.build_scheduler``); the core is
-    what the protocol tests and the Python API drive without Ray.
-    """
-
-    core: type[HalvingScheduler] | type[LearningCurveStopping] | None
-
-
-SCHEDULERS: Registry[SchedulerInfo] = Registry("scheduler")
-"""``raynn tune --scheduler NAME``: the one registry of scheduler names (``successive_halving`` is kept as
-another name of ``sh``)."""
-SCHEDULERS.add("fifo", SchedulerInfo(None),
-               "first in, first out: every trial trains to the end (plain grid or random search)")
-SCHEDULERS.add("sh", SchedulerInfo(SuccessiveHalving),
-               "successive halving, seed Algorithm 7.2: budget B, N configurations", aliases=("successive_halving",))
-SCHEDULERS.add("hyperband", SchedulerInfo(HyperBand),
-               "HyperBand (Li et al. 2018): brackets of successive halving over R, eta")
-SCHEDULERS.add("asha", SchedulerInfo(AsyncHalving),
-               "asynchronous successive halving with pause and promotion (Li et al. 2020)")
-SCHEDULERS.add("curve", SchedulerInfo(LearningCurveStopping),
-               "learning-curve stopping (seed 4.7.3): stop trials that diverge, stall or are forecast to end worse")
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -87,6 +58,7 @@ __all__ = [
     "SEARCHERS",
     "AsyncHalving",
     "SchedulerInfo",
+    "SchedulerOptions",
     "BracketPlan",
     "Categorical",
     "Decision",
@@ -95,6 +67,8 @@ __all__ = [
     "Grid",
     "GridSearcher",
     "MultiFidelityGPSearcher",
+    "HalvingProtocol",
+    "HalvingQueries",
     "HalvingScheduler",
     "HyperBand",
     "IntRange",

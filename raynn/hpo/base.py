@@ -28,7 +28,7 @@ from typing import Any
 from raynn.hpo.ledger import Ledger
 from raynn.mode import Mode
 
-__all__ = ["Decision", "HalvingScheduler", "Mode", "TrialStatus"]
+__all__ = ["Decision", "HalvingProtocol", "HalvingQueries", "HalvingScheduler", "Mode", "TrialStatus"]
 
 
 class Decision(Enum):
@@ -59,12 +59,12 @@ class TrialStatus(Enum):
         return self in (TrialStatus.STOPPED, TrialStatus.REMOVED)
 
 
-class HalvingScheduler(ABC):
-    """A halving scheduler: trials pause at rung targets and only the best go on.
+class HalvingProtocol(ABC):
+    """The events a halving scheduler answers: what an adapter calls when its framework acts (the table above).
 
-    ``resource`` is the cumulative number of units a trial has trained (epochs, iterations); a paused trial
-    resumes from its checkpoint, so :attr:`budget_spent` charges each trial its furthest resource once.
-    Rankings follow :attr:`mode`; equal values are broken by arrival order (earlier trial wins).
+    Trials pause at rung targets and only the best go on. ``resource`` is the cumulative number of units a
+    trial has trained (epochs, iterations); rankings follow :attr:`mode`; equal values are broken by arrival
+    order (earlier trial wins). The state the events build is :meth:`state_dict`.
     """
 
     mode: Mode
@@ -90,15 +90,6 @@ class HalvingScheduler(ABC):
         """A paused, promoted trial to resume now (it is running from then on), or None."""
 
     @abstractmethod
-    def next_paused(self) -> str | None:
-        """The trial :meth:`choose_paused` would hand out now, without handing it out (None: none)."""
-
-    @abstractmethod
-    def queued(self) -> list[str]:
-        """Trials promoted and not handed out yet (status ``QUEUED``), in the order :meth:`choose_paused`
-        hands them out: an adapter keeps a slot for each."""
-
-    @abstractmethod
     def pop_stops(self) -> list[str]:
         """Paused trials eliminated since the last call; the adapter must stop them."""
 
@@ -109,6 +100,32 @@ class HalvingScheduler(ABC):
     @abstractmethod
     def on_search_exhausted(self) -> None:
         """No more configurations will come: decide with what there is, so no trial stays paused forever."""
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable snapshot of the whole state (a NaN metric is written as Python's ``NaN``)."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` into an object built with the same arguments."""
+
+
+class HalvingQueries(ABC):
+    """What a halving scheduler reports without changing: where each trial stands, the incumbent, the plan and
+    the budget ledger (read by the adapter's slot bookkeeping, the terminal view, the event log and the results).
+
+    A paused trial resumes from its checkpoint, so :attr:`budget_spent` charges each trial its furthest resource
+    once.
+    """
+
+    @abstractmethod
+    def next_paused(self) -> str | None:
+        """The trial :meth:`choose_paused` would hand out now, without handing it out (None: none)."""
+
+    @abstractmethod
+    def queued(self) -> list[str]:
+        """Trials promoted and not handed out yet (status ``QUEUED``), in the order :meth:`choose_paused`
+        hands them out: an adapter keeps a slot for each."""
 
     @abstractmethod
     def status(self, trial_id: str) -> TrialStatus:
@@ -168,10 +185,7 @@ class HalvingScheduler(ABC):
         synchronous halving narrows it to the trial's bracket)."""
         return sorted({int(row["r"]) for row in self.plan()})
 
-    @abstractmethod
-    def state_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable snapshot of the whole state (a NaN metric is written as Python's ``NaN``)."""
 
-    @abstractmethod
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict` into an object built with the same arguments."""
+class HalvingScheduler(HalvingProtocol, HalvingQueries):
+    """A halving scheduler: the event protocol (:class:`HalvingProtocol`) and the reporting queries
+    (:class:`HalvingQueries`) of one state machine; the cores of :mod:`raynn.hpo` subclass it."""

@@ -13,8 +13,8 @@ configurations of round ``i`` each train from ``r_{i-1}`` to ``r_i`` (Li et al. 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
 from numbers import Integral, Real
 from typing import Any
 
@@ -125,3 +125,24 @@ class Ledger:
     planned: int | None
     spent: int
     brackets: tuple[BracketLedger, ...]
+    scheduler: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The ledger as ``summary.json`` keeps it: ``{"scheduler", "budget", "budget_spent", "brackets"}``,
+        each bracket ``{"band", "bracket", "budget", "spent", "sealed", "rounds"}``, each round its fields."""
+        return {"scheduler": self.scheduler, "budget": self.planned, "budget_spent": self.spent, "brackets": [
+            {"band": b.band, "bracket": b.bracket, "budget": b.planned, "spent": b.spent, "sealed": b.sealed,
+             "rounds": [asdict(r) for r in b.rounds]} for b in self.brackets]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Ledger:
+        """The ledger :meth:`to_json` wrote (a part it lacks reads as empty: a ledger of an older raynn)."""
+        fields = ("round", "r", "planned", "entered", "reached", "promoted", "decided")
+        defaults = {"planned": None, "entered": 0, "reached": 0, "promoted": 0, "decided": False}
+        brackets = tuple(
+            BracketLedger(b.get("band", 0), b.get("bracket", 0), b.get("budget"), b.get("spent", 0),
+                          b.get("sealed", False),
+                          tuple(RoundLedger(**{k: row.get(k, defaults.get(k)) for k in fields})
+                                for row in b.get("rounds") or ()))
+            for b in data.get("brackets") or ())
+        return cls(data.get("budget"), data.get("budget_spent", 0), brackets, str(data.get("scheduler", "")))

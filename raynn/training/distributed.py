@@ -58,15 +58,9 @@ def _sharded_loader(dataset: Any, batch_size: int, generator: Any) -> Any:
 
 def _quiet_report_logs() -> None:
     """raynn prints one progress line per epoch; Ray Train's two INFO lines per report would bury it."""
-    import logging
+    from raynn._ray_private import quiet_train_report_logs
 
-    try:
-        from ray.train.v2._internal.execution import context, storage
-    except ImportError:  # a Ray without these private modules: leave its logging alone
-        return
-    for module in (context, storage):
-        logging.getLogger(module.__file__).setLevel(logging.WARNING)
-        logging.getLogger(module.__name__).setLevel(logging.WARNING)
+    quiet_train_report_logs()
 
 
 def where() -> str:
@@ -146,11 +140,9 @@ def configure_ray_train_env() -> None:
 def _fail_fast_when_pending(seconds: float) -> None:
     """Ray Train reads its worker-group start timeout (60 s by default) from this variable of the process that
     calls ``fit()`` and propagates it to its controller; raynn's ``train.pending_timeout`` sets it."""
-    import os
+    from raynn._ray_private import set_worker_group_start_timeout
 
-    from ray.train.v2._internal.constants import WORKER_GROUP_START_TIMEOUT_S_ENV_VAR
-
-    os.environ[WORKER_GROUP_START_TIMEOUT_S_ENV_VAR] = str(float(seconds))
+    set_worker_group_start_timeout(seconds)
 
 
 def make_trainer(cfg: RunConfig | Mapping[str, Any], name: str, storage: str | Path, callbacks: list[Any] | None = None, *,

@@ -5,10 +5,8 @@
 >>> config = tune.TuneConfig(scheduler=HyperBand(max_resource=9), metric="loss", mode="min",
 ...                          num_samples=17, max_concurrent_trials=2)
 
-Each adapter is a plain ``ray.tune.schedulers.TrialScheduler``: halving stays correct with any number of
-concurrent trials, paused trials resume from their checkpoints, every trial ends ``TERMINATED``, and the
-state survives ``Tuner.restore`` (see :mod:`raynn.tune.schedulers`). Every user-facing name is in
-:data:`SCHEDULERS`.
+Every user-facing scheduler name is in :data:`SCHEDULERS`; what the adapters work around in Ray is in the
+Ray notes guide.
 """
 
 from __future__ import annotations

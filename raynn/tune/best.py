@@ -1,19 +1,11 @@
 """The one definition of "best" in a tuning run: the incumbent, the best value at the largest resource reached.
 
-A halving scheduler compares trials only at equal resource: a trial stopped at epoch 1 with a low loss has not
-beaten one trained to epoch 9, it was never trained that far. So the best of a run is
-
     e* = max { e : some trial reported a finite value at epoch e },
     best = the best (min or max, by ``mode``) value reported at epoch e*, with its trial and e*,
 
-the semantics of the scheduler cores' incumbent (the best at the largest resource reached; Li et al. 2018,
-Sec. 2.3: HyperBand returns the configuration with the best loss among those trained to R). At the end of a
-run where some trial reached R it is the best of the trials trained to R, at R. Values that are not finite
-(a diverged trial) are ignored. While a run goes on, the incumbent may get worse when a larger resource is first
-reached: that is the honest value of the best trial trained furthest.
-
+as the cores' incumbent (Li et al. 2018, Sec. 2.3). Values that are not finite (a diverged trial) are ignored.
 The view, the final line, ``summary.json``, ``events.jsonl``, the report and the metrics all use
-:class:`Incumbent`, so they always name the same trial, epoch and value.
+:class:`Incumbent`.
 """
 
 from __future__ import annotations

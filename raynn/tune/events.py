@@ -1,18 +1,8 @@
 """The driver-side event log of a tuning run: one JSON line per trial result in ``<exp_dir>/events.jsonl``.
 
-Each ``result`` line holds the wall time since the experiment started, the trial, its epoch (the resource it
-reports), the metric's value, the incumbent (the best value at the largest epoch reached, with its trial and
-epoch: :mod:`raynn.tune.best`), the node it ran on, its throughput when reported, and the
-cumulative resource spent
-
-    spent = sum over trials i of max_epoch(i),
-
-the furthest epoch each trial reported, so a trial paused at a rung and resumed from its checkpoint is charged
-once per epoch it trained (the ``budget_spent`` of the halving schedulers' ledger). ``status`` lines record a
-trial starting, pausing, ending or failing. ``raynn report`` draws the incumbent against ``spent`` from it.
-
-A resumed experiment (``raynn tune --resume``) appends to the same file: the clock, ``spent`` and the best so
-far continue from what the file already holds.
+A ``result`` line holds the time, trial, epoch, value, the incumbent (:mod:`raynn.tune.best`), node,
+throughput and ``spent = sum_i max_epoch(i)`` (the ledger's ``budget_spent``); ``status`` lines record a trial
+starting, pausing, ending or failing. A resumed experiment appends to the same file and continues its clock.
 """
 
 from __future__ import annotations

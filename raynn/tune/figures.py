@@ -1,12 +1,6 @@
-"""The figures of a tuning run, shared by the experiment outputs and ``raynn report``.
-
-Each ``plot_*`` function takes plain data (what ``summary.json`` and ``events.jsonl`` hold) and writes one PNG
-with matplotlib's Agg backend; the pure helpers that decide what is drawn (:func:`ledger_rungs`,
-:func:`rung_reached`, :func:`rung_path`) are tested without drawing anything.
-
-A *rung* is a resource level at which the scheduler compares trials (the ``r_i`` of successive halving,
-HyperBand and ASHA, seed section 4.7.3). A trial that trains past rung ``r_i`` to ``r_(i+1)`` was promoted;
-one whose curve ends below the top rung was stopped there.
+"""The figures of a tuning run (learning curves, rungs, best against spent), shared by the outputs and
+``raynn report``: plain data in, one PNG out (matplotlib Agg); the helpers that decide what is drawn
+(:func:`ledger_rungs`, :func:`rung_reached`, :func:`rung_path`) are tested without drawing.
 """
 
 from __future__ import annotations
@@ -15,6 +9,8 @@ import math
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+from raynn.hpo.ledger import Ledger
 
 __all__ = ["ledger_rungs", "rung_reached", "rung_path", "plot_curves", "plot_rungs", "plot_best_vs_spent"]
 
@@ -26,16 +22,9 @@ def _plain(text: str) -> str:
     return str(text).replace("$", r"\$")
 
 
-def ledger_rungs(ledger: Mapping[str, Any]) -> list[int]:
-    """The resource levels ``r`` of every round in a scheduler's ledger (synchronous brackets or ASHA rungs).
-
-    Args:
-        ledger: ``scheduler.ledger()``: ``{"brackets": [{"rounds": [{"r": ...}]}]}`` or
-            ``{"rungs": [{"r": ...}]}``; anything else (FIFO) has no rungs.
-    """
-    rows = [row for bracket in ledger.get("brackets") or [] for row in bracket.get("rounds") or []]
-    rows += list(ledger.get("rungs") or [])
-    return sorted({int(row["r"]) for row in rows})
+def ledger_rungs(ledger: Ledger) -> list[int]:
+    """The resource levels ``r`` of every round of every bracket in a scheduler's ledger (FIFO: none)."""
+    return sorted({int(r.r) for bracket in ledger.brackets for r in bracket.rounds})
 
 
 def rung_reached(curve: Curve, rungs: Sequence[int]) -> int:

@@ -1,17 +1,14 @@
 """The concurrency gate around Tune's search algorithm: which trials hold one of its slots.
 
-Tune counts a paused trial against ``TuneConfig(max_concurrent_trials=...)``, so with two slots and two trials
-paused at an undecided rung nothing else can start and the rung is never decided (ray-project/ray#12536). The
-halving adapters free the slot of a trial paused at a rung and take one again for it when its core promotes
-it. This module is that bookkeeping alone, with no scheduling in it; the private fields it edits are read in
-:mod:`raynn.tune._ray_private`.
+The halving adapters free the slot of a trial paused at an undecided rung and take one again for it when its
+core promotes it (why: the Ray notes guide); this module is that bookkeeping alone.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from raynn.tune._ray_private import concurrency_slots, take_limiter_slot
+from raynn._ray_private import concurrency_slots, take_limiter_slot
 
 __all__ = ["ConcurrencyGate"]
 

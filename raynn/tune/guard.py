@@ -1,25 +1,8 @@
 """Stop ``raynn tune`` while its storage still has room, and keep a whole copy of Tune's state, so that the
-experiment can be resumed.
+experiment can be resumed (why: the Ray notes guide, "A full disk").
 
-A disk that fills up under Ray Tune costs more than a killed driver: Tune's copy of its experiment snapshot to
-storage is cut short (the state ``--resume`` needs), and every trial fails to persist its checkpoints and is
-retried until it ends as ERROR. So the driver looks at the free space of the experiment's storage at every step
-of Tune's loop (one ``statvfs``) and, below :data:`raynn.paths.MIN_FREE_BYTES` (the room a run needs at the
-start), stops as a killed driver would: Tune's last snapshot and the trials' checkpoints stay whole, and
-``raynn tune --resume`` continues the experiment once there is room again.
-
-A disk can also fill faster than one step of that loop (one write larger than what is left, or another process
-on the same disk). Then Tune's own copy of its snapshot is cut short. For that case the guard also keeps the
-last whole snapshot: whenever Tune has written a new one (in its driver staging directory, whole, before
-uploading it; Tune tells the guard by asking for its state), the guard copies it into :data:`LAST_STATE` in
-the experiment directory, replacing the previous copy only once the new one is complete. ``raynn tune
---resume`` puts that copy back when Tune's own files cannot be read (:func:`restore_last_state`).
-
-With a storage URI (``s3://...``) the experiment directory the guard is given is the driver-local working copy
-(:func:`raynn.storage.work_dir`): a bucket has no free space to watch, so the guard watches the driver's local
-disk, where Tune stages its state and raynn keeps its files before they are uploaded. At each of Tune's
-snapshots it also puts raynn's files (``mirror``) into Tune's driver staging directory, once Tune's previous
-upload has finished, so that Tune's next upload carries them together with the state they belong to.
+:class:`StorageGuard` checks the free space at every step of Tune's loop and copies each whole snapshot Tune
+writes into :data:`LAST_STATE`; :func:`restore_last_state` puts it back for ``--resume``.
 """
 
 from __future__ import annotations

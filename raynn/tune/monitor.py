@@ -1,21 +1,7 @@
 """Watching a tuning run from outside: raynn's own Ray metrics, and one TensorBoard run per trial.
 
-Ray Tune exports no metrics and has no dashboard view. Two Tune callbacks fill the gap; both run in the
-driver, next to :class:`~raynn.tune.view.ProgressView`:
-
-* :class:`MetricsExporter` keeps ``ray.util.metrics`` gauges, every series tagged with the experiment name:
-  trials by state, trials per rung, budget spent against the budget, the best metric so far and each running
-  trial's samples/s. Ray serves them in Prometheus format on each node's metrics export port, with its
-  ``ray_`` prefix (``raynn_trials`` is scraped as ``ray_raynn_trials``), for the dashboard's Metrics view and
-  Grafana.
-* :class:`TensorBoardLogger` writes ``<exp_dir>/tensorboard/<trial_id>/``: every numeric metric a trial
-  reports, at global step = the reported epoch, and the trial's hyperparameters.
-
-How Ray 2.60 moves a gauge (``ray/_private/telemetry/open_telemetry_metric_recorder.py``): the driver sends
-the values set since its last export to the node's metrics agent every ``metrics_report_interval_ms``
-(10 s by default), and the agent drops a series that has not been sent again within two intervals. So the
-exporter sets every series again each ``refresh_s`` seconds; a series it stops setting (the samples/s of a
-trial that no longer runs) leaves the endpoint about two intervals later.
+:class:`MetricsExporter` keeps ``ray.util.metrics`` gauges tagged with the experiment name (trials by state and
+rung, budget, best so far, samples/s); :class:`TensorBoardLogger` writes ``<exp_dir>/tensorboard/<trial_id>/``.
 """
 
 from __future__ import annotations
@@ -259,7 +245,7 @@ class MetricsExporter(Callback):
         spent = getattr(self.scheduler, "budget_spent", None)
         self._ledger_spent = _count(spent)
         if self.budget is None and hasattr(self.scheduler, "ledger"):
-            self._ledger_budget = _count(self.scheduler.ledger().get("budget"))
+            self._ledger_budget = _count(self.scheduler.ledger().planned)
         self._publish()
         self._last_refresh = time.monotonic()
 

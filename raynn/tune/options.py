@@ -1,4 +1,4 @@
-"""The options of ``raynn tune``: one frozen, checked dataclass that the CLI and ``raynn.tune(...)`` both build.
+"""The options of ``raynn tune``: one frozen Pydantic model that the CLI and ``raynn.tune(...)`` both build.
 
 Every value is checked when the object is made (:class:`~raynn.errors.ConfigError` naming the flag, the rule and
 the value), before anything reads a file or starts Ray; :func:`raynn.tune.run.run_tune` takes the object.
@@ -6,13 +6,14 @@ the value), before anything reads a file or starts Ray; :func:`raynn.tune.run.ru
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from raynn.config import INT_MAX, SEED_MAX, is_finite_number, is_int
 from raynn.errors import ConfigError
+from raynn.hpo.registry import SCHEDULERS
 from raynn.hpo.searchers import SEARCHERS
 from raynn.hpo.spaces import SearchSpace
 from raynn.paths import check_name, check_storage
@@ -29,36 +30,49 @@ SETTINGS = ("scheduler", "searcher", "budget", "num_samples", "workers_per_trial
             "max_concurrent", "metric", "mode", "eta", "seed", "checkpoint_every")
 """The options an experiment keeps (saved in its ``raynn_tune.json``): ``--resume`` continues with them."""
 
-_INTS = (("budget", 1), ("num_samples", 1), ("workers_per_trial", 1), ("max_concurrent", 1), ("eta", 2),
-         ("checkpoint_every", 0))
+_INTS = {"budget": 1, "num_samples": 1, "workers_per_trial": 1, "max_concurrent": 1, "eta": 2, "checkpoint_every": 0}
 
 
 def _flag(key: str) -> str:
-    return "--" + key.replace("_", "-")
+    return "SPACE" if key == "space" else "--" + key.replace("_", "-")
 
 
-@dataclass(frozen=True)
-class TuneOptions:
+def _config_error(exc: ValidationError) -> ConfigError:
+    """The first error of a validation as raynn's one-line ``ConfigError`` (a check's own, when it raised one)."""
+    error = exc.errors()[0]
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, ConfigError):
+        return cause
+    key = _flag(str(error["loc"][0])) if error["loc"] else "raynn tune"
+    if error["type"] == "extra_forbidden":
+        return ConfigError(key, "is not an option of raynn tune", error.get("input"))
+    return ConfigError(key, error["msg"].replace("Input should be", "must be"), error.get("input"))
+
+
+class TuneOptions(BaseModel):
     """What ``raynn tune`` was asked to do; see ``raynn tune --help`` for each option.
 
     ``budget`` is successive halving's B (epochs); for the other schedulers it caps the resource the
     experiment may spend by choosing how many configurations to try. ``num_samples`` is the number of
     configurations (for ``sh`` the N of Algorithm 7.2). ``resume`` continues ``storage/name`` with the
-    settings it was started with (:data:`SETTINGS`; ``space`` may then be None).
+    settings it was started with (:data:`SETTINGS`; ``space`` may then be None). ``space`` is a YAML file or a
+    :class:`~raynn.hpo.SearchSpace`, checked when it is loaded.
     """
 
-    space: str | os.PathLike[str] | SearchSpace | None = None
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    space: Any = None
     scheduler: str = "hyperband"
     searcher: str = "optuna-mfgp"
     budget: int | None = None
     num_samples: int | None = None
     workers_per_trial: int = 1
-    gpus_per_worker: float = 0
+    gpus_per_worker: int | float = 0
     max_concurrent: int | None = None
     resume: bool = False
     address: str | None = None
     name: str | None = None
-    storage: str | os.PathLike[str] = "experiments"
+    storage: Any = "experiments"
     metric: str = "val_loss"
     mode: str = "min"
     eta: int = 3
@@ -66,46 +80,100 @@ class TuneOptions:
     checkpoint_every: int = CHECKPOINT_EVERY
     verbose: bool = True
     ray_logs: bool = False
-    pending_timeout: float = 600.0
-    working_dir: str | os.PathLike[str] | None = None
-    py_modules: tuple[str | os.PathLike[str], ...] = ()
+    pending_timeout: int | float = 600.0
+    working_dir: Any = None
+    py_modules: tuple[Any, ...] = ()
 
-    def __post_init__(self) -> None:
-        if self.name is not None:
-            check_name("--name", self.name)
-        check_storage("--storage", self.storage)
+    def __init__(self, space: str | os.PathLike[str] | SearchSpace | None = None, /, **options: Any) -> None:
+        options.setdefault("space", space)
+        try:
+            super().__init__(**options)
+        except ValidationError as exc:
+            raise _config_error(exc) from None
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: Any) -> Any:
+        return value if value is None else check_name("--name", value)
+
+    @field_validator("storage", mode="before")
+    @classmethod
+    def _storage(cls, value: Any) -> Any:
+        check_storage("--storage", value)
+        return value
+
+    @field_validator("scheduler", mode="before")
+    @classmethod
+    def _scheduler(cls, value: Any) -> str:
+        if value not in SCHEDULERS:
+            raise ConfigError("--scheduler", f"must be one of {', '.join(SCHEDULERS.names())}", value)
+        return SCHEDULERS.canonical(value)  # successive_halving: sh
+
+    @field_validator("searcher", mode="before")
+    @classmethod
+    def _searcher(cls, value: Any) -> Any:
+        if value not in SEARCHERS:
+            raise ConfigError("--searcher", f"must be one of {', '.join(SEARCHERS.names())}", value)
+        return value
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, value: Any) -> Any:
+        if value not in ("min", "max"):
+            raise ConfigError("--mode", "must be min or max", value)
+        return value
+
+    @field_validator(*_INTS, mode="before")
+    @classmethod
+    def _int(cls, value: Any, info: Any) -> Any:
+        low = _INTS[info.field_name]
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
+            raise ConfigError(_flag(info.field_name), f"must be an integer >= {low}", value)
+        if value is not None and value > INT_MAX:
+            raise ConfigError(_flag(info.field_name), f"must be <= {INT_MAX}", value)
+        return value
+
+    @field_validator("gpus_per_worker", mode="before")
+    @classmethod
+    def _gpus(cls, value: Any) -> Any:
+        if not is_finite_number(value) or value < 0:
+            raise ConfigError("--gpus-per-worker", "must be a finite number >= 0", value)
+        return value
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _seed(cls, value: Any) -> Any:
+        if not is_int(value) or not 0 <= value <= SEED_MAX:
+            raise ConfigError("--seed", f"must be an integer in [0, {SEED_MAX}]", value)
+        return value
+
+    @field_validator("metric", mode="before")
+    @classmethod
+    def _metric(cls, value: Any) -> Any:
+        if not isinstance(value, str) or not value:
+            raise ConfigError("--metric", "must be the name of a metric the trials report (val_loss, ...)", value)
+        return value
+
+    @field_validator("pending_timeout", mode="before")
+    @classmethod
+    def _pending_timeout(cls, value: Any) -> Any:
+        if not is_finite_number(value) or not value > 0:
+            raise ConfigError("--pending-timeout", "must be a finite number > 0 (seconds)", value)
+        return value
+
+    @model_validator(mode="after")
+    def _whole(self) -> TuneOptions:
         if self.space is None and not self.resume:
             raise ConfigError("SPACE", "a search-space YAML file is needed unless resuming", self.space)
-        self._check_settings()
-        if not is_finite_number(self.pending_timeout) or not self.pending_timeout > 0:
-            raise ConfigError("--pending-timeout", "must be a finite number > 0 (seconds)", self.pending_timeout)
+        # the options the scheduler cannot do without (successive halving's B)
+        for key, field in SCHEDULERS.get(self.scheduler).options.model_fields.items():
+            if field.is_required() and key in type(self).model_fields and getattr(self, key) is None:
+                raise ConfigError(_flag(key), f"must be given for {field.description or self.scheduler}", None)
+        return self
 
-    def _check_settings(self) -> None:
-        from raynn.hpo import SCHEDULERS
-
-        if self.scheduler not in SCHEDULERS:
-            raise ConfigError("--scheduler", f"must be one of {', '.join(SCHEDULERS.names())}", self.scheduler)
-        object.__setattr__(self, "scheduler", SCHEDULERS.canonical(self.scheduler))  # successive_halving: sh
-        if self.searcher not in SEARCHERS:
-            raise ConfigError("--searcher", f"must be one of {', '.join(SEARCHERS.names())}", self.searcher)
-        if self.mode not in ("min", "max"):
-            raise ConfigError("--mode", "must be min or max", self.mode)
-        for key, low in _INTS:
-            value = getattr(self, key)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
-                raise ConfigError(_flag(key), f"must be an integer >= {low}", value)
-            if value is not None and value > INT_MAX:
-                raise ConfigError(_flag(key), f"must be <= {INT_MAX}", value)
-        if not is_finite_number(self.gpus_per_worker) or self.gpus_per_worker < 0:
-            raise ConfigError("--gpus-per-worker", "must be a finite number >= 0", self.gpus_per_worker)
-        if not is_int(self.seed) or not 0 <= self.seed <= SEED_MAX:
-            raise ConfigError("--seed", f"must be an integer in [0, {SEED_MAX}]", self.seed)
-        if not isinstance(self.metric, str) or not self.metric:
-            raise ConfigError("--metric", "must be the name of a metric the trials report (val_loss, ...)",
-                              self.metric)
-        if self.scheduler == "sh" and self.budget is None:
-            raise ConfigError("--budget", "must be given for successive halving (the B of Algorithm 7.2)",
-                              self.budget)
+    def replace(self, **changes: Any) -> TuneOptions:
+        """These options with ``changes``, checked again."""
+        return type(self)(**{**{key: getattr(self, key) for key in type(self).model_fields}, **changes})
 
     def with_saved(self, saved: dict[str, Any]) -> TuneOptions:
         """These options continuing an experiment: its saved :data:`SETTINGS` and space replace the given ones,
@@ -117,7 +185,7 @@ class TuneOptions:
         if self.working_dir is None and not self.py_modules:
             settings["working_dir"] = code.get("working_dir")
             settings["py_modules"] = tuple(code.get("py_modules") or ())
-        return dataclasses.replace(self, space=SearchSpace.from_dict(saved["space"]), **settings)
+        return self.replace(space=SearchSpace.from_dict(saved["space"]), **settings)
 
     def code(self, space: SearchSpace) -> dict[str, Any]:
         """The checked ``code`` section: the space's ``base.code`` with ``--working-dir`` / ``--py-module``."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from raynn.config import check_config
 from raynn.hpo.spaces import SearchSpace
-from raynn.hpo.ledger import as_resource
+from raynn.hpo.ledger import Ledger, as_resource
 from raynn.tune.best import best_of_curves
 from raynn.tune.figures import ledger_rungs, plot_curves, plot_rungs
 
@@ -40,7 +40,7 @@ class TuneResult:
     best_value: float | None
     best_epoch: int | None
     best_checkpoint: str | None
-    ledger: dict[str, Any]
+    ledger: Ledger
     curves: dict[str, list[tuple[int, float]]]
     path: str
     trials: list[dict[str, Any]] = field(default_factory=list)
@@ -77,9 +77,8 @@ def collect(grid: Any, scheduler: Any, space: SearchSpace, overrides: dict[str, 
     # A diverged trial is never the best, whatever it reported before its loss stopped being finite.
     incumbent = best_of_curves({t["trial_id"]: curves[t["trial_id"]] for t in trials if not t["diverged"]}, mode)
     best = next((t for t in trials if incumbent is not None and t["trial_id"] == incumbent.trial_id), None)
-    ledger = scheduler.ledger() if hasattr(scheduler, "ledger") else {
-        "scheduler": type(scheduler).__name__, "budget": None,
-        "budget_spent": sum(t["epochs"] for t in trials)}
+    ledger = scheduler.ledger() if hasattr(scheduler, "ledger") else Ledger(
+        None, sum(t["epochs"] for t in trials), (), type(scheduler).__name__)
     best_config = {}
     if best is not None:
         raw = apply_overrides(space.apply(best["params"]), [f"{k}={v}" for k, v in overrides.items()])
@@ -121,7 +120,8 @@ def write_outputs(result: Any, metric: str, directory: str | Path | None = None)
                              *(t["params"].get(k) for k in keys), t["checkpoint"]])
     summary = {"best_trial": result.best_trial, "best_value": result.best_value, "best_epoch": result.best_epoch,
                "best_params": result.best_params,
-               "best_checkpoint": result.best_checkpoint, "ledger": result.ledger, "curves": result.curves,
+               "best_checkpoint": result.best_checkpoint, "ledger": result.ledger.to_json(),
+               "curves": result.curves,
                "trial_rungs": result.trial_rungs,
                "diverged": sorted(t["trial_id"] for t in result.trials if t.get("diverged"))}
     (exp / SUMMARY_FILE).write_text(json.dumps(summary, indent=1, default=str))

@@ -1,12 +1,6 @@
-"""Trials that wait for resources, reported once in the tuning view with the reason Ray gives.
-
-Two waits can outlast ``--pending-timeout``:
-
-- Tune cannot place a trial's own process (its ``{"CPU": 1}``) while nothing runs, e.g. another job holds the
-  cluster: one line per trial, with what it asks for and what the cluster has free;
-- Ray Train cannot place a data-parallel trial's workers: ``train.pending_timeout`` is Ray Train's worker-group
-  start timeout and its controller gets no retries, so the trial fails once with Ray's
-  ``WorkerGroupStartupTimeoutError`` (not a traceback a minute, as with Ray Train's endless default): one line.
+"""Trials that wait for resources, reported once in the tuning view with the reason Ray gives: a trial's own
+process Tune cannot place, or a data-parallel trial's workers Ray Train cannot place within
+``train.pending_timeout``.
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
-"""Persistence of the halving adapters: the state file, Tune's experiment snapshot, a paused trial's logs.
-
-* ``Tuner.restore`` gives Tune a fresh copy of the scheduler (ray-project/ray#30838). In a plain ``Tuner`` the
-  adapter keeps its state in the experiment directory (:class:`StateFile`): a snapshot of its ``state_dict``
-  (JSON, temp file + rename) and a journal to which every event appends what it changed, O(changes) per event
-  rather than O(trials); the snapshot is rewritten once the journal holds as many entries as there are trials,
-  so the cost stays amortised O(1) per event. The restored copy reloads both when it first sees a trial.
-* With :class:`SchedulerSnapshot` among the Tuner's callbacks (``raynn tune`` adds it) the state travels inside
-  Tune's own experiment snapshot instead, consistent with the trials Tune restores, and no file is written.
-* Before a paused trial resumes, its result logs are uploaded from the driver's staging directory to storage,
-  so Tune's restore of those logs loses no row (:func:`push_trial_logs`).
+"""Persistence of the halving adapters across ``Tuner.restore``: the state file and journal
+(:class:`StateFile`), the state inside Tune's experiment snapshot (:class:`SchedulerSnapshot`), and a paused
+trial's result logs pushed to storage before it resumes (:func:`push_trial_logs`).
 """
 
 from __future__ import annotations

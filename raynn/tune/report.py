@@ -1,11 +1,7 @@
 """``raynn report EXPERIMENT_DIR``: one self-contained HTML page about a finished (or running) tuning run.
 
-It reads what ``raynn tune`` left in the experiment directory (``summary.json``, ``results.csv``,
-``events.jsonl``) and writes ``report.html`` with the figures embedded as ``data:image/png`` URIs, so the one
-file can be mailed; the same PNGs are written to ``<exp_dir>/report/``. The page holds the learning curves
-coloured by the rung each trial reached, the rung diagram with promotions, the best value so far against the
-resource spent (only when ``events.jsonl`` exists: a missing log is said, not invented), the best
-configuration, the scheduler's budget ledger and the results table. Plain HTML and CSS, no script.
+It reads ``summary.json``, ``results.csv`` and ``events.jsonl`` and writes ``report.html`` with its figures
+embedded (and as PNGs in ``<exp_dir>/report/``). Plain HTML and CSS, no script.
 """
 
 from __future__ import annotations
@@ -20,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from raynn.errors import ConfigError
-from raynn.hpo.ledger import as_resource
+from raynn.hpo.ledger import Ledger, as_resource
 from raynn.tune.best import best_of_curves
 from raynn import storage
 from raynn.paths import check_storage
@@ -144,22 +140,24 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, highlight: i
             f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
-def _ledger_html(ledger: dict[str, Any]) -> str:
-    """The ledger's totals, then one row per round of each bracket (HyperBand, SH) or per rung (ASHA)."""
+def _ledger_html(ledger: Ledger | None) -> str:
+    """The ledger's totals, then one row per round of each bracket (HyperBand's, SH's, or ASHA's rungs)."""
+    if ledger is None:
+        return _table(["scheduler", "budget (planned)", "budget spent"], [[None, None, None]])
     parts = [_table(["scheduler", "budget (planned)", "budget spent"],
-                    [[ledger.get("scheduler"), ledger.get("budget"), ledger.get("budget_spent")]])]
-    if ledger.get("brackets"):
-        rows = [[b.get("band"), b.get("bracket"), b.get("budget"), b.get("spent"), b.get("sealed"),
-                 row.get("round"), row.get("r"), row.get("planned"), row.get("entered"), row.get("reached"),
-                 row.get("decided")]
-                for b in ledger["brackets"] for row in b.get("rounds") or [{}]]
+                    [[ledger.scheduler, ledger.planned, ledger.spent]])]
+    rows = [[b.band, b.bracket, b.planned, b.spent, b.sealed, r.round, r.r, r.planned, r.entered, r.reached,
+             r.promoted, r.decided] for b in ledger.brackets for r in b.rounds]
+    if rows:
         parts.append(_table(["band", "bracket s", "bracket budget", "bracket spent", "sealed", "round i",
-                             "r_i", "planned n_i", "entered", "reached r_i", "decided"], rows))
-    if ledger.get("rungs"):
-        rows = [[r.get("round"), r.get("r"), r.get("planned"), r.get("reached"), r.get("promoted")]
-                for r in ledger["rungs"]]
-        parts.append(_table(["rung k", "r_k", "planned", "reached", "promoted"], rows))
+                             "r_i", "planned n_i", "entered", "reached r_i", "promoted", "decided"], rows))
     return "\n".join(parts)
+
+
+def _ledger(summary: dict[str, Any]) -> Ledger | None:
+    """The ledger ``summary.json`` holds (None while a run goes on: only its end knows the ledger)."""
+    data = summary.get("ledger")
+    return Ledger.from_json(data) if isinstance(data, dict) and data else None
 
 
 def _figure(png: Path, alt: str, caption: str) -> str:
@@ -171,10 +169,11 @@ def _figure(png: Path, alt: str, caption: str) -> str:
 def _figures_html(exp: Path, summary: dict[str, Any], events: list[dict[str, Any]] | None,
                   metric: str) -> str:
     """Draw the figures into ``<exp>/report/`` and return them as ``<figure>`` elements (or a note)."""
-    ledger = summary.get("ledger") or {}
+    ledger = _ledger(summary)
     curves = {str(t): [(int(e), float(v)) for e, v in c]
               for t, c in (summary.get("curves") or {}).items() if c}
-    best_trial, rungs, name = summary.get("best_trial"), ledger_rungs(ledger), html.escape(metric)
+    rungs = ledger_rungs(ledger) if ledger else []
+    best_trial, name = summary.get("best_trial"), html.escape(metric)
     folder = exp / FIGURES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     plot_curves(curves, metric, folder / "curves.png", best_trial=best_trial, rungs=rungs)
@@ -200,7 +199,8 @@ def _figures_html(exp: Path, summary: dict[str, Any], events: list[dict[str, Any
         parts.append(f'<p class="note"><code>{EVENTS_FILE}</code> holds no result with a finite {name}: the '
                      "best value against resource spent is not drawn.</p>")
     else:
-        plot_best_vs_spent(points, metric, folder / "best_vs_spent.png", budget=ledger.get("budget"))
+        budget = ledger.planned if ledger else None
+        plot_best_vs_spent(points, metric, folder / "best_vs_spent.png", budget=budget)
         parts.append(_figure(folder / "best_vs_spent.png", "best value against resource spent",
                              f"Best {name} seen so far against the cumulative resource spent (the sum over "
                              f"trials of the furthest epoch each reached), from <code>{EVENTS_FILE}</code>."))
@@ -238,10 +238,10 @@ def _best_rows(summary: dict[str, Any], metric: str) -> list[list[Any]]:
 
 def _facts(summary: dict[str, Any], metric: str, events: list[dict[str, Any]] | None) -> list[str]:
     """The page's one-line summary: trials, scheduler, the ledger's budget, the incumbent, the event log."""
-    ledger, best_trial = summary.get("ledger") or {}, summary.get("best_trial")
-    budget = f" of {ledger['budget']}" if ledger.get("budget") else ""
-    facts = [f"{len(summary.get('curves') or {})} trials", f"scheduler {ledger.get('scheduler', '?')}",
-             f"budget spent {ledger.get('budget_spent', '?')}{budget} epochs",
+    ledger, best_trial = _ledger(summary), summary.get("best_trial")
+    budget = f" of {ledger.planned}" if ledger and ledger.planned else ""
+    facts = [f"{len(summary.get('curves') or {})} trials", f"scheduler {ledger.scheduler if ledger else '?'}",
+             f"budget spent {ledger.spent if ledger else '?'}{budget} epochs",
              f"best {metric} {_text(summary.get('best_value'))} (trial {_text(best_trial)}, "
              f"epoch {_text(summary.get('best_epoch'))})"]
     if events is not None:
@@ -318,7 +318,7 @@ def _write_report(exp: Path, output: str | Path | None, shown: str | None = None
     header, rows = _read_results(exp / RESULTS_FILE)
     events = read_events(exp / EVENTS_FILE) if (exp / EVENTS_FILE).is_file() else None
     metric = _metric_name(header, events or [])
-    ledger, best_trial = summary.get("ledger") or {}, summary.get("best_trial")
+    ledger, best_trial = _ledger(summary), summary.get("best_trial")
 
     best_rows, facts = _best_rows(summary, metric), _facts(summary, metric, events)
 

@@ -25,6 +25,7 @@ from typing import Any, Iterator
 from raynn.api import check_address
 from raynn.config import check_config, check_input_files, parse_config
 from raynn.errors import ConfigError
+from raynn.hpo.registry import SCHEDULERS
 from raynn.hpo.searchers import build_searcher
 from raynn.hpo.spaces import SearchSpace, load_space
 from raynn import storage
@@ -73,7 +74,7 @@ def run_tune(options: TuneOptions | str | os.PathLike[str] | SearchSpace | None 
     from raynn.api import ensure_ray
 
     plan.exp_dir.mkdir(parents=True, exist_ok=True)
-    with _ray_logs_to(None if opts.ray_logs else plan.exp_dir / RAY_LOG):
+    with _ray_logs_to(None if opts.ray_logs else plan.exp_dir / RAY_LOG), _one_tensorboard_writer():
         ensure_ray(plan.address, code=plan.code)
         from raynn.cluster import check_fits
         from raynn.code import probe_cuda, probe_nodes
@@ -152,17 +153,7 @@ def _plan(opts: TuneOptions) -> _Plan:
     address = check_address(opts.address)
     if storage.is_uri(location) and not opts.resume:  # a working copy left by an earlier experiment of this name
         shutil.rmtree(exp_dir, ignore_errors=True)
-    try:
-        sched = build_scheduler(opts.scheduler, max_resource=max_resource, budget=opts.budget,
-                                               num_configs=opts.num_samples or 8, eta=opts.eta,
-                                               metric=opts.metric, mode=opts.mode)
-    except ValueError as exc:
-        key, value = ("--budget", opts.budget) if opts.scheduler == "sh" else ("--eta", opts.eta)
-        raise ConfigError(key, str(exc).splitlines()[0], value) from None
-    if opts.scheduler == "sh":
-        # Algorithm 7.2's cumulative resource after the last round is what a survivor trains for.
-        max_resource = max(int(row["r"]) for row in sched.plan())
-    num_samples = _num_samples(opts.scheduler, sched, opts.budget, opts.num_samples, max_resource)
+    sched, max_resource, num_samples = _scheduler(opts, max_resource)
     rungs = sched.rungs() if hasattr(sched, "rungs") else None  # the fidelities the searcher models
     searcher = None
     if not opts.resume:
@@ -214,13 +205,6 @@ def _ray_logs_to(path: Path | None) -> Iterator[None]:
         handler.setLevel(max(handler.level, logging.WARNING))
         handler.addFilter(_not_ray_internal)
     ray_logger.addHandler(to_file)
-    # Tune's TensorBoard callback logs a diverged trial's +inf val_loss, and tensorboardX warns "NaN or Inf found
-    # in input tensor." through a logger with no handler of its own (so Python prints it bare on stderr) for
-    # every such row; raynn already says "diverged at epoch N" once, so those go to the file with Ray's lines.
-    tbx_logger = logging.getLogger("tensorboardX")
-    tbx_propagate = tbx_logger.propagate
-    tbx_logger.addHandler(to_file)
-    tbx_logger.propagate = False
     # Tune reads this switch at fit(): "0" selects its legacy output, which prints nothing at verbose=0.
     saved = os.environ.get("RAY_AIR_NEW_OUTPUT")
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
@@ -232,8 +216,6 @@ def _ray_logs_to(path: Path | None) -> Iterator[None]:
         else:
             os.environ["RAY_AIR_NEW_OUTPUT"] = saved
         ray_logger.removeHandler(to_file)
-        tbx_logger.removeHandler(to_file)
-        tbx_logger.propagate = tbx_propagate
         to_file.close()
         for handler, level in zip(terminal, levels):
             handler.setLevel(level)
@@ -245,9 +227,26 @@ def _not_ray_internal(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.ERROR or not record.name.startswith("ray._private")
 
 
+@contextlib.contextmanager
+def _one_tensorboard_writer() -> Iterator[None]:
+    """While ``raynn tune`` runs, Tune adds none of its default loggers (it reads this switch at ``fit()``):
+    :func:`_tuner` gives it the CSV and JSON ones, and raynn's :class:`~raynn.tune.monitor.TensorBoardLogger` is
+    each trial's one TensorBoard writer (Tune's own would write a second copy into every trial directory)."""
+    saved = os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS")
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", None)
+        else:
+            os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = saved
+
+
 def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: dict[str, Any]) -> tuple[Any, Any]:
     """The ``ray.tune.Tuner`` of a run (restored with ``resume``) and raynn's terminal view of it."""
     from ray import tune
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
     from raynn.tune.events import EventLog
     from raynn.tune.guard import StorageGuard
@@ -275,7 +274,7 @@ def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: 
                  MetricsExporter(sched, metric, mode, experiment=name, budget=budget),
                  TensorBoardLogger(exp_dir), PendingReport(pending_timeout),
                  StorageGuard(exp_dir, resume_hint, mirror=WORKING_FILES if plan.remote else ()),
-                 TrialLogsBeforeRetry()]
+                 TrialLogsBeforeRetry(), CSVLoggerCallback(), JsonLoggerCallback()]
     if opts.resume:
         return _restored_tuner(plan.location, trainable, sched, callbacks), view
     _save_settings(exp_dir, settings)
@@ -425,15 +424,14 @@ def _restored_tuner(location: str, trainable: Any, scheduler: Any, callbacks: li
     run's (its terminal view, event log, metrics)."""
     from ray import tune
 
-    from raynn.tune._ray_private import local_tuner
+    from raynn._ray_private import local_tuner, set_live_parts
 
     tuner = tune.Tuner.restore(location, trainable=trainable, resume_unfinished=True, resume_errored=True)
     internal = local_tuner(tuner)  # the TunerInternal that fit() runs; None through Ray Client
     if internal is None:
         raise ConfigError("--resume", "cannot run through Ray Client (ray://); submit the driver as a Ray job "
                           "(scripts/cluster/submit.sh) or run it on the head", "ray://")
-    internal._tune_config.scheduler = scheduler
-    internal._run_config.callbacks = callbacks
+    set_live_parts(internal, scheduler, callbacks)
     return tuner
 
 
@@ -441,17 +439,22 @@ def _trial_dirname(trial: Any) -> str:
     return f"trial-{trial.trial_id}"
 
 
-def _num_samples(scheduler: str, sched: Any, budget: int | None, num_samples: int | None, r_max: int) -> int:
-    """How many configurations to try: given, or what one band (or the budget) pays for."""
-    if num_samples is not None:
-        return num_samples
-    if scheduler == "sh":
-        return 8
-    if scheduler == "hyperband":
-        trials, spend = sched.planned_trials, sched.planned_budget  # one band of the plan, from the core
-        return trials * (1 if budget is None else max(1, budget // spend))
-    # fifo / asha: as many configurations as the budget pays for at full resource.
-    return max(2, budget // r_max) if budget is not None else 16
+def _scheduler(opts: TuneOptions, epochs: int) -> tuple[Any, int, int]:
+    """The scheduler the options name, the units a trial trains for at most, and how many configurations to
+    try (given, or what the scheduler's registry entry says its plan or the budget pays for)."""
+    info = SCHEDULERS.get(opts.scheduler)
+    offered = {"budget": opts.budget, "num_configs": opts.num_samples, "max_resource": epochs, "eta": opts.eta,
+               "metric": opts.metric, "mode": opts.mode}
+    options = info.options.pick(offered)
+    try:
+        sched = build_scheduler(opts.scheduler, **options)
+    except ValueError as exc:
+        key = info.options.blame
+        raise ConfigError("--" + key.replace("_", "-"), str(exc).splitlines()[0], getattr(opts, key)) from None
+    samples = opts.num_samples
+    if samples is None:
+        samples = info.samples(sched, info.options(**options), opts.budget, epochs)
+    return sched, info.resource(sched, epochs), samples
 
 
 def _searcher_options(name: str, seed: int, exp_dir: Path, mode: str, rungs: list[int] | None,

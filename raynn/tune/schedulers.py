@@ -1,30 +1,8 @@
 """Ray Tune adapters around the pure halving cores of :mod:`raynn.hpo` (seed §4.7.3).
 
-Each adapter is an ordinary ``ray.tune.schedulers.TrialScheduler`` that only translates Tune's calls into
-:class:`~raynn.hpo.HalvingScheduler` calls (see the table in :mod:`raynn.hpo.base`). What it adds over Ray's
-own ``HyperBandScheduler`` / ``ASHAScheduler`` is what those get wrong:
-
-* A rung is decided only when every trial of it has reached it (paused) or was removed, however few trials
-  run at once. Tune counts a paused trial against ``TuneConfig(max_concurrent_trials=...)`` (the cause of
-  ray-project/ray#12536: with two slots HyperBand never halves), so the adapter hands the slot of a trial
-  paused at an undecided rung back to the search algorithm and takes one again for it when it is promoted.
-* When the search algorithm is finished with fewer trials than the brackets hold, the brackets halve what
-  they have (:meth:`~raynn.hpo.HalvingScheduler.on_search_exhausted`), so no trial is left paused (#6780):
-  the experiment ends with every trial ``TERMINATED``.
-* :class:`AsyncHalving` pauses at every rung and promotes (Ray's ASHA only stops).
-* A paused trial resumes from its checkpoint (Tune's pause/restore; the trainable must report a checkpoint
-  with the result at which it pauses, a rung, and read ``ray.tune.get_checkpoint()``).
-* The state survives ``Tuner.restore`` (ray-project/ray#30838), in a state file or in Tune's own experiment
-  snapshot: :mod:`raynn.tune.persistence`.
-
-This module only translates: the cores (:mod:`raynn.hpo`) keep every trial's status, rung, resource and the
-budget ledger, and hold a promoted trial until the adapter hands it to Tune; a trial a core eliminates is
-stopped in Tune at once. The adapter keeps Tune's trial objects by id, which core owns each trial, and the
-trials no core had room for. The concurrency slots are :mod:`raynn.tune.gate`'s; persistence is
-:mod:`raynn.tune.persistence`.
-
-The resource is a result key (``resource_attr``, default ``"epoch"``): the cumulative units the trial has
-trained. Tune's ``training_iteration`` is not used: it restarts after a ``Tuner.restore``.
+Each adapter is a ``TrialScheduler`` that translates Tune's calls into :class:`~raynn.hpo.HalvingScheduler`
+calls; the cores keep every trial's status, rung, resource and the ledger. The slots are :mod:`raynn.tune.gate`'s,
+persistence :mod:`raynn.tune.persistence`'s; the resource is the result key ``resource_attr`` (``epoch``).
 """
 
 from __future__ import annotations
@@ -32,22 +10,22 @@ from __future__ import annotations
 import json
 import logging
 from abc import abstractmethod
+from dataclasses import replace
 from numbers import Real
-from typing import Any, Callable
+from typing import Any
 
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-from raynn import hpo
 from raynn.hpo import SCHEDULERS
 from raynn.hpo import AsyncHalving as _AsyncCore
 from raynn.hpo import Decision, HalvingScheduler, Mode, TrialStatus
 from raynn.hpo import HyperBand as _HyperBandCore
 from raynn.hpo import SuccessiveHalving as _SuccessiveHalvingCore
 from raynn.hpo.curve_stopping import LearningCurveStopping as _CurveCore
-from raynn.hpo.ledger import BracketLedger, as_resource
-from raynn.tune._ray_private import forget_decisions
+from raynn.hpo.ledger import BracketLedger, Ledger, RoundLedger, as_resource
+from raynn._ray_private import forget_decisions
 from raynn.tune.gate import ConcurrencyGate
 from raynn.tune.persistence import (
     FORMAT,
@@ -177,8 +155,8 @@ class HalvingAdapter(FIFOScheduler):
         return {trial_id: self._cores[index].rungs_of(trial_id) for trial_id, index in self._owner.items()}
 
     @abstractmethod
-    def ledger(self) -> dict[str, Any]:
-        """Budget spent against budget planned, and per-rung counts, for the reporting code."""
+    def ledger(self) -> Ledger:
+        """Budget spent against budget planned, per bracket and round, for the reporting code."""
 
     @property
     def cores(self) -> list[HalvingScheduler]:
@@ -566,23 +544,6 @@ class HalvingAdapter(FIFOScheduler):
         self._state_file.save(self)
 
 
-def _bracket_row(bracket: BracketLedger, band: int) -> dict[str, Any]:
-    """A core's :class:`~raynn.hpo.ledger.BracketLedger` as a row of the adapters' ``ledger()`` (JSON, the
-    layout ``summary.json`` and ``raynn report`` read); ``band``: the band it belongs to in the adapter."""
-    return {
-        "band": band,
-        "bracket": bracket.bracket,
-        "budget": bracket.planned,
-        "spent": bracket.spent,
-        "sealed": bracket.sealed,
-        "rounds": [
-            {"round": r.round, "r": r.r, "planned": r.planned, "entered": r.entered, "reached": r.reached,
-             "decided": r.decided}
-            for r in bracket.rounds
-        ],
-    }
-
-
 # -- the three adapters -----------------------------------------------------------------------------------
 
 
@@ -630,21 +591,12 @@ class SuccessiveHalving(HalvingAdapter):
         # max_bands is the adapter's (one core per band), saved with the core's arguments
         return {"budget": self.budget, "num_configs": self.num_configs, "max_bands": self.max_bands}
 
-    def ledger(self) -> dict[str, Any]:
-        """``{"scheduler", "budget", "budget_spent", "brackets"}``; ``budget``: ``B`` times the bands opened.
-
-        Each bracket row (one per band): ``band``, ``bracket`` (0), ``budget`` (the planned
-        ``sum_t |S_t| r_t <= B``), ``spent``, ``sealed`` and ``rounds`` rows ``{"round", "r", "planned",
-        "entered", "reached", "decided"}`` (``entered``: trials that started the round, ``reached``: that
-        reached its target ``r``).
-        """
-        brackets = [_bracket_row(b, band) for band, core in enumerate(self._cores) for b in core.ledger().brackets]
-        return {
-            "scheduler": type(self).__name__,
-            "budget": self.budget * len(self._cores),
-            "budget_spent": self.budget_spent,
-            "brackets": brackets,
-        }
+    def ledger(self) -> Ledger:
+        """The cores' ledgers as one, a bracket per band (``band``: its core); ``planned``: ``B`` times the
+        bands opened (each bracket's own ``planned`` is ``sum_t |S_t| r_t <= B``)."""
+        brackets = tuple(replace(b, band=band) for band, core in enumerate(self._cores)
+                         for b in core.ledger().brackets)
+        return Ledger(self.budget * len(self._cores), self.budget_spent, brackets, type(self).__name__)
 
 
 class HyperBand(HalvingAdapter):
@@ -687,19 +639,12 @@ class HyperBand(HalvingAdapter):
         return {"max_resource": self.max_resource, "eta": self.eta, "min_resource": self.min_resource,
                 "max_bands": self.max_bands}
 
-    def ledger(self) -> dict[str, Any]:
-        """``{"scheduler", "budget", "budget_spent", "brackets"}``, one bracket row per bracket instance.
-
-        ``budget`` is the planned ``sum_i n_i (r_i - r_{i-1})`` of the brackets opened; rows as in
-        :meth:`SuccessiveHalving.ledger`, with ``band`` and ``bracket`` = ``s``.
-        """
+    def ledger(self) -> Ledger:
+        """The cores' ledgers as one, a bracket per bracket instance; ``planned``: the brackets opened."""
         ledgers = [core.ledger() for core in self._cores]
-        return {
-            "scheduler": type(self).__name__,
-            "budget": sum(ledger.planned or 0 for ledger in ledgers),
-            "budget_spent": self.budget_spent,
-            "brackets": [_bracket_row(b, b.band) for ledger in ledgers for b in ledger.brackets],
-        }
+        brackets = tuple(b for ledger in ledgers for b in ledger.brackets)
+        planned = sum(ledger.planned or 0 for ledger in ledgers)
+        return Ledger(planned, self.budget_spent, brackets, type(self).__name__)
 
 
 class AsyncHalving(HalvingAdapter):
@@ -746,29 +691,14 @@ class AsyncHalving(HalvingAdapter):
         return {"max_resource": self.max_resource, "eta": self.eta, "min_resource": self.min_resource,
                 "max_trials": self.max_trials}
 
-    def ledger(self) -> dict[str, Any]:
-        """``{"scheduler", "budget", "budget_spent", "rungs"}``; ``budget`` is None (ASHA has no fixed one).
-
-        ``rungs`` rows ``{"round": k, "r": r_k, "planned": n_k or None, "reached", "promoted"}``: trials that
-        reached rung ``k`` and those of them promoted beyond it.
-        """
-        rows = [
-            {"round": r.round, "r": r.r, "planned": r.planned, "reached": r.reached, "promoted": r.promoted}
-            for core in self._cores
-            for bracket in core.ledger().brackets
-            for r in bracket.rounds
-        ]
-        if not rows:
-            rows = [
-                {"round": p["round"], "r": p["r"], "planned": p["n"], "reached": 0, "promoted": 0}
-                for p in self.plan()
-            ]
-        return {
-            "scheduler": type(self).__name__,
-            "budget": None,
-            "budget_spent": self.budget_spent,
-            "rungs": rows,
-        }
+    def ledger(self) -> Ledger:
+        """The core's one bracket of rungs (``planned``: None, ASHA has no fixed budget); before any trial,
+        the plan's rungs with nothing reached."""
+        brackets = tuple(b for core in self._cores for b in core.ledger().brackets)
+        if not brackets:
+            rounds = tuple(RoundLedger(p["round"], p["r"], p["n"], 0, 0, 0, False) for p in self.plan())
+            brackets = (BracketLedger(0, 0, None, 0, False, rounds),)
+        return Ledger(None, self.budget_spent, brackets, type(self).__name__)
 
 
 class LearningCurveStopping(FIFOScheduler):
@@ -815,42 +745,12 @@ class LearningCurveStopping(FIFOScheduler):
             self.rule.load_state_dict(json.load(f))
 
 
-# -- the adapter of each name in raynn.hpo.SCHEDULERS ------------------------------------------------------
-
-
-def _fifo(**_: Any) -> Any:
-    from ray.tune.schedulers import FIFOScheduler
-
-    return FIFOScheduler()
-
-
-def _successive_halving(*, budget: int, num_configs: int, metric: str, mode: str, **_: Any) -> SuccessiveHalving:
-    return SuccessiveHalving(budget=budget, num_configs=num_configs, metric=metric, mode=mode)
-
-
-def _hyperband(*, max_resource: int, eta: int, metric: str, mode: str, **_: Any) -> HyperBand:
-    return HyperBand(max_resource=max_resource, eta=eta, metric=metric, mode=mode)
-
-
-def _asha(*, max_resource: int, eta: int, metric: str, mode: str, **_: Any) -> AsyncHalving:
-    return AsyncHalving(max_resource=max_resource, eta=eta, metric=metric, mode=mode)
-
-
-def _curve(*, max_resource: int, metric: str, mode: str, **_: Any) -> LearningCurveStopping:
-    return LearningCurveStopping(max_resource=max_resource, metric=metric, mode=mode)
-
-
-_ADAPTERS: dict[type | None, Callable[..., Any]] = {
-    None: _fifo,
-    hpo.SuccessiveHalving: _successive_halving,
-    hpo.HyperBand: _hyperband,
-    hpo.AsyncHalving: _asha,
-    _CurveCore: _curve,
-}
-
-
 def build_scheduler(name: str, **options: Any) -> Any:
     """The Tune scheduler of ``raynn tune --scheduler NAME`` (a name of :data:`raynn.hpo.SCHEDULERS`, re-exported
-    here), from keyword arguments ``budget``, ``num_configs``, ``max_resource``, ``eta``, ``metric``, ``mode``
-    (each takes what it needs): FIFO, or the adapter over the halving core the name runs."""
-    return _ADAPTERS[SCHEDULERS.get(name).core](**options)
+    here): the entry's adapter, given the entry's options (its :class:`~raynn.hpo.SchedulerOptions` model says
+    which; any other is a one-line ``ConfigError``)."""
+    from raynn.classpath import import_object
+
+    info = SCHEDULERS.get(name)
+    checked = info.options.check(SCHEDULERS.canonical(name), options)
+    return import_object(info.adapter)(**checked.model_dump())

@@ -1,10 +1,6 @@
-"""A thin Ray Tune ``Searcher`` around raynn's pure searchers (:mod:`raynn.hpo.searchers`).
-
-It only translates: Tune's ``suggest`` / ``on_trial_result`` / ``on_trial_complete`` become the core's
-``suggest`` / ``on_result(trial, resource, value)`` / ``on_complete``, where ``resource`` is the attribute the
-trainable reports itself (``epoch``), never Tune's ``training_iteration``, which restarts after a resume.
-Unlike Ray's ``OptunaSearch``, a trial stopped early at a low rung is never told to Optuna as COMPLETE with its
-truncated score: the Optuna searcher keeps one study per rung and learns each only from values measured there.
+"""A thin Ray Tune ``Searcher`` around raynn's pure searchers (:mod:`raynn.hpo.searchers`): Tune's
+``suggest`` / ``on_trial_result`` / ``on_trial_complete`` become the core's ``suggest`` /
+``on_result(trial, resource, value)`` / ``on_complete``, the resource being the reported ``epoch``.
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
 """What one Tune trial runs: a raynn training run, in the trial's process or data-parallel on Ray Train.
 
-In-process (one worker per trial), the plain loop reports through ``ray.tune.report`` and resumes from
-``ray.tune.get_checkpoint()``, so a paused trial continues where it stopped. It checkpoints where the scheduler
-may pause it (its rungs), every ``checkpoint_every`` epochs and at its last epoch, not after every epoch. The
-actor keeps the prepared data of recent data configs (:data:`DATA_CACHE`) for the next trial Tune runs in it
-(``reuse_actors=True``). With more
-workers, the trial launches a Ray Train ``TorchTrainer`` (the pattern Ray 2.60 documents, with
-``TuneReportCallback``); its run is named after the trial, so a resumed trial resumes that run from its own
-checkpoint. Either way the trial reports ``epoch``, the resource halving schedulers measure.
+In-process it reports through ``ray.tune.report`` and resumes from ``ray.tune.get_checkpoint()``; it
+checkpoints at its rungs, every ``checkpoint_every`` epochs and at its last epoch. With more workers it
+launches a ``TorchTrainer`` named after the trial. Either way it reports ``epoch``, the resource.
 """
 
 from __future__ import annotations

@@ -80,9 +80,10 @@ class ProgressView(Callback):
             state_text += f"  (diverged {len(self.diverged)})"
         rungs = Counter(self.furthest.resource.values())
         rung_text = "  ".join(f"r={r}: {n}" for r, n in sorted(rungs.items())) or "-"
-        ledger = self.scheduler.ledger() if hasattr(self.scheduler, "ledger") else {}
-        spent = ledger.get("budget_spent", self.furthest.spent)  # the core's books when there is a core
-        budget = self.budget or ledger.get("budget")
+        ledger = self.scheduler.ledger() if hasattr(self.scheduler, "ledger") else None
+        # the core's books when there is a core
+        spent = self.furthest.spent if ledger is None else ledger.spent
+        budget = self.budget or (None if ledger is None else ledger.planned)
         budget_text = f"{spent}/{budget}" if budget else f"{spent}"
         best = self.incumbent.best.describe(self.metric) if self.incumbent.best else "-"
         return (f"trials: {state_text} | furthest epoch: {rung_text} | budget spent {budget_text} epochs | "

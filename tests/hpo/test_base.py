@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from raynn.hpo import SCHEDULERS, Decision, HalvingScheduler, LearningCurveStopping, Mode
+from raynn.hpo import (SCHEDULERS, Decision, HalvingProtocol, HalvingQueries, HalvingScheduler,
+                       LearningCurveStopping, Mode)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,6 +28,21 @@ def test_mode_parse_at_the_edge() -> None:
 def test_base_is_abstract() -> None:
     with pytest.raises(TypeError):
         HalvingScheduler()  # type: ignore[abstract]
+
+
+def test_the_event_protocol_is_apart_from_the_reporting_queries() -> None:
+    # the events an adapter translates (Syne Tune's on_trial_add / on_trial_result / on_trial_complete /
+    # suggest) and the state they build; nothing that only reports
+    assert HalvingProtocol.__abstractmethods__ == {
+        "has_room", "on_trial_add", "on_result", "choose_paused", "pop_stops", "on_trial_remove",
+        "on_search_exhausted", "state_dict", "load_state_dict"}
+    assert not HalvingProtocol.__abstractmethods__ & HalvingQueries.__abstractmethods__
+    assert HalvingScheduler.__abstractmethods__ == (HalvingProtocol.__abstractmethods__
+                                                    | HalvingQueries.__abstractmethods__)
+    for entry in SCHEDULERS:
+        core = entry.obj.core
+        if core is not None and core is not LearningCurveStopping:
+            assert issubclass(core, HalvingProtocol) and issubclass(core, HalvingQueries)
 
 
 def test_registry_lists_every_core() -> None:

@@ -75,10 +75,6 @@ def test_a_search_where_every_trial_diverges_ends_with_exit_1_and_a_summary(
     results = [e for e in read_events(exp / "events.jsonl") if e["event"] == "result"]
     assert len(results) == 3 and all(e["diverged"] and e["value"] is None for e in results)
     assert "(diverged 3)" in err and "best -" in err  # the view
-    # Tune's TensorBoard callback (when tensorboardX is installed) warns once per +inf row; raynn says it once.
-    assert "NaN or Inf found" not in err
-    try:
-        import tensorboardX  # noqa: F401
-    except ImportError:
-        return
-    assert "NaN or Inf found in input tensor" in (exp / "ray.log").read_text()
+    # One TensorBoard writer per trial, raynn's: Tune's own (tensorboardX, which warns once per +inf row) is off.
+    assert "NaN or Inf found" not in err and "NaN or Inf found" not in (exp / "ray.log").read_text()
+    assert not list((exp).glob("trial-*/events.out.tfevents.*"))

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from raynn.hpo.ledger import BracketLedger, Ledger, RoundLedger
 from raynn.tune.figures import (
     _plain,
     _scale_y,
@@ -21,12 +22,17 @@ from raynn.tune.figures import (
 )
 
 
-def test_ledger_rungs_of_every_ledger_shape() -> None:
-    hyperband = {"brackets": [{"rounds": [{"r": 1}, {"r": 3}]}, {"rounds": [{"r": 3}]}]}
-    asha = {"rungs": [{"r": 1}, {"r": 3}, {"r": 9}]}
+def _rounds(*rs: int) -> tuple[RoundLedger, ...]:
+    return tuple(RoundLedger(i, r, None, 0, 0, 0, False) for i, r in enumerate(rs))
+
+
+def test_ledger_rungs_of_every_scheduler() -> None:
+    hyperband = Ledger(12, 0, (BracketLedger(0, 1, 6, 0, False, _rounds(1, 3)),
+                               BracketLedger(0, 0, 6, 0, False, _rounds(3))))
+    asha = Ledger(None, 0, (BracketLedger(0, 0, None, 0, False, _rounds(1, 3, 9)),))
     assert ledger_rungs(hyperband) == [1, 3]
     assert ledger_rungs(asha) == [1, 3, 9]
-    assert ledger_rungs({"scheduler": "FIFOScheduler", "budget": None, "budget_spent": 6}) == []
+    assert ledger_rungs(Ledger(None, 6, (), "FIFOScheduler")) == []
 
 
 @pytest.mark.parametrize(
@@ -45,11 +51,11 @@ def test_rung_reached_and_rung_path(curve: list[tuple[int, float]], rungs: list[
     assert rung_path(curve, rungs) == path
 
 
-def test_ledger_rungs_reads_missing_parts_as_none_and_casts_r() -> None:
-    assert ledger_rungs({}) == []
-    assert ledger_rungs({"brackets": None, "rungs": None}) == []
-    ledger = {"brackets": [{"rounds": None}, {"rounds": [{"r": 9.0}]}], "rungs": [{"r": "3"}]}
-    assert ledger_rungs(ledger) == [3, 9]
+def test_ledger_rungs_of_a_summary_reads_missing_parts_as_empty_and_casts_r() -> None:
+    assert ledger_rungs(Ledger.from_json({})) == []
+    assert ledger_rungs(Ledger.from_json({"brackets": None})) == []
+    ledger = {"brackets": [{"rounds": None}, {"rounds": [{"r": 9.0}, {"r": "3"}]}]}
+    assert ledger_rungs(Ledger.from_json(ledger)) == [3, 9]
 
 
 def test_rung_helpers_take_epochs_as_numbers_and_rungs_in_any_order() -> None:

@@ -19,6 +19,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
+from raynn.hpo.ledger import Ledger
 from raynn.tune.monitor import STATES, MetricsExporter, TensorBoardLogger
 
 
@@ -38,8 +39,8 @@ class _Planned:
     def rungs(self) -> list[int]:
         return [1, 3, 9]
 
-    def ledger(self) -> dict[str, Any]:
-        return {"budget": 27, "budget_spent": self.budget_spent}
+    def ledger(self) -> Ledger:
+        return Ledger(27, self.budget_spent, ())
 
 
 def _result(exporter: MetricsExporter, trial: _Trial, epoch: int, loss: float, sps: float) -> None:
@@ -241,12 +242,12 @@ def test_metrics_endpoint_and_tensorboard_of_a_real_hyperband_run(ray_session: N
     epochs = {t: [int(e) for e in (logs / f"{t}.log").read_text().split()] for t in x_of}
     assert sorted(max(e) for e in epochs.values()) == [1, 1, 3, 3, 3]
     ledger = scheduler.ledger()
-    assert ledger["budget_spent"] == ledger["budget"] == 11  # 3 x 1 + 1 x 2 + 2 x 3
+    assert ledger.spent == ledger.planned == 11  # 3 x 1 + 1 x 2 + 2 x 3
     expected = {
         "raynn_trials": {**dict.fromkeys(STATES, 0.0), "TERMINATED": float(len(xs))},
         "raynn_trials_at_rung": {"0": 0.0, "1": 2.0, "3": 3.0},
-        "raynn_budget_spent": {"": float(ledger["budget_spent"])},
-        "raynn_budget": {"": float(ledger["budget"])},
+        "raynn_budget_spent": {"": float(ledger.spent)},
+        "raynn_budget": {"": float(ledger.planned)},
         # the incumbent: the best value at the largest epoch reached (3)
         "raynn_best_metric": {"loss": pytest.approx(min(x_of[t] + 1 / 3 for t in x_of if max(epochs[t]) == 3))},
     }

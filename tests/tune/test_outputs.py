@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from raynn.hpo.ledger import Ledger
 from raynn.hpo.spaces import SearchSpace
 from raynn.tune.outputs import RESULTS_FILE, SUMMARY_FILE, collect, trial_curve, write_outputs
 
@@ -32,8 +33,8 @@ def _result(trial_id: str, rows: list[tuple[float, float]], lr: float, **extra: 
 
 
 class _Scheduler:
-    def ledger(self) -> dict[str, Any]:
-        return {"scheduler": "HyperBand", "budget": 9, "budget_spent": 7, "brackets": []}
+    def ledger(self) -> Ledger:
+        return Ledger(9, 7, (), "HyperBand")
 
     def trial_rungs(self) -> dict[str, list[int]]:
         return {"a": [1, 3], "b": [1, 3], "c": [1, 3]}
@@ -56,7 +57,7 @@ def test_collect_names_the_incumbent_and_writes_table_and_summary(tmp_path: Path
     assert (result.best_trial, result.best_value, result.best_epoch) == ("c", 0.45, 3)
     assert result.best_params == {"optimizer.lr": 0.04} and result.best_checkpoint == "/ckpt/c"
     assert result.best_config["optimizer"]["lr"] == 0.04 and result.best_config["train"]["epochs"] == 3
-    assert result.ledger["budget_spent"] == 7  # the scheduler's books
+    assert result.ledger.spent == 7  # the scheduler's books
     assert {t["trial_id"]: t["status"] for t in result.trials} == {
         "a": "TERMINATED", "b": "TERMINATED", "c": "TERMINATED", "d": "DIVERGED"}
 
@@ -73,4 +74,4 @@ def test_collect_names_the_incumbent_and_writes_table_and_summary(tmp_path: Path
 def test_without_a_ledger_spent_is_each_trials_furthest_epoch(tmp_path: Path) -> None:
     grid = [_result("a", [(1, 0.9), (2, 0.6)], 0.02), _result("b", [(1, 0.4)], 0.03)]
     result = collect(grid, object(), SPACE, {}, "val_loss", "min", tmp_path)
-    assert result.ledger["budget_spent"] == 3 and result.ledger["budget"] is None
+    assert result.ledger.spent == 3 and result.ledger.planned is None

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import pytest
 
 from raynn.cli import main
+from raynn.hpo.ledger import BracketLedger, Ledger, RoundLedger
 from raynn.hpo.spaces import SearchSpace
 from raynn.tune.events import EVENTS_FILE, read_events
 from raynn.tune.report import write_report
@@ -64,7 +65,7 @@ def test_events_of_a_real_run_match_its_curves_and_ledger(tuned: Any) -> None:
         epochs = [e["epoch"] for e in results if e["trial_id"] == trial_id]
         assert epochs == [e for e, _ in curve] == list(range(1, len(curve) + 1))  # never repeated
     spent = [e["spent"] for e in results]
-    assert spent == sorted(spent) and spent[-1] == tuned.ledger["budget_spent"] == events[-1]["spent"]
+    assert spent == sorted(spent) and spent[-1] == tuned.ledger.spent == events[-1]["spent"]
     assert all(e["node_id"] and e["samples_per_s"] > 0 and e["wall_s"] >= 0 for e in results)
     assert min(e["value"] for e in results) == results[-1]["best"]
     ended = {e["trial_id"] for e in events if e["event"] == "status" and e["status"] == "TERMINATED"}
@@ -108,7 +109,7 @@ def test_the_report_renders_in_headless_chromium(report: tuple[subprocess.Comple
     for name in tuned.best_params:
         assert name in body
     assert tables >= 4  # best configuration, ledger summary, ledger brackets, results
-    assert f"budget spent {tuned.ledger['budget_spent']}" in body
+    assert f"budget spent {tuned.ledger.spent}" in body
 
 
 # ---- without Ray -------------------------------------------------------------------------------------------
@@ -218,8 +219,8 @@ def _hostile_experiment(root: Path) -> tuple[Path, dict[str, str]]:
     result = TuneResult(
         best_trial=hostile["trial"], best_params=params, best_config={}, best_value=0.5, best_epoch=2,
         best_checkpoint=str(exp / f"trial-{hostile['trial']}" / "checkpoint_000001"),
-        ledger={"scheduler": hostile["scheduler"], "budget": 3, "budget_spent": 3,
-                "rungs": [{"round": 0, "r": 1, "planned": 2, "reached": 2, "promoted": 1}]},
+        ledger=Ledger(3, 3, (BracketLedger(0, 0, None, 3, False, (RoundLedger(0, 1, 2, 2, 2, 1, False),)),),
+                      hostile["scheduler"]),
         curves=curves, path=str(exp),
         trials=[{"trial_id": t, "status": "TERMINATED", "epochs": curves[t][-1][0], "final": curves[t][-1][1],
                  "best": min(v for _, v in curves[t]), "checkpoint": None, "params": params} for t in trials],

@@ -91,7 +91,7 @@ def test_restore_after_the_driver_is_interrupted_continues_the_rungs(ray_session
     (Path(storage) / "state-at-interrupt.json").write_text(json.dumps(at_interrupt))
     before = SuccessiveHalving(budget=48, num_configs=8)
     before.load_state_dict(at_interrupt)
-    assert before.ledger()["brackets"][0]["rounds"][0]["reached"] >= 4
+    assert before.ledger().brackets[0].rounds[0].reached >= 4
     _wait_for_free_cpus(30)  # the driver's trial actors are gone
 
     assert tune.Tuner.can_restore(str(experiment))
@@ -135,8 +135,8 @@ def test_restore_after_the_driver_is_interrupted_continues_the_rungs(ray_session
     after = SuccessiveHalving(budget=48, num_configs=8)
     after.load_state_dict(_read_state(experiment))
     ledger = after.ledger()
-    assert [(r["entered"], r["reached"]) for r in ledger["brackets"][0]["rounds"]] == [(8, 8), (4, 4)]
-    assert ledger["budget_spent"] == 48 >= before.budget_spent
+    assert [(r.entered, r.reached) for r in ledger.brackets[0].rounds] == [(8, 8), (4, 4)]
+    assert ledger.spent == 48 >= before.budget_spent
     assert set(after.state_dict()["owner"]) == set(x_of)
 
 

@@ -84,7 +84,7 @@ def test_hyperband_with_gp_on_digits_end_to_end(ray_session: None, tmp_path: Pat
     for curve in result.curves.values():  # resumed from checkpoints: epochs never repeat or restart
         epochs = [e for e, _ in curve]
         assert epochs == list(range(1, len(epochs) + 1))
-    assert result.ledger["budget_spent"] == sum(reached) <= result.ledger["budget"]
+    assert result.ledger.spent == sum(reached) <= result.ledger.planned
     assert sorted(result.trial_rungs.values()) == [[1, 3]] * 3 + [[3]] * 2  # each trial at its bracket's rungs
     assert result.best_value is not None and result.best_value < 1.0
     assert result.best_config["train"]["epochs"] == 3 and Path(result.best_checkpoint).exists()

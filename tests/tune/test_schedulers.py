@@ -22,6 +22,8 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import BasicVariantGenerator
 
+from raynn.errors import ConfigError
+from raynn.hpo.ledger import Ledger
 from raynn.tune import (SCHEDULERS, STATE_FILE, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving,
                         build_scheduler)
 from raynn.tune.persistence import read_state
@@ -202,10 +204,10 @@ def test_async_halving_pauses_promotes_and_ends(slots: int, n: int) -> None:
     for trial in tune.trials:
         assert trial.history == list(range(1, trial.epoch + 1)), trial.trial_id
     ledger = scheduler.ledger()
-    assert [row["reached"] for row in ledger["rungs"]] == [
+    assert [row.reached for row in ledger.brackets[0].rounds] == [
         sum(t.epoch >= r for t in tune.trials) for r in (1, 3, 9)
     ]
-    assert ledger["budget_spent"] == scheduler.budget_spent == sum(tune.finals().values())
+    assert ledger.spent == scheduler.budget_spent == sum(tune.finals().values())
     if slots:
         assert tune.max_running <= slots
 
@@ -278,11 +280,11 @@ def test_ledger_and_plan_of_successive_halving() -> None:
     tune = FakeTune(scheduler, _xs(11), slots=2)
     tune.run()
     ledger = scheduler.ledger()
-    assert ledger["scheduler"] == "SuccessiveHalving"
-    assert ledger["budget"] == 96 and ledger["budget_spent"] == scheduler.budget_spent == 48 + 3 * 3 + 6
-    assert [(b["band"], b["budget"], b["spent"]) for b in ledger["brackets"]] == [(0, 48, 48), (1, 48, 15)]
-    assert [(r["entered"], r["reached"]) for r in ledger["brackets"][1]["rounds"]] == [(3, 3), (1, 1)]
-    assert json.loads(json.dumps(ledger)) == ledger
+    assert ledger.scheduler == "SuccessiveHalving"
+    assert ledger.planned == 96 and ledger.spent == scheduler.budget_spent == 48 + 3 * 3 + 6
+    assert [(b.band, b.planned, b.spent) for b in ledger.brackets] == [(0, 48, 48), (1, 48, 15)]
+    assert [(r.entered, r.reached) for r in ledger.brackets[1].rounds] == [(3, 3), (1, 1)]
+    assert Ledger.from_json(json.loads(json.dumps(ledger.to_json()))) == ledger  # typed to the JSON edge
 
 
 def test_hyperband_ledger_has_one_row_per_bracket() -> None:
@@ -290,9 +292,9 @@ def test_hyperband_ledger_has_one_row_per_bracket() -> None:
     tune = FakeTune(scheduler, _xs(13), slots=3)
     tune.run()
     ledger = scheduler.ledger()
-    assert [(b["band"], b["bracket"]) for b in ledger["brackets"]] == [(0, 2), (0, 1)]
-    assert [[r["entered"] for r in b["rounds"]] for b in ledger["brackets"]] == [[9, 3, 1], [4, 1]]
-    assert ledger["budget_spent"] == sum(tune.finals().values())
+    assert [(b.band, b.bracket) for b in ledger.brackets] == [(0, 2), (0, 1)]
+    assert [[r.entered for r in b.rounds] for b in ledger.brackets] == [[9, 3, 1], [4, 1]]
+    assert ledger.spent == sum(tune.finals().values())
 
 
 def _storage(path: Any) -> Any:
@@ -423,7 +425,7 @@ def test_constructor_arguments_are_checked() -> None:
 def test_registry_builds_every_scheduler_the_cli_names() -> None:
     assert SCHEDULERS.names() == ["asha", "curve", "fifo", "hyperband", "sh"]
     args = {"budget": 48, "num_configs": 8, "max_resource": 9, "eta": 3, "metric": "loss", "mode": "min"}
-    built = {entry.name: build_scheduler(entry.name, **args) for entry in SCHEDULERS}
+    built = {entry.name: build_scheduler(entry.name, **entry.obj.options.pick(args)) for entry in SCHEDULERS}
     assert all(entry.summary for entry in SCHEDULERS)
     assert isinstance(built["sh"], SuccessiveHalving) and built["sh"].plan()[0]["n"] == 8
     assert isinstance(built["hyperband"], HyperBand) and isinstance(built["asha"], AsyncHalving)
@@ -431,6 +433,18 @@ def test_registry_builds_every_scheduler_the_cli_names() -> None:
     assert isinstance(built["curve"], LearningCurveStopping) and built["curve"].rule.max_resource == 9
     with pytest.raises(ValueError, match="valid names"):
         SCHEDULERS.get("median")
+
+
+def test_a_scheduler_refuses_an_option_it_does_not_take_in_one_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        build_scheduler("sh", budget=48, num_configs=8, eta=3)
+    assert str(info.value) == ("eta: is not an option of scheduler 'sh' (its options: budget, num_configs, metric, "
+                               "mode), got 3")
+    with pytest.raises(ConfigError, match="^budget: must hold for scheduler 'sh': field required"):
+        build_scheduler("successive_halving", num_configs=8)
+    assert type(build_scheduler("fifo")).__name__ == "FIFOScheduler"
+    with pytest.raises(ConfigError, match="^metric: is not an option of scheduler 'fifo'"):
+        build_scheduler("fifo", metric="loss")
 
 
 def test_curve_stopping_adapter_stops_what_the_rule_stops() -> None:

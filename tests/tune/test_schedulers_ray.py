@@ -74,8 +74,8 @@ def test_successive_halving_with_one_slot(ray_session: None, storage: str) -> No
         assert (4, 3) in runs[x], runs[x]
     assert (4, 0) in runs[0.4], runs[0.4]  # the last to arrive completes the rung: promoted without a pause
     ledger = scheduler.ledger()
-    assert ledger["budget_spent"] == scheduler.budget_spent == 48
-    assert [(r["entered"], r["reached"]) for r in ledger["brackets"][0]["rounds"]] == [(8, 8), (4, 4)]
+    assert ledger.spent == scheduler.budget_spent == 48
+    assert [(r.entered, r.reached) for r in ledger.brackets[0].rounds] == [(8, 8), (4, 4)]
 
 
 def test_successive_halving_opens_a_second_band_and_halves_a_short_one(
@@ -90,11 +90,11 @@ def test_successive_halving_opens_a_second_band_and_halves_a_short_one(
         0.5: 2, 0.1: 7, 0.9: 2, 0.3: 7, 0.7: 2, 0.6: 2, 0.2: 7
     }
     ledger = scheduler.ledger()
-    assert [[(r["entered"], r["reached"]) for r in b["rounds"]] for b in ledger["brackets"]] == [
+    assert [[(r.entered, r.reached) for r in b.rounds] for b in ledger.brackets] == [
         [(5, 5), (2, 2)],
         [(2, 2), (1, 1)],
     ]
-    assert ledger["budget"] == 40 and ledger["budget_spent"] == 5 * 2 + 2 * 5 + 2 * 2 + 5
+    assert ledger.planned == 40 and ledger.spent == 5 * 2 + 2 * 5 + 2 * 2 + 5
 
 
 def test_hyperband_with_two_slots_halves(ray_session: None, storage: str) -> None:
@@ -117,6 +117,6 @@ def test_async_halving_pauses_and_promotes(ray_session: None, storage: str) -> N
     assert set(finals.values()) <= {1, 3, 9} and finals[0.1] == 9
     promoted = [x for x, seq in runs.items() if any(start > 0 for _, start in seq)]
     assert 0.1 in promoted and all(finals[x] > 1 for x in promoted)  # paused at a rung, resumed later
-    rungs = scheduler.ledger()["rungs"]
-    assert [r["reached"] for r in rungs] == [sum(f >= r for f in finals.values()) for r in (1, 3, 9)]
-    assert rungs[0]["promoted"] <= 3 and rungs[1]["promoted"] <= 1
+    rungs = scheduler.ledger().brackets[0].rounds
+    assert [r.reached for r in rungs] == [sum(f >= r for f in finals.values()) for r in (1, 3, 9)]
+    assert rungs[0].promoted <= 3 and rungs[1].promoted <= 1

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
+from raynn.hpo.ledger import Ledger
 from raynn.tune.view import ProgressView
 
 
 class _Scheduler:
-    def ledger(self) -> dict[str, Any]:
-        return {"budget": 27, "budget_spent": 5}
+    def ledger(self) -> Ledger:
+        return Ledger(27, 5, ())
 
 
 def _trial(trial_id: str, status: str) -> Any:

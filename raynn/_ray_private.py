@@ -1,14 +1,20 @@
-"""Every place raynn reaches into Ray Tune's private state, in one small module (Ray 2.60).
+"""Every place raynn reaches into Ray's private modules and fields, in one module (Ray 2.60).
 
 Ray offers no public API for these; each function says what it reads or writes and why. When Ray changes,
-this module is the one to read again.
+this module is the one to read again (``tests/test_ray_private.py`` fails if a private use appears elsewhere).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
-__all__ = ["concurrency_slots", "forget_decisions", "local_tuner", "take_limiter_slot"]
+__all__ = [
+    "autoscaling_status", "cluster_config", "concurrency_slots", "forget_decisions", "job_config_json",
+    "local_tuner", "quiet_train_report_logs", "ray_address_from_environment", "set_live_parts",
+    "set_worker_group_start_timeout", "take_limiter_slot",
+]
 
 
 def concurrency_slots(search_alg: Any) -> tuple[int, set[str], Any | None] | None:
@@ -48,6 +54,12 @@ def local_tuner(tuner: Any) -> Any | None:
     return tuner._local_tuner
 
 
+def set_live_parts(internal: Any, scheduler: Any, callbacks: list[Any]) -> None:
+    """Give a restored ``TunerInternal`` (see :func:`local_tuner`) this run's scheduler and callbacks."""
+    internal._tune_config.scheduler = scheduler
+    internal._run_config.callbacks = callbacks
+
+
 def forget_decisions(tune_controller: Any, trial_id: str) -> None:
     """Drop the scheduling decisions Tune still holds for a trial it is adding (again).
 
@@ -66,3 +78,56 @@ def forget_decisions(tune_controller: Any, trial_id: str) -> None:
         decisions = getattr(controller, name, None)
         if isinstance(decisions, dict):
             decisions.pop(trial_id, None)
+
+
+def cluster_config() -> Any | None:
+    """The GCS's ``autoscaler_pb2.ClusterConfig`` (node groups the autoscaler may add), or None if unreadable."""
+    try:
+        import ray._private.state
+
+        return ray._private.state.state.get_cluster_config()
+    except Exception:  # noqa: BLE001 - a private API: without it, only the nodes up count
+        return None
+
+
+def autoscaling_status() -> bytes | None:
+    """The v1 autoscaler's debug status (JSON) from the GCS key-value store, or None if there is none."""
+    try:
+        from ray._private import ray_constants
+        from ray.experimental.internal_kv import _internal_kv_get
+
+        return _internal_kv_get(ray_constants.DEBUG_AUTOSCALING_STATUS)
+    except Exception:  # noqa: BLE001 - no status readable
+        return None
+
+
+def ray_address_from_environment() -> str:
+    """The address ``ray.init(address="auto")`` would use; ``ConnectionError`` when no cluster is found."""
+    from ray._private import services
+
+    return services.get_ray_address_from_environment("auto", None)
+
+
+def job_config_json() -> str | None:
+    """The job config (JSON) Ray hands a driver started by ``ray job submit``, or None outside a job."""
+    from ray._private.runtime_env.constants import RAY_JOB_CONFIG_JSON_ENV_VAR
+
+    return os.environ.get(RAY_JOB_CONFIG_JSON_ENV_VAR)
+
+
+def quiet_train_report_logs() -> None:
+    """Ray Train logs two INFO lines per report from two private modules; raise their loggers to WARNING."""
+    try:
+        from ray.train.v2._internal.execution import context, storage
+    except ImportError:  # a Ray without these private modules: leave its logging alone
+        return
+    for module in (context, storage):
+        logging.getLogger(module.__file__).setLevel(logging.WARNING)
+        logging.getLogger(module.__name__).setLevel(logging.WARNING)
+
+
+def set_worker_group_start_timeout(seconds: float) -> None:
+    """Ray Train reads its worker-group start timeout from this process's environment at ``fit()``."""
+    from ray.train.v2._internal.constants import WORKER_GROUP_START_TIMEOUT_S_ENV_VAR
+
+    os.environ[WORKER_GROUP_START_TIMEOUT_S_ENV_VAR] = str(float(seconds))
