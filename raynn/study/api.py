@@ -51,9 +51,9 @@ def _seeds(seeds: list[int]) -> str:
 def _data_name(study: Study) -> str:
     if not study.runs:
         return "synthetic data (no training runs)"
-    data = study.runs[0].config["data"]
-    sub = f", subset {data['subset']}" if data["subset"] else ""
-    return f"{data['name']}{sub}, {round(100 * data['val_fraction'])}% held out for validation"
+    data = study.runs[0].typed.data
+    sub = f", subset {data.subset}" if data.subset else ""
+    return f"{data.name}{sub}, {round(100 * data.val_fraction)}% held out for validation"
 
 
 def _accumulate_patch(spec: Study, patch: Mapping[str, Any] | None, accumulate: Any) -> dict[str, Any]:

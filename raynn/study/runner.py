@@ -89,7 +89,7 @@ def train_in_process(spec: RunSpec, quiet: bool = True) -> tuple[list[dict[str, 
     tmp = tempfile.mkdtemp(prefix="raynn-study-")
     try:
         run = LocalRun(tmp, keep=1, log=(lambda _m: None) if quiet else print)
-        device = torch.device("cuda" if spec.config["train"]["gpus_per_worker"] > 0 and torch.cuda.is_available() else "cpu")
+        device = torch.device("cuda" if spec.typed.train.gpus_per_worker > 0 and torch.cuda.is_available() else "cpu")
         for cfg in spec.phases:
             env = run.env(device)
             if spec.log_iterations:
@@ -214,7 +214,7 @@ def _join_ray(runs: Sequence[RunSpec], address: str | None, code: dict[str, Any]
     probe_nodes({k: v for r in runs for k, v in class_paths(r.config).items()})
     # A run the cluster can never hold fails here, with the arithmetic (as `raynn train` does), not after Ray
     # Train's pending timeout.
-    for w, g in sorted({(r.workers, float(r.config["train"]["gpus_per_worker"])) for r in runs}):
+    for w, g in sorted({(r.workers, float(r.typed.train.gpus_per_worker)) for r in runs}):
         check_fits(trial_demand(w, g, workers_flag="--workers", gpus_flag="--gpus-per-worker"))
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
@@ -271,7 +271,7 @@ def run_all(runs: Sequence[RunSpec], *, address: str | None = None, storage: str
                 job = jobs.pop(0)
                 spec = runs[job[0]]
                 if spec.workers == 1:
-                    gpus = float(spec.config["train"]["gpus_per_worker"])
+                    gpus = float(spec.typed.train.gpus_per_worker)
                     ref = local.options(num_cpus=1, num_gpus=gpus).remote(spec)
                 else:
                     ref = group.options(num_cpus=0).remote([runs[i] for i in job], scratch)

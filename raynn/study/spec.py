@@ -19,11 +19,12 @@ Nothing in this module imports Ray.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 from raynn.errors import ConfigError
@@ -31,6 +32,9 @@ from raynn.registry import Registry
 from raynn.study.registries import ANALYSES, CLAIMS, FIGURES, GENERATORS
 from raynn.values import set_dotted as _set_dotted
 from raynn.yamlio import load_yaml_file
+
+if TYPE_CHECKING:
+    from raynn.config_model import RunConfig
 
 __all__ = [
     "ClaimSpec",
@@ -125,9 +129,16 @@ class RunSpec:
         """The config of the last phase (the one a user would copy)."""
         return self.phases[-1]
 
+    @functools.cached_property
+    def typed(self) -> RunConfig:
+        """The config of the last phase, typed (``run.typed.train.workers``)."""
+        from raynn.config_model import RunConfig
+
+        return RunConfig.checked(self.config)
+
     @property
     def workers(self) -> int:
-        return int(self.phases[-1]["train"]["workers"])
+        return self.typed.train.workers
 
 
 @dataclass(frozen=True)
