@@ -206,15 +206,10 @@ def _ray_logs_to(path: Path | None) -> Iterator[None]:
         handler.addFilter(_not_ray_internal)
     ray_logger.addHandler(to_file)
     # Tune reads this switch at fit(): "0" selects its legacy output, which prints nothing at verbose=0.
-    saved = os.environ.get("RAY_AIR_NEW_OUTPUT")
-    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
     try:
-        yield
+        with _environ("RAY_AIR_NEW_OUTPUT", "0"):
+            yield
     finally:
-        if saved is None:
-            os.environ.pop("RAY_AIR_NEW_OUTPUT", None)
-        else:
-            os.environ["RAY_AIR_NEW_OUTPUT"] = saved
         ray_logger.removeHandler(to_file)
         to_file.close()
         for handler, level in zip(terminal, levels):
@@ -232,15 +227,22 @@ def _one_tensorboard_writer() -> Iterator[None]:
     """While ``raynn tune`` runs, Tune adds none of its default loggers (it reads this switch at ``fit()``):
     :func:`_tuner` gives it the CSV and JSON ones, and raynn's :class:`~raynn.tune.monitor.TensorBoardLogger` is
     each trial's one TensorBoard writer (Tune's own would write a second copy into every trial directory)."""
-    saved = os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS")
-    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+    with _environ("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1"):
+        yield
+
+
+@contextlib.contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    """``os.environ[name] = value`` while the block runs; the previous value (or its absence) afterwards."""
+    saved = os.environ.get(name)
+    os.environ[name] = value
     try:
         yield
     finally:
         if saved is None:
-            os.environ.pop("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", None)
+            os.environ.pop(name, None)
         else:
-            os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = saved
+            os.environ[name] = saved
 
 
 def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: dict[str, Any]) -> tuple[Any, Any]:
