@@ -2,7 +2,8 @@
 
 A ``result`` line holds the time, trial, epoch, value, the incumbent (:mod:`raynn.tune.best`), node,
 throughput and ``spent = sum_i max_epoch(i)`` (the ledger's ``budget_spent``); ``status`` lines record a trial
-starting, pausing, ending or failing. A resumed experiment appends to the same file and continues its clock.
+starting, pausing, ending or failing, ``recover`` lines a failed trial that Tune retries. A resumed experiment
+appends to the same file and continues its clock.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class EventLog(Callback):
       the trial reported it.
     - ``status``: ``trial_id``, ``status`` (``RUNNING``, ``PAUSED``, ``TERMINATED``, ``ERROR``), ``epoch``
       (the trial's furthest), ``spent``.
+    - ``recover``: ``trial_id``, ``epoch`` (the trial's furthest), ``from_epoch`` (the epoch of the checkpoint
+      Tune restarts it from; null: from the start), ``failures``: a trial that failed and that Tune retries.
     - ``end``: ``spent``, ``best``, ``best_trial``, ``best_epoch``.
 
     ``spent = sum_i max_epoch(i)`` over trials ``i``: a paused and resumed trial is charged once per epoch.
@@ -193,6 +196,13 @@ class EventLog(Callback):
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._set_status(trial, "ERROR")
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        trial_id = str(trial.trial_id)
+        checkpoint = trial.latest_checkpoint_result
+        from_epoch = as_resource(checkpoint.metrics.get(self.resource_attr)) if checkpoint else None
+        self._write("recover", trial_id=trial_id, epoch=self._furthest.get(trial_id), from_epoch=from_epoch,
+                    failures=int(trial.num_failures))
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         self._write("end", spent=self.spent, **self._best_fields())

@@ -61,7 +61,9 @@ def _latest_checkpoint() -> str | None:
 
 RAY_LOGGERS = ("ray.tune", "ray.train")
 """Ray's loggers whose INFO lines a trial emits per checkpoint and restore ("Checkpoint successfully created
-at ...", "Restored on ... from checkpoint ...")."""
+at ...", "Restored on ... from checkpoint ..."). A trial routes them once it starts training, so a restore in a
+fresh actor (Tune retrying a failed trial) logs before that and reaches the terminal instead; the driver's
+``events.jsonl`` records every retry with the epoch it restarts from (:class:`raynn.tune.events.EventLog`)."""
 
 
 def route_ray_logs(path: str | Path) -> None:

@@ -127,3 +127,20 @@ def test_a_line_cut_short_by_a_crash_is_skipped(tmp_path: Path) -> None:
 def test_mode_is_checked() -> None:
     with pytest.raises(ValueError, match="`mode` must be 'min' or 'max', but got mode='maximum'"):
         EventLog("exp", "val_loss", "maximum")
+
+
+def test_a_retried_trial_is_logged_with_the_checkpoint_it_restarts_from(tmp_path: Path) -> None:
+    log = EventLog(tmp_path, "val_loss", "min", clock=_Clock())
+    log.setup()
+    a, b = _trial("a"), _trial("b")
+    _result(log, a, 1, 0.9)
+    _result(log, a, 2, 0.8)
+    a.latest_checkpoint_result = SimpleNamespace(metrics={"epoch": 1, "val_loss": 0.9})
+    a.num_failures = 1
+    log.on_trial_recover(iteration=1, trials=[a, b], trial=a)
+    b.latest_checkpoint_result, b.num_failures = None, 2  # no checkpoint yet: Tune starts it over
+    log.on_trial_recover(iteration=2, trials=[a, b], trial=b)
+
+    recovered = [(e["trial_id"], e["epoch"], e["from_epoch"], e["failures"])
+                 for e in read_events(tmp_path / EVENTS_FILE) if e["event"] == "recover"]
+    assert recovered == [("a", 2, 1, 1), ("b", 0, None, 2)]

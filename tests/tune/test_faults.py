@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 from raynn.faults import MARKER_ENV, PAUSE_ENV
+from raynn.tune.events import EVENTS_FILE, read_events
 from raynn_testing.checks import ONE_BAND_SPENT, check_resumed_band
 
 SPACE: dict[str, Any] = {
@@ -152,10 +153,14 @@ def test_a_killed_trial_actor_resumes_from_its_checkpoint(workdir: Path, referen
     assert _by_config(exp) == _by_config(ref_exp)
     assert _summary(exp)["ledger"] == _summary(ref_exp)["ledger"]
     assert _summary(exp)["ledger"]["budget_spent"] == ONE_BAND_SPENT
-    # Restored once, from the epoch-1 checkpoint: Tune's trial state counts the failure.
-    restored = [line for line in (exp / "ray.log").read_text().splitlines()
-                if "Restored" in line and trial in line]
-    assert restored, "the killed trial was not restored from a checkpoint"
+    # Restarted once, from the epoch-1 checkpoint: its next result is epoch 2 (epoch 1 is not trained again).
+    events = [e for e in read_events(exp / EVENTS_FILE) if e.get("trial_id") == trial]
+    recovered = [i for i, e in enumerate(events) if e["event"] == "recover"]
+    assert len(recovered) == 1, events
+    assert events[recovered[0]] | {"time": 0, "wall_s": 0} == {
+        "event": "recover", "time": 0, "wall_s": 0, "trial_id": trial, "epoch": 1, "from_epoch": 1, "failures": 1}
+    after = [e["epoch"] for e in events[recovered[0]:] if e["event"] == "result"]
+    assert after[0] == 2, events
     print(f"\nactor killed: trial {trial} restored from its epoch-1 checkpoint; epochs recomputed: 1; "
           f"wall {seconds:.1f} s vs uninterrupted {reference[1]:.1f} s")
     _wait_for_free_cpus()
