@@ -80,15 +80,18 @@ def test_a_request_that_never_fits_exits_2_with_the_arithmetic(tmp_path: Path) -
 
 @pytest.mark.slow
 def test_two_workers_per_trial_run_on_two_cpus(tmp_path: Path) -> None:
-    """The issue's case: each 2-worker trial needs the machine's 2 CPUs and its driver reserves none of them;
-    asha pauses the trials at rung 1, so the first trial's workers must be released for the second to start."""
-    codes, stderr = _drive([["tune", _space(tmp_path), "--scheduler", "asha", "--searcher", "random",
-                             "--num-samples", "2", "--workers-per-trial", "2", "--storage", "out",
-                             "--name", "fits", "--pending-timeout", "120"]], tmp_path, timeout=600)
+    """The issue's case: each 2-worker trial needs the machine's 2 CPUs and its driver reserves none of them.
+    HyperBand (R = 2, eta = 2: one bracket of 2 configurations at 1 epoch, the better one to 2) pauses both at
+    rung 1, stops one and resumes the other: neither could start unless the trial before released every
+    resource it held, paused or stopped."""
+    codes, stderr = _drive([["tune", _space(tmp_path), "--scheduler", "hyperband", "--eta", "2",
+                             "--searcher", "random", "--num-samples", "2", "--workers-per-trial", "2",
+                             "--storage", "out", "--name", "fits", "--pending-timeout", "120"]], tmp_path, timeout=600)
     assert [rc for rc, _ in codes] == [0], stderr[-3000:]
     exp = tmp_path / "out" / "fits"
-    rows = (exp / "results.csv").read_text().strip().splitlines()
-    assert len(rows) == 1 + 2, rows  # header + both trials
+    curves = json.loads((exp / "summary.json").read_text())["curves"].values()
+    assert sorted(max(e for e, _ in c) for c in curves) == [1, 2]
+    assert all([e for e, _ in c] == list(range(1, len(c) + 1)) for c in curves)  # resumed, never restarted
     assert "timed out" not in stderr
     assert len(list((exp / "train-runs").iterdir())) == 2  # each trial ran its own Ray Train group
 
