@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from raynn.errors import ConfigError
 from raynn.registry import Registry
 from raynn.study.registries import ANALYSES, CLAIMS, FIGURES, GENERATORS
+from raynn.validation import unknown_key
 from raynn.values import check_flag, check_int
 from raynn.values import set_dotted as _set_dotted
 from raynn.yamlio import load_yaml_file
@@ -193,7 +194,7 @@ def _unknown(mapping: Mapping[str, Any], valid: set[str], where: str) -> None:
     unknown = sorted(set(mapping) - valid)
     if unknown:
         key = f"{where}.{unknown[0]}"
-        raise ConfigError(key, f"is not a known key; valid keys here: {', '.join(sorted(valid))}", mapping[unknown[0]])
+        raise ConfigError(key, unknown_key(sorted(valid)), mapping[unknown[0]])
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:
