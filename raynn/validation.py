@@ -200,7 +200,9 @@ def _rule(err: dict[str, Any]) -> str:
 def unknown_key(valid: Iterable[str], noun: str = "key", of: str = "") -> str:
     """The rule for a key that is none of ``valid``: "is not a known key; valid keys here: a, b", or with ``noun``
     and ``of`` "is not a known option of scheduler 'sh'; valid options here: budget, num_configs"."""
-    return f"is not a known {noun}{' of ' + of if of else ''}; valid {noun}s here: {', '.join(valid)}"
+    names = list(valid)
+    where = f"is not a known {noun}{' of ' + of if of else ''}"
+    return f"{where}; valid {noun}s here: {', '.join(names)}" if names else f"{where}; it takes no {noun}s"
 
 
 def dotted(prefix: str = "", root: str = "config") -> Callable[[list[str]], str]:

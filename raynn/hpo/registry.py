@@ -46,8 +46,9 @@ class SchedulerOptions(BaseModel):
         try:
             return cls(**options)
         except ValidationError as exc:
-            raise config_error(exc, root=f"scheduler {scheduler!r}", scope=f" for scheduler {scheduler!r}",
-                               unknown=unknown_key(cls.model_fields, "option", f"scheduler {scheduler!r}")) from None
+            where = f"scheduler {scheduler!r}"  # an option is named alone, not by a union member it failed
+            raise config_error(exc, key=lambda loc: loc[0] if loc else where, scope=f" for {where}",
+                               unknown=unknown_key(cls.model_fields, "option", where)) from None
 
 
 class FifoOptions(SchedulerOptions):
