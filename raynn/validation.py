@@ -222,7 +222,7 @@ def config_error(exc: ValidationError, root: str = "config", prefix: str = "", *
     parts as strings, a :class:`Rule`'s ``key`` appended) into the key (default :func:`dotted` of ``prefix`` and
     ``root``: ``train.lr``; ``raynn tune`` names its flags, ``--max-concurrent``); ``unknown`` is the rule for
     a key the model does not take (see :func:`unknown_key`); ``scope`` follows a rule that Pydantic, not raynn,
-    worded (`` for scheduler 'sh'``)."""
+    worded (``" for scheduler 'sh'"``)."""
     err = exc.errors(include_url=False)[0]
     inner = (err.get("ctx") or {}).get("error")
     if isinstance(inner, ConfigError):
