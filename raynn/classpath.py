@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from raynn.errors import ConfigError
+from raynn.validation import unknown_key
 
 __all__ = ["CLASS_PATH_RULE", "check_spec", "class_paths", "import_object", "instantiate", "is_spec", "normalize_specs",
            "object_path", "takes"]
@@ -126,8 +127,7 @@ def check_spec(key: str, spec: Any, *, fill: tuple[str, ...] = ()) -> Any:
         raise ConfigError(key, "must be a mapping {class_path, init_args}", spec)
     unknown = sorted(set(spec) - SPEC_KEYS)
     if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", "is not a known key; valid keys here: class_path, init_args",
-                          spec[unknown[0]])
+        raise ConfigError(f"{key}.{unknown[0]}", unknown_key(sorted(SPEC_KEYS)), spec[unknown[0]])
     path, init_args = spec["class_path"], spec.get("init_args") or {}
     try:
         obj = import_object(path)

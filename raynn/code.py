@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from raynn.errors import ConfigError
+from raynn.validation import unknown_key
 
 __all__ = ["check_code", "code_flags", "digest", "job_runtime_env", "probe_cuda", "probe_nodes", "runtime_env",
            "sys_path_entries"]
@@ -50,10 +51,10 @@ def check_code(code: Any, key: str = "code") -> dict[str, Any]:
     """
     if not isinstance(code, Mapping):
         raise ConfigError(key, "must be a mapping {working_dir, py_modules, excludes}", code)
-    unknown = sorted(set(code) - {"working_dir", "py_modules", "excludes"})
+    valid = ("excludes", "py_modules", "working_dir")
+    unknown = sorted(set(code) - set(valid))
     if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", "is not a known key; valid keys here: excludes, py_modules, "
-                          "working_dir", code[unknown[0]])
+        raise ConfigError(f"{key}.{unknown[0]}", unknown_key(valid), code[unknown[0]])
     out: dict[str, Any] = {"working_dir": None, "py_modules": [], "excludes": []}
     if code.get("working_dir") is not None:
         out["working_dir"] = _path(f"{key}.working_dir", code["working_dir"], file_ok=False)

@@ -13,6 +13,7 @@ from typing import Any
 
 from raynn.mode import Mode
 from raynn.registry import Registry
+from raynn.values import check_int, value_error
 
 __all__ = ["METRICS", "EarlyStopping", "Mode"]
 
@@ -41,16 +42,14 @@ class EarlyStopping:
     def __init__(
         self, patience: int, min_delta: float = 0.0, mode: str | Mode = "min", warmup: int = 0
     ) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"`patience` must be an int >= 1, but got {patience=!r}")
+        check_int("patience", patience, 1, rule="must be an int >= 1", error=value_error)
         if not (min_delta >= 0 and math.isfinite(min_delta)):
             raise ValueError(f"`min_delta >= 0` must hold, but got {min_delta=}")
         try:
             self.mode = Mode(mode)
         except ValueError:
             raise ValueError(f"`mode` must be one of {[m.value for m in Mode]}, but got {mode=!r}") from None
-        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-            raise ValueError(f"`warmup` must be an int >= 0, but got {warmup=!r}")
+        check_int("warmup", warmup, 0, rule="must be an int >= 0", error=value_error)
         self.patience, self.min_delta, self.warmup = patience, float(min_delta), warmup
         self.best: float | None = None
         self.best_epoch: int | None = None

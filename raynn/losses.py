@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from raynn.values import is_int
+
 __all__ = ["SmoothedCrossEntropy", "distillation_loss", "smooth_labels", "smoothed_cross_entropy"]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -51,7 +53,7 @@ def smooth_labels(
         Soft targets of shape ``(..., K)``, each row summing to 1.
     """
     _check_eps(eps)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+    if not is_int(num_classes) or num_classes < 2:
         raise ValueError(f"`num_classes >= 2` must hold for label smoothing, but got {num_classes=!r}")
     if check:
         _check_targets(targets, num_classes)

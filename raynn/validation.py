@@ -10,7 +10,9 @@ A leaf module (it imports only :mod:`raynn.errors` and :mod:`raynn.values`): the
   bounds also go into the JSON Schema.
 * :func:`config_error` turns Pydantic's :class:`~pydantic.ValidationError` into :class:`ConfigError`: a
   :class:`ConfigError` raised inside a validator (a registry, a ``class_path``) comes out as it was raised;
-  a :class:`Rule` or one of Pydantic's own errors is named by the dotted location of the field.
+  a :class:`Rule` or one of Pydantic's own errors is named by the location of the field (dotted by default;
+  ``raynn tune``'s options and the schedulers' options say how their keys read). It is the one translation:
+  :mod:`raynn.tune.options` and :mod:`raynn.hpo.registry` use it too.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationE
 from raynn.errors import ConfigError
 from raynn.values import INT_MAX, is_finite_number, is_int
 
-__all__ = ["Flag", "Rule", "Section", "choice", "config_error", "integer", "number", "text"]
+__all__ = ["Flag", "Rule", "Section", "choice", "config_error", "dotted", "integer", "number", "text", "unknown_key"]
 
 
 class Rule(ValueError):
@@ -61,7 +63,7 @@ class Section(BaseModel):
 
     @classmethod
     def _unknown_rule(cls, raw: dict[str, Any]) -> str:
-        return f"is not a known key; valid keys here: {', '.join(sorted(cls.keys()))}"
+        return unknown_key(sorted(cls.keys()))
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -170,11 +172,15 @@ _RULES: dict[str, str] = {
     "model_attributes_type": "must be a mapping",
     "list_type": "must be a list",
     "string_type": "must be a string",
+    "tuple_type": "must be a list",
     "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
     "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
     "float_type": "must be a finite number",
+    "float_parsing": "must be a finite number",
     "finite_number": "must be a finite number",
-    "extra_forbidden": "is not a known key",
 }
 
 
@@ -185,23 +191,50 @@ def _rule(err: dict[str, Any]) -> str:
             return f"must be {sign} {ctx[bound]}"
     if err["type"] == "literal_error":
         return f"must be one of {ctx.get('expected', '')}".replace("'", "")
-    return _RULES.get(err["type"], f"must be valid: {err['msg']}")
+    if err["type"] in _RULES:
+        return _RULES[err["type"]]
+    msg = err["msg"]  # "Input should be a valid date": "must be a valid date"
+    return "must be" + msg[len("Input should be"):] if msg.startswith("Input should be") else f"must be valid: {msg}"
 
 
-def config_error(exc: ValidationError, root: str = "config", prefix: str = "") -> ConfigError:
-    """The first error of ``exc`` as a :class:`ConfigError`: the dotted key (``prefix`` + the field's location,
-    ``root`` for the whole input), the rule and the value."""
+def unknown_key(valid: Iterable[str], noun: str = "key", of: str = "") -> str:
+    """The rule for a key that is none of ``valid``: "is not a known key; valid keys here: a, b", or with ``noun``
+    and ``of`` "is not a known option of scheduler 'sh'; valid options here: budget, num_configs"."""
+    names = list(valid)
+    where = f"is not a known {noun}{' of ' + of if of else ''}"
+    return f"{where}; valid {noun}s here: {', '.join(names)}" if names else f"{where}; it takes no {noun}s"
+
+
+def dotted(prefix: str = "", root: str = "config") -> Callable[[list[str]], str]:
+    """The key of a location as a dotted path (``train.lr``) after ``prefix``; ``root`` for the whole input."""
+    return lambda loc: ".".join([prefix, *loc] if prefix else loc) or root
+
+
+def config_error(exc: ValidationError, root: str = "config", prefix: str = "", *,
+                 key: Callable[[list[str]], str] | None = None, unknown: str = "is not a known key",
+                 scope: str = "") -> ConfigError:
+    """The first error of ``exc`` as a :class:`ConfigError` naming the key, the rule and the value; the one
+    translation of Pydantic's errors for the run config, the search spaces, ``raynn tune``'s options and the
+    schedulers' options.
+
+    A :class:`ConfigError` raised inside a validator (a registry, a ``class_path``) comes out as it was raised; a
+    :class:`Rule` or one of Pydantic's own errors is named by its location. ``key`` turns the location (its
+    parts as strings, a :class:`Rule`'s ``key`` appended) into the key (default :func:`dotted` of ``prefix`` and
+    ``root``: ``train.lr``; ``raynn tune`` names its flags, ``--max-concurrent``); ``unknown`` is the rule for
+    a key the model does not take (see :func:`unknown_key`); ``scope`` follows a rule that Pydantic, not raynn,
+    worded (``" for scheduler 'sh'"``)."""
     err = exc.errors(include_url=False)[0]
     inner = (err.get("ctx") or {}).get("error")
     if isinstance(inner, ConfigError):
         return inner
-    parts = [prefix] if prefix else []
-    parts += [str(p) for p in err["loc"]]
+    loc = [str(p) for p in err["loc"]]
     value = err.get("input")
     if isinstance(inner, Rule):
         rule = inner.rule
-        parts += [inner.key] if inner.key is not None else []
+        loc += [inner.key] if inner.key is not None else []
         value = value if inner.value is Rule._UNSET else inner.value
+    elif err["type"] == "extra_forbidden":
+        rule = unknown
     else:
-        rule = _rule(err)
-    return ConfigError(".".join(parts) or root, rule, value)
+        rule = _rule(err) + scope
+    return ConfigError((key or dotted(prefix, root))(loc), rule, value)

@@ -33,7 +33,6 @@ MNIST). Zero-strength settings (``degrees=0``, ``p=0``, ``scale=[1, 1]``, ``frac
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -43,6 +42,7 @@ from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
 from raynn.registry import Registry
+from raynn.values import check_int, check_number, value_error, value_error_of
 
 __all__ = [
     "AUGMENTATIONS",
@@ -62,9 +62,7 @@ _INTERPOLATIONS = {"nearest": InterpolationMode.NEAREST, "bilinear": Interpolati
 
 
 def _real(owner: str, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{owner}: `{key}` must be a finite number, but got {key}={value!r}")
-    return float(value)
+    return float(check_number(key, value, "must be a finite number", error=value_error_of(owner)))
 
 
 def _pair(owner: str, key: str, value: Any) -> tuple[float, float]:
@@ -453,7 +451,5 @@ def build_augmentation(
         return None
     steps = [AUGMENTATIONS.build(spec) for spec in specs]
     if generator is None:
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"`seed` must be an int, but got {seed=!r}")
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(check_int("seed", seed, rule="must be an int", error=value_error))
     return AugmentationPipeline(steps, generator)

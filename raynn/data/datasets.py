@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from raynn.registry import Registry
+from raynn.values import check_int, is_int, value_error
 
 __all__ = [
     "DATASETS",
@@ -332,9 +333,7 @@ DATASETS.add(
 
 
 def _generator(seed: int) -> torch.Generator:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"`seed` must be an int, but got {seed=!r}")
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator().manual_seed(check_int("seed", seed, rule="must be an int", error=value_error))
 
 
 def load(
@@ -355,7 +354,7 @@ def load(
     dataset = DATASETS.get(name)(root)
     if subset is None:
         return dataset
-    if isinstance(subset, bool) or not isinstance(subset, int) or not 1 <= subset <= len(dataset):
+    if not is_int(subset) or not 1 <= subset <= len(dataset):
         raise ValueError(
             f"`1 <= subset <= len(dataset)` must hold, but got ({subset=!r}, len(dataset)={len(dataset)})"
         )

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import torch
 
 from raynn.registry import Registry
+from raynn.values import check_flag, check_int, is_finite_number, value_error
 
 __all__ = [
     "PREPROCESSORS",
@@ -252,9 +253,7 @@ class Standardize(Preprocessor):
 
     def __init__(self, drop_constant: bool = True) -> None:
         super().__init__()
-        if not isinstance(drop_constant, bool):
-            raise ValueError(f"`drop_constant` must be a bool, but got {drop_constant=!r}")
-        self.drop_constant = drop_constant
+        self.drop_constant = check_flag("drop_constant", drop_constant, "must be a bool", error=value_error)
         self.mean: torch.Tensor | None = None
         self.std: torch.Tensor | None = None
         self.constant: torch.Tensor | None = None
@@ -356,15 +355,9 @@ class PCAWhiten(Preprocessor):
 
     def __init__(self, n_components: int | None = None, eps: float = 1e-5) -> None:
         super().__init__()
-        if n_components is not None and (
-            isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 1
-        ):
-            raise ValueError(f"`n_components` must be None or an int >= 1, but got {n_components=!r}")
-        if (
-            isinstance(eps, bool)
-            or not isinstance(eps, (int, float))
-            or not (eps >= 0 and math.isfinite(eps))
-        ):
+        check_int("n_components", n_components, 1, optional=True, rule="must be None or an int >= 1",
+                  error=value_error)
+        if not is_finite_number(eps) or not eps >= 0:
             raise ValueError(f"`eps >= 0` must hold, but got {eps=!r}")
         self.n_components = n_components
         self.eps = float(eps)

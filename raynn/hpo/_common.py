@@ -7,12 +7,11 @@ import json
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from numbers import Integral, Real
 from typing import Any
 
-from raynn.errors import argument_error
 from raynn.hpo.base import Decision, HalvingScheduler, Mode, TrialStatus
 from raynn.hpo.ledger import as_resource
+from raynn.values import check_int, check_number, value_error
 
 __all__ = ["TableCore", "Trial", "TrialTable", "as_resource"]
 
@@ -150,21 +149,11 @@ def check_trial_id(trial_id: Any) -> str:
 
 
 def check_result(resource: Any, value: Any) -> tuple[int, float]:
-    if isinstance(resource, bool) or not isinstance(resource, Integral) or resource < 1:
-        raise ValueError(
-            f"`resource` must be an integer >= 1 (cumulative units trained), but got {resource=!r}"
-        )
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ValueError(f"`value` must be a real number, but got {value=!r}")
+    check_int("resource", resource, 1, integral=True, rule="must be an integer >= 1 (cumulative units trained)",
+              error=value_error)
+    check_number("value", value, "must be a real number", real=True, finite=False, error=value_error)
     return int(resource), float(value)
 
-
-def check_optional_int(name: str, value: Any, minimum: int) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise argument_error(name, f"must be None or an integer >= {minimum}", value)
-    return value
 
 
 def check_state_config(expected: dict[str, Any], state: Any, what: str = "scheduler") -> None:

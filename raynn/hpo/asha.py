@@ -13,13 +13,12 @@ from raynn.hpo._common import (
     WAITING,
     TableCore,
     Trial,
-    check_optional_int,
     rank_key,
 )
 from raynn.hpo.base import Decision, Mode, TrialStatus
 from raynn.hpo.budget import rung_resources
 from raynn.hpo.ledger import BracketLedger, Ledger, RoundLedger
-
+from raynn.values import check_int
 # A rung's entries, kept sorted: rank_key (unique: it ends with the arrival) followed by the trial id.
 _Key = tuple[int, float, int, str]
 
@@ -68,7 +67,7 @@ class AsyncHalving(TableCore):
         self.rungs = rung_resources(min_resource, max_resource, eta)
         self.max_resource, self.eta, self.min_resource = max_resource, eta, min_resource
         self.mode = Mode.parse(mode)
-        self.max_trials = check_optional_int("max_trials", max_trials, 1)
+        self.max_trials = check_int("max_trials", max_trials, 1, optional=True)
         self._reset()
 
     def _arguments(self) -> dict[str, Any]:

@@ -9,10 +9,10 @@ Every schedule is a list of :class:`Round` ``(n, r)``: ``n`` configurations run 
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from raynn.errors import ConfigError, argument_error
-
+from raynn.errors import ConfigError
+from raynn.values import check_int, is_int
 __all__ = [
     "BracketPlan",
     "Round",
@@ -39,17 +39,11 @@ class BracketPlan(NamedTuple):
     rounds: tuple[Round, ...]
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise argument_error(name, f"must be an integer >= {minimum}", value)
-    return value
-
-
 def _check_geometry(r_min: int, r_max: int, eta: int, r_max_name: str) -> None:
     """``r_min``, ``r_max`` integers >= 1 with ``r_min <= r_max`` and ``eta`` an integer >= 2."""
-    _check_int(r_max_name, r_max, 1)
-    _check_int("eta", eta, 2)
-    _check_int("r_min", r_min, 1)
+    check_int(r_max_name, r_max, 1)
+    check_int("eta", eta, 2)
+    check_int("r_min", r_min, 1)
     if r_min > r_max:
         raise ConfigError("r_min", f"must be <= {r_max_name}", r_min,
                           message=f"`r_min <= {r_max_name}` must hold, but got (r_min={r_min}, {r_max_name}={r_max})")
@@ -57,14 +51,14 @@ def _check_geometry(r_min: int, r_max: int, eta: int, r_max_name: str) -> None:
 
 def ceil_log2(n: int) -> int:
     """``ceil(log2(n))`` for an integer ``n >= 1``, exactly: ``(n - 1).bit_length()``."""
-    _check_int("n", n, 1)
+    check_int("n", n, 1)
     return (n - 1).bit_length()
 
 
 def ilog(x: int, base: int) -> int:
     """The largest ``s`` with ``base**s <= x`` (integer ``x >= 1``, ``base >= 2``); ``ilog(243, 3) == 5``."""
-    _check_int("x", x, 1)
-    _check_int("base", base, 2)
+    check_int("x", x, 1)
+    check_int("base", base, 2)
     s, power = 0, base
     while power <= x:
         s, power = s + 1, power * base
@@ -86,8 +80,8 @@ def sh_rounds(budget: int, n_configs: int) -> list[Round]:
     Returns:
         ``T`` rounds ``Round(|S_t|, R_t)``; the increments ``r_t`` are the differences of ``R_t``.
     """
-    _check_int("budget", budget, 1)
-    if isinstance(n_configs, bool) or not isinstance(n_configs, int) or n_configs < 3:
+    check_int("budget", budget, 1)
+    if not is_int(n_configs) or n_configs < 3:
         raise ConfigError("n_configs", "must be an integer >= 3", n_configs, message=(
             "Algorithm 7.2 runs T = ceil(log2 N) - 1 rounds, so `n_configs >= 3` must hold "
             f"(N = 2 gives no round), but got {n_configs=!r}"))
@@ -127,7 +121,7 @@ def sh_eta_rounds(n: int, r_min: int, r_max: int, eta: int) -> list[Round]:
         r_max: largest resource a configuration may hold.
         eta: reduction factor, an integer >= 2.
     """
-    _check_int("n", n, 1)
+    check_int("n", n, 1)
     rounds = []
     for i, r in enumerate(rung_resources(r_min, r_max, eta)):
         size = n // eta**i

@@ -29,14 +29,13 @@ Args:
 from __future__ import annotations
 
 import math
-from numbers import Real
 from typing import Any
 
 import numpy as np
 
-from raynn.errors import argument_error
 from raynn.hpo._common import check_result, check_state_config, check_trial_id
 from raynn.hpo.base import Decision, Mode
+from raynn.values import check_int, check_number
 
 __all__ = ["EXPONENTS", "LearningCurveStopping", "forecast"]
 
@@ -73,17 +72,13 @@ class LearningCurveStopping:
         patience: int | None = None,
         rel_margin: float = 0.02,
     ) -> None:
-        if isinstance(max_resource, bool) or not isinstance(max_resource, int) or max_resource < 1:
-            raise argument_error("max_resource", "must be an integer >= 1", max_resource)
-        self.max_resource = max_resource
+        self.max_resource = check_int("max_resource", max_resource, 1)
         self.mode = Mode.parse(mode)
+        check_int("grace", grace, 1, optional=True)
+        check_int("patience", patience, 1, optional=True)
         grace = max(2, max_resource // 9) if grace is None else grace
         patience = max(3, max_resource // 4) if patience is None else patience
-        for name, value in (("grace", grace), ("patience", patience)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise argument_error(name, "must be None or an integer >= 1", value)
-        if isinstance(rel_margin, bool) or not isinstance(rel_margin, Real) or not rel_margin >= 0:
-            raise argument_error("rel_margin", "must be a number >= 0", rel_margin)
+        check_number("rel_margin", rel_margin, "must be a number >= 0", lambda v: v >= 0, real=True, finite=False)
         self.grace, self.patience, self.rel_margin = grace, patience, float(rel_margin)
         self._curves: dict[str, list[float]] = {}  # trial id -> values (lower is better) at 1, 2, ...
         self._final: dict[str, float] = {}  # trial id -> value at R

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from raynn.hpo._common import check_optional_int
 from raynn.hpo._sync import SyncHalving
 from raynn.hpo.base import Mode
 from raynn.hpo.budget import hyperband_brackets
+from raynn.values import check_int
 
 __all__ = ["HyperBand"]
 
@@ -47,5 +47,5 @@ class HyperBand(SyncHalving):
         self.s_max = plans[0].s
         self.bracket_budget = (self.s_max + 1) * max_resource
         super().__init__(
-            plans, halving=eta, mode=mode, max_bands=check_optional_int("max_bands", max_bands, 1)
+            plans, halving=eta, mode=mode, max_bands=check_int("max_bands", max_bands, 1, optional=True)
         )

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from numbers import Integral, Real
 from typing import Any
+
+from raynn.values import is_integral, is_real
 
 __all__ = ["BracketLedger", "Furthest", "Ledger", "RoundLedger", "as_resource", "planned_units"]
 
@@ -26,11 +27,7 @@ def as_resource(value: Any) -> int | None:
     ``numpy.int64(3)``), else None (``True``, ``2.5``, ``"3"``, missing). Callers check the sign.
 
     The one rule by which the adapter, the view, the event log, the metrics and the results read ``epoch``."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, Integral):
-        return int(value)
-    if isinstance(value, Real) and float(value).is_integer():
+    if is_integral(value) or (is_real(value) and float(value).is_integer()):
         return int(value)
     return None
 

@@ -39,12 +39,12 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from raynn.errors import argument_error
+from raynn.values import check_int, check_number, is_real
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -71,7 +71,7 @@ class Observation:
 
 def _ordinal_order(choices: Sequence[Any]) -> list[int] | None:
     """The choices' positions when they are ordered (numbers by value; JSON lists of numbers as listed)."""
-    if all(isinstance(c, Real) and not isinstance(c, bool) for c in choices):
+    if all(is_real(c) for c in choices):
         return [int(i) for i in np.argsort(np.argsort(np.asarray(choices, dtype=float), kind="stable"))]
     if all(isinstance(c, str) for c in choices):
         try:
@@ -79,8 +79,7 @@ def _ordinal_order(choices: Sequence[Any]) -> list[int] | None:
         except ValueError:
             return None
         if all(
-            isinstance(p, list) and p and all(isinstance(v, Real) and not isinstance(v, bool) for v in p)
-            for p in parsed
+            isinstance(p, list) and p and all(is_real(v) for v in p) for p in parsed
         ):
             return list(range(len(choices)))
     return None
@@ -328,20 +327,15 @@ class MFGPCore:
         refit_growth: float = 1.2,
     ) -> None:
         self.encoding = Encoding(distributions)
-        if isinstance(max_resource, bool) or not isinstance(max_resource, int) or max_resource < 1:
-            raise argument_error("max_resource", "must be an integer >= 1", max_resource)
+        check_int("max_resource", max_resource, 1)
+        check_int("n_startup", n_startup, 1, optional=True)
         if n_startup is None:
             n_startup = max(5, len(self.encoding) + 1)
-        if isinstance(n_startup, bool) or not isinstance(n_startup, int) or n_startup < 1:
-            raise argument_error("n_startup", "must be None or an integer >= 1", n_startup)
-        if isinstance(random_fraction, bool) or not isinstance(random_fraction, Real) or not (
-            0.0 <= float(random_fraction) <= 1.0
-        ):
-            raise argument_error("random_fraction", "must be a number in [0, 1]", random_fraction)
-        if isinstance(n_candidates, bool) or not isinstance(n_candidates, int) or n_candidates < 1:
-            raise argument_error("n_candidates", "must be an integer >= 1", n_candidates)
-        if isinstance(refit_growth, bool) or not isinstance(refit_growth, Real) or not refit_growth > 1.0:
-            raise argument_error("refit_growth", "must be a number > 1", refit_growth)
+        check_number("random_fraction", random_fraction, "must be a number in [0, 1]",
+                     lambda v: 0.0 <= float(v) <= 1.0, real=True, finite=False)
+        check_int("n_candidates", n_candidates, 1)
+        check_number("refit_growth", refit_growth, "must be a number > 1", lambda v: v > 1.0, real=True,
+                     finite=False)
         self.max_resource = max_resource
         self.seed = int(seed)
         self.n_startup = n_startup

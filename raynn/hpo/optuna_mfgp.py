@@ -25,8 +25,8 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import FrozenTrial, TrialState
 
-from raynn.errors import argument_error
 from raynn.hpo.mfgp import MFGPCore, Observation
+from raynn.values import check_int
 
 if TYPE_CHECKING:
     from optuna.study import Study
@@ -55,12 +55,8 @@ class MultiFidelityGPSampler(BaseSampler):
         random_fraction: float = 0.2,
         eta: int = 3,
     ) -> None:
-        if max_resource is not None and (
-            isinstance(max_resource, bool) or not isinstance(max_resource, int) or max_resource < 1
-        ):
-            raise argument_error("max_resource", "must be None or an integer >= 1", max_resource)
-        if isinstance(eta, bool) or not isinstance(eta, int) or eta < 2:
-            raise argument_error("eta", "must be an integer >= 2", eta)
+        check_int("max_resource", max_resource, 1, optional=True)
+        check_int("eta", eta, 2)
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         self.max_resource = max_resource

@@ -13,13 +13,13 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from raynn.errors import ConfigError
 from raynn.hpo.asha import AsyncHalving
 from raynn.hpo.base import HalvingScheduler, Mode
 from raynn.hpo.curve_stopping import LearningCurveStopping
 from raynn.hpo.hyperband import HyperBand
 from raynn.hpo.successive_halving import SuccessiveHalving
 from raynn.registry import Registry
+from raynn.validation import config_error, unknown_key
 
 __all__ = ["SCHEDULERS", "CurveOptions", "FifoOptions", "HalvingOptions", "SchedulerInfo", "SchedulerOptions",
            "SuccessiveHalvingOptions"]
@@ -46,13 +46,9 @@ class SchedulerOptions(BaseModel):
         try:
             return cls(**options)
         except ValidationError as exc:
-            error = exc.errors()[0]
-            key = ".".join(str(part) for part in error["loc"])
-            if error["type"] == "extra_forbidden":
-                rule = f"is not an option of scheduler {scheduler!r} (its options: {', '.join(cls.model_fields)})"
-            else:
-                rule = f"must hold for scheduler {scheduler!r}: {error['msg'][0].lower()}{error['msg'][1:]}"
-            raise ConfigError(key, rule, error.get("input")) from None
+            where = f"scheduler {scheduler!r}"  # an option is named alone, not by a union member it failed
+            raise config_error(exc, key=lambda loc: loc[0] if loc else where, scope=f" for {where}",
+                               unknown=unknown_key(cls.model_fields, "option", where)) from None
 
 
 class FifoOptions(SchedulerOptions):

@@ -43,7 +43,7 @@ from raynn.hpo.base import Mode
 from raynn.hpo.spaces import SearchSpace
 from raynn.paths import NAME_RULE, is_name
 from raynn.registry import Registry
-from raynn.values import SEED_MAX
+from raynn.values import SEED_MAX, check_int, is_int
 
 if TYPE_CHECKING:
     import optuna
@@ -58,12 +58,6 @@ __all__ = [
     "SearcherInfo",
     "build_searcher",
 ]
-
-
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
-        raise argument_error("seed", f"must be an integer in [0, {SEED_MAX}]", seed)
-    return seed
 
 
 def _check_space(space: Any) -> SearchSpace:
@@ -222,12 +216,8 @@ class RandomSearcher(Searcher):
 
     def __init__(self, space: SearchSpace, seed: int = 0, num_samples: int | None = None) -> None:
         super().__init__(space)
-        self.seed = _check_seed(seed)
-        if num_samples is not None and (
-            isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1
-        ):
-            raise argument_error("num_samples", "must be None or an integer >= 1", num_samples)
-        self.num_samples = num_samples
+        self.seed = check_int("seed", seed, 0, SEED_MAX)
+        self.num_samples = check_int("num_samples", num_samples, 1, optional=True)
         self._rng = np.random.default_rng(seed)
         self._count = 0
 
@@ -360,14 +350,11 @@ class OptunaSearcher(Searcher):
         if sampler not in SAMPLERS:
             raise argument_error("sampler", f"must be one of {', '.join(SAMPLERS.names())}", sampler)
         self.sampler = sampler
-        self.seed = _check_seed(seed)
+        self.seed = check_int("seed", seed, 0, SEED_MAX)
         self.mode = Mode.parse(mode)
         self.rungs = self._check_rungs(rungs)
-        if min_points is None:
-            min_points = len(self.space) + 1
-        if isinstance(min_points, bool) or not isinstance(min_points, int) or min_points < 1:
-            raise argument_error("min_points", "must be None or an integer >= 1", min_points)
-        self.min_points = min_points
+        check_int("min_points", min_points, 1, optional=True)
+        self.min_points = len(self.space) + 1 if min_points is None else min_points
         if not is_name(study_name):
             raise argument_error("study_name", NAME_RULE, study_name)
         self.study_name = study_name
@@ -411,7 +398,7 @@ class OptunaSearcher(Searcher):
         ok = (
             isinstance(rungs, (list, tuple))
             and len(rungs) > 0
-            and all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rungs)
+            and all(is_int(r) and r >= 1 for r in rungs)
         )
         if not ok or any(a >= b for a, b in itertools.pairwise(rungs)):
             raise argument_error("rungs", "must be None or increasing integers >= 1", rungs)
@@ -678,7 +665,7 @@ class MultiFidelityGPSearcher(Searcher):
         from raynn.hpo.mfgp import MFGPCore
 
         super().__init__(space)
-        self.seed = _check_seed(seed)
+        self.seed = check_int("seed", seed, 0, SEED_MAX)
         self.mode = Mode.parse(mode)
         self.rungs = OptunaSearcher._check_rungs(rungs)
         self.storage_path = storage_path

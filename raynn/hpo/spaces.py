@@ -48,7 +48,6 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Union
 
@@ -60,7 +59,7 @@ from raynn.errors import ConfigError, argument_error
 from raynn.paths import resolve_input_paths
 from raynn.registry import Registry
 from raynn.validation import Flag, Rule, Section, config_error, integer, number
-from raynn.values import set_dotted
+from raynn.values import check_flag, is_integral, is_real, set_dotted
 from raynn.yamlio import load_yaml_file
 
 if TYPE_CHECKING:
@@ -81,19 +80,6 @@ __all__ = [
 _PRIMITIVES = (type(None), bool, int, float, str)
 # Grid points are rounded to 12 significant digits so that geomspace(1e-3, 1e-1, 3)[1] reads 0.01.
 _GRID_DIGITS = 12
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, Integral) and not isinstance(v, bool)
-
-
-def _is_number(v: Any) -> bool:
-    if not isinstance(v, Real) or isinstance(v, bool):
-        return False
-    try:
-        return math.isfinite(float(v))
-    except OverflowError:  # an int beyond any float (10**400)
-        return False
 
 
 def _round(x: float) -> float:
@@ -209,12 +195,12 @@ class FloatRange(_Range):
     def __post_init__(self) -> None:
         # The YAML parser checks first, naming space.<key>.<field>; these guard direct construction.
         for name in ("low", "high"):
-            if not _is_number(getattr(self, name)):
+            if not is_real(getattr(self, name), finite=True):
                 raise argument_error(name, "must be a finite number", getattr(self, name))
         _check_range(self.low, self.high, self.log, log_ok=self.low > 0, log_rule="> 0")
-        if self.step is not None and (self.log or not _is_number(self.step) or self.step <= 0):
+        if self.step is not None and (self.log or not is_real(self.step, finite=True) or self.step <= 0):
             raise argument_error("step", "must be None or a number > 0 (and None with log)", self.step)
-        _check_grid(self, lambda v: _is_number(v) and self.low <= v <= self.high)
+        _check_grid(self, lambda v: is_real(v, finite=True) and self.low <= v <= self.high)
 
     def to_optuna(self) -> BaseDistribution:
         from optuna.distributions import FloatDistribution
@@ -238,7 +224,7 @@ class FloatRange(_Range):
         return list(dict.fromkeys(values))
 
     def normalize(self, key: str, value: Any) -> float:
-        if not _is_number(value) or not self.low <= float(value) <= self.high:
+        if not is_real(value, finite=True) or not self.low <= float(value) <= self.high:
             raise ValueError(f"`{key}` must be a number in [{self.low}, {self.high}], but got {value!r}")
         return float(value)
 
@@ -267,12 +253,12 @@ class IntRange(_Range):
 
     def __post_init__(self) -> None:
         for name in ("low", "high", "step"):
-            if not _is_int(getattr(self, name)):
+            if not is_integral(getattr(self, name)):
                 raise argument_error(name, "must be an integer", getattr(self, name))
         _check_range(self.low, self.high, self.log, log_ok=self.low >= 1, log_rule=">= 1")
         if self.step < 1 or (self.log and self.step != 1) or (self.high - self.low) % self.step:
             raise argument_error("step", "must be >= 1, divide high - low, and be 1 with log", self.step)
-        _check_grid(self, lambda v: _is_int(v) and self.low <= v <= self.high and not (v - self.low) % self.step)
+        _check_grid(self, lambda v: is_integral(v) and self.low <= v <= self.high and not (v - self.low) % self.step)
 
     def to_optuna(self) -> BaseDistribution:
         from optuna.distributions import IntDistribution
@@ -290,9 +276,9 @@ class IntRange(_Range):
         return list(dict.fromkeys(int(p) for p in snapped))
 
     def normalize(self, key: str, value: Any) -> int:
-        if isinstance(value, Real) and not isinstance(value, bool) and float(value).is_integer():
+        if is_real(value) and float(value).is_integer():
             value = int(value)
-        if not _is_int(value) or not self.low <= value <= self.high or (value - self.low) % self.step:
+        if not is_integral(value) or not self.low <= value <= self.high or (value - self.low) % self.step:
             raise ValueError(
                 f"`{key}` must be an integer low + k step in [{self.low}, {self.high}] (step {self.step}), "
                 f"but got {value!r}"
@@ -389,8 +375,7 @@ class Grid(Categorical):
 def _check_range(low: Any, high: Any, log: Any, log_ok: bool, log_rule: str) -> None:
     if not low < high:
         raise argument_error("low", "must be < high", low)
-    if not isinstance(log, bool):
-        raise argument_error("log", "must be True or False", log)
+    check_flag("log", log)
     if log and not log_ok:
         raise argument_error("low", f"must be {log_rule} when log is True", low)
 
@@ -398,7 +383,7 @@ def _check_range(low: Any, high: Any, log: Any, log_ok: bool, log_rule: str) -> 
 def _check_grid(dim: Any, ok: Callable[[Any], bool]) -> None:
     if dim.grid is not None and dim.grid_points is not None:
         raise argument_error("grid_points", "must be None when grid is given", dim.grid_points)
-    if dim.grid_points is not None and (not _is_int(dim.grid_points) or dim.grid_points < 2):
+    if dim.grid_points is not None and (not is_integral(dim.grid_points) or dim.grid_points < 2):
         raise argument_error("grid_points", "must be None or an integer >= 2", dim.grid_points)
     if dim.grid is not None:
         if not isinstance(dim.grid, (tuple, list)) or not dim.grid or not all(ok(v) for v in dim.grid):
@@ -487,7 +472,7 @@ class FloatSpec(_RangeSpec):
             if abs(n - round(n)) > 1e-8 * max(1.0, abs(n)):
                 raise Rule(f"must divide high - low = {self.high - self.low!r}", key="step", value=self.step)
         rule = f"must hold numbers in [low, high] = [{self.low}, {self.high}]"
-        self._check_grid(lambda v: None if _is_number(v) and self.low <= v <= self.high else rule)
+        self._check_grid(lambda v: None if is_real(v, finite=True) and self.low <= v <= self.high else rule)
         return self
 
     def dimension(self) -> FloatRange:
@@ -516,7 +501,7 @@ class IntSpec(_RangeSpec):
             raise Rule(f"must divide high - low = {self.high - self.low}", key="step", value=self.step)
 
         def ok(v: Any) -> str | None:
-            if not _is_int(v) or not self.low <= v <= self.high:
+            if not is_integral(v) or not self.low <= v <= self.high:
                 return f"must hold integers in [low, high] = [{self.low}, {self.high}]"
             return f"must hold values low + k step (step {self.step})" if (v - self.low) % self.step else None
 

@@ -25,6 +25,7 @@ from torch import nn
 
 from raynn.nn.activations import ACTIVATIONS
 from raynn.registry import Registry
+from raynn.values import check_number, value_error
 
 __all__ = [
     "INITIALIZERS",
@@ -233,8 +234,8 @@ def _check_bias(bias: float | str) -> None:
     if isinstance(bias, str):
         if bias != "auto":
             raise ValueError(f"`bias` must be a float or 'auto', but got {bias=!r}")
-    elif isinstance(bias, bool) or not isinstance(bias, (int, float)) or not math.isfinite(bias):
-        raise ValueError(f"`bias` must be a finite number or 'auto', but got {bias=!r}")
+    else:
+        check_number("bias", bias, "must be a finite number or 'auto'", error=value_error)
 
 
 class Initializer(ABC):
@@ -559,8 +560,7 @@ def init_lstm_forget_bias(lstm: nn.LSTM, value: float = 1.0) -> nn.LSTM:
         raise ValueError(f"`lstm` must be a torch.nn.LSTM, but got {type(lstm).__name__}")
     if not lstm.bias:
         raise ValueError("the LSTM was built with bias=False, so it has no forget-gate bias to set")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"`value` must be a finite number (1 or 2 in the chapter), but got {value=!r}")
+    check_number("value", value, "must be a finite number (1 or 2 in the chapter)", error=value_error)
     h = lstm.hidden_size
     with torch.no_grad():
         for name, param in lstm.named_parameters():

@@ -21,6 +21,7 @@ from torch import nn
 
 from raynn.nn.activations import ACTIVATIONS, build_activation
 from raynn.registry import Registry
+from raynn.values import is_int
 
 __all__ = ["ACTIVATIONS", "CNN", "MLP", "MODELS", "NORMS", "build_model", "build_network", "cnn", "mlp",
            "model_spec"]
@@ -45,7 +46,7 @@ MODELS: Registry[Callable[..., nn.Module]] = Registry("model", hidden=("in_shape
 
 
 def _check_common(num_classes: int, activation: str, norm: str, dropout: float) -> None:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+    if not is_int(num_classes) or num_classes < 1:
         raise ValueError(f"`num_classes >= 1` must hold, but got {num_classes=!r}")
     ACTIVATIONS.get(activation)
     NORMS.get(norm)
@@ -55,14 +56,14 @@ def _check_common(num_classes: int, activation: str, norm: str, dropout: float) 
 
 def _check_widths(key: str, widths: Sequence[int]) -> list[int]:
     widths = list(widths)
-    if not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths):
+    if not all(is_int(w) and w >= 1 for w in widths):
         raise ValueError(f"every entry of `{key}` must be an int >= 1, but got {key}={widths!r}")
     return widths
 
 
 def _check_shape(in_shape: Sequence[int]) -> tuple[int, ...]:
     shape = tuple(in_shape)
-    if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape):
+    if not shape or not all(is_int(d) and d >= 1 for d in shape):
         raise ValueError(f"`in_shape` must be a non-empty sequence of ints >= 1, but got {in_shape=!r}")
     return shape
 
@@ -153,12 +154,7 @@ def cnn(
     widths = _check_widths("channels", channels)
     if not widths:
         raise ValueError(f"`channels` must have at least one entry, but got {channels=!r}")
-    if (
-        isinstance(kernel_size, bool)
-        or not isinstance(kernel_size, int)
-        or kernel_size < 1
-        or kernel_size % 2 == 0
-    ):
+    if not is_int(kernel_size) or kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"`kernel_size` must be an odd int >= 1, but got {kernel_size=!r}")
     c, h, w = shape
     if min(h, w) < 2 ** len(widths):

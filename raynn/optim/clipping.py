@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from raynn.registry import Registry
+from raynn.values import check_int, value_error
 
 __all__ = [
     "CLIPPERS",
@@ -158,10 +159,8 @@ class AdaptiveNormClipper(Clipper):
     def __init__(self, factor: float = 2.0, window: int = 100, warmup_steps: int = 10) -> None:
         if not (factor > 0 and math.isfinite(factor)):
             raise ValueError(f"`factor > 0` must hold, but got {factor=}")
-        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-            raise ValueError(f"`window` must be an int >= 1, but got {window=!r}")
-        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 1:
-            raise ValueError(f"`warmup_steps` must be an int >= 1, but got {warmup_steps=!r}")
+        check_int("window", window, 1, rule="must be an int >= 1", error=value_error)
+        check_int("warmup_steps", warmup_steps, 1, rule="must be an int >= 1", error=value_error)
         self.factor, self.window, self.warmup_steps = float(factor), window, warmup_steps
         # The last `window` recorded norms as a ring on the gradients' device; counters as device tensors too,
         # since whether a norm is recorded (finite or not) is known only there.

@@ -12,7 +12,6 @@ which is neither the chapter's weight decay (4.6.2) nor its l_p penalty (4.6.1).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -21,6 +20,7 @@ from typing import Any
 import torch
 
 from raynn.registry import Registry, valid_kwargs
+from raynn.values import is_finite_number
 
 __all__ = ["OPTIMIZERS", "OptimizerInfo", "build_optimizer", "hyperparameters"]
 
@@ -154,6 +154,6 @@ def build_optimizer(
         ValueError: Unknown name, unknown or fixed hyperparameter (all of them named), or ``lr <= 0``.
     """
     OPTIMIZERS.check(name, hyper)
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
+    if not is_finite_number(lr) or not lr > 0:
         raise ValueError(f"`lr > 0` must hold for optimizer {name!r}, but got {lr=!r}")
     return OPTIMIZERS.get(name)(params, float(lr), **hyper)

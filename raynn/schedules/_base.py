@@ -7,13 +7,12 @@ worker, and checked against its closed form.
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn, TypeVar
 
 from raynn.registry import Registry
+from raynn.values import check_int, check_number, is_integral, value_error_of
 
 __all__ = ["SCHEDULES", "CyclicSchedule", "RateDecay", "Schedule", "register"]
 
@@ -37,7 +36,7 @@ class Schedule:
 
 def check_iteration(schedule: Schedule, k: Any) -> int:
     """``k`` as an int >= 0; bools, floats and negative values are a ``ValueError``."""
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0:
+    if not is_integral(k) or k < 0:
         raise ValueError(f"{schedule.name}: the iteration `k` must be an int >= 0, but got k={k!r}")
     return int(k)
 
@@ -75,18 +74,13 @@ def require(schedule: Schedule, ok: bool, rule: str, **values: Any) -> None:
 
 def real_value(schedule: Schedule, label: str, value: Any) -> float:
     """``value`` as a finite float; bools, strings (``"1e-3"`` from YAML) and inf/nan are rejected."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(
-            f"{schedule.name}: `{label}` must be a finite real number, but got {label}={value!r}"
-        )
-    return float(value)
+    return float(check_number(label, value, "must be a finite real number", real=True,
+                              error=value_error_of(schedule.name)))
 
 
 def int_value(schedule: Schedule, label: str, value: Any) -> int:
     """``value`` as an int; bools and floats (even ``10.0``) are rejected."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{schedule.name}: `{label}` must be an int, but got {label}={value!r}")
-    return int(value)
+    return int(check_int(label, value, integral=True, rule="must be an int", error=value_error_of(schedule.name)))
 
 
 def store(schedule: Schedule, param: str, value: Any) -> None:

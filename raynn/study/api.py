@@ -12,6 +12,7 @@ from raynn.errors import ConfigError
 from raynn.study.claims import Outcome, evaluate_claims
 from raynn.study.results import StudyResults
 from raynn.study.spec import Study, load_study, studies_dir
+from raynn.values import check_int
 
 __all__ = ["StudyReport", "command_line", "study"]
 
@@ -58,8 +59,7 @@ def _data_name(study: Study) -> str:
 
 def _accumulate_patch(spec: Study, patch: Mapping[str, Any] | None, accumulate: Any) -> dict[str, Any]:
     """``patch`` with ``runs.generate.accumulate`` set, for a study whose runs a generator makes."""
-    if isinstance(accumulate, bool) or not isinstance(accumulate, int) or accumulate < 1:
-        raise ConfigError("--accumulate", "must be an integer >= 1", accumulate)
+    check_int("--accumulate", accumulate, 1, error=ConfigError)
     if not spec.generated:
         raise ConfigError("--accumulate", "must be used with a study whose runs are generated (large-batch)",
                           accumulate)

@@ -16,6 +16,7 @@ from typing import Any
 from raynn.errors import ConfigError
 from raynn.scaling import SCALING_RULES
 from raynn.study.registries import GENERATORS
+from raynn.values import check_int
 
 __all__ = ["GENERATORS", "iters_per_epoch", "large_batch", "train_size"]
 
@@ -124,8 +125,7 @@ def _check_large_batch(k: Sequence[int], combos: Sequence[Sequence[str]], warmup
                        decay_epochs: Sequence[float], decay_factors: Sequence[float],
                        accumulate: int = 1) -> tuple[list[int], list[Any]]:
     """The multipliers and ``(rule, warmup)`` pairs of :func:`large_batch`, checked where they enter."""
-    if isinstance(accumulate, bool) or not isinstance(accumulate, int) or accumulate < 1:
-        raise ConfigError("study.runs.generate.accumulate", "must be an integer >= 1", accumulate)
+    check_int("study.runs.generate.accumulate", accumulate, 1, error=ConfigError)
     ks = [int(v) for v in k]
     if not ks or any(v < 1 for v in ks) or len(set(ks)) != len(ks):
         raise ConfigError("study.runs.generate.k", "must be distinct integers >= 1", list(k))

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from raynn.errors import ConfigError
 from raynn.registry import Registry
 from raynn.study.registries import ANALYSES, CLAIMS, FIGURES, GENERATORS
+from raynn.validation import unknown_key
+from raynn.values import check_flag, check_int
 from raynn.values import set_dotted as _set_dotted
 from raynn.yamlio import load_yaml_file
 
@@ -192,7 +194,7 @@ def _unknown(mapping: Mapping[str, Any], valid: set[str], where: str) -> None:
     unknown = sorted(set(mapping) - valid)
     if unknown:
         key = f"{where}.{unknown[0]}"
-        raise ConfigError(key, f"is not a known key; valid keys here: {', '.join(sorted(valid))}", mapping[unknown[0]])
+        raise ConfigError(key, unknown_key(sorted(valid)), mapping[unknown[0]])
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:
@@ -266,8 +268,7 @@ def load_study(
     if patch:
         _unknown(patch, _TOP_KEYS - {"full"}, "patch")
         raw = merge_patch(raw, dict(patch))
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ConfigError("--workers", "must be an integer >= 1", workers)
+    check_int("--workers", workers, 1, optional=True, rule="must be an integer >= 1", error=ConfigError)
     if gpus_per_worker is not None and not (isinstance(gpus_per_worker, (int, float)) and gpus_per_worker >= 0):
         raise ConfigError("--gpus-per-worker", "must be a number >= 0", gpus_per_worker)
     title = _str(raw.get("title", path.stem), "study.title")
@@ -365,16 +366,13 @@ def _runs(value: Any, study: str, workers: int | None, gpus: float | None) -> tu
     base = copy.deepcopy(_mapping(spec.get("base", {}), "study.runs.base"))
     seeds = _list(spec.get("seeds", [0]), "study.runs.seeds")
     for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            raise ConfigError("study.runs.seeds", "must be integers >= 0", s)
+        check_int("study.runs.seeds", s, 0, rule="must be integers >= 0", error=ConfigError)
     if len(set(seeds)) != len(seeds):
         raise ConfigError("study.runs.seeds", "must not repeat a seed", seeds)
     log_iterations = spec.get("log_iterations", False)
-    if not isinstance(log_iterations, bool):
-        raise ConfigError("study.runs.log_iterations", "must be true or false", log_iterations)
+    check_flag("study.runs.log_iterations", log_iterations, "must be true or false", error=ConfigError)
     run_workers = workers if workers is not None else spec.get("workers", 1)
-    if isinstance(run_workers, bool) or not isinstance(run_workers, int) or run_workers < 1:
-        raise ConfigError("study.runs.workers", "must be an integer >= 1", run_workers)
+    check_int("study.runs.workers", run_workers, 1, error=ConfigError)
     if log_iterations and run_workers > 1:
         # The per-iteration loss is taken in the training process; with data parallelism only epochs are logged.
         log_iterations = False

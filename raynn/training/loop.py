@@ -47,6 +47,7 @@ from raynn.training.checkpoint import (
     load_checkpoint,
     load_teacher,
 )
+from raynn.values import check_int, value_error
 
 __all__ = ["DataCache", "Env", "TensorBatches", "evaluate", "evaluate_batches", "fit_user_preprocessor", "run_training"]
 
@@ -105,9 +106,7 @@ class DataCache:
     """
 
     def __init__(self, maxsize: int = 2) -> None:
-        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
-            raise ValueError(f"`maxsize` must be an integer >= 1, but got {maxsize=!r}")
-        self.maxsize = maxsize
+        self.maxsize = check_int("maxsize", maxsize, 1, error=value_error)
         self._entries: OrderedDict[str, Any] = OrderedDict()
         self.hits = self.misses = 0
 

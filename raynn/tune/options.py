@@ -11,12 +11,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from raynn.config import INT_MAX, SEED_MAX, is_finite_number, is_int
 from raynn.errors import ConfigError
 from raynn.hpo.registry import SCHEDULERS
 from raynn.hpo.searchers import SEARCHERS
 from raynn.hpo.spaces import SearchSpace
 from raynn.paths import check_name, check_storage
+from raynn.validation import config_error, unknown_key
+from raynn.values import INT_MAX, SEED_MAX, check_int, is_finite_number
 
 __all__ = ["CHECKPOINT_EVERY", "SETTINGS", "TuneOptions"]
 
@@ -37,16 +38,9 @@ def _flag(key: str) -> str:
     return "SPACE" if key == "space" else "--" + key.replace("_", "-")
 
 
-def _config_error(exc: ValidationError) -> ConfigError:
-    """The first error of a validation as raynn's one-line ``ConfigError`` (a check's own, when it raised one)."""
-    error = exc.errors()[0]
-    cause = (error.get("ctx") or {}).get("error")
-    if isinstance(cause, ConfigError):
-        return cause
-    key = _flag(str(error["loc"][0])) if error["loc"] else "raynn tune"
-    if error["type"] == "extra_forbidden":
-        return ConfigError(key, "is not an option of raynn tune", error.get("input"))
-    return ConfigError(key, error["msg"].replace("Input should be", "must be"), error.get("input"))
+def _key(loc: list[str]) -> str:
+    """The flag an option's error is named by (``--max-concurrent``; ``raynn tune`` for the whole call)."""
+    return _flag(loc[0]) if loc else "raynn tune"
 
 
 class TuneOptions(BaseModel):
@@ -89,7 +83,8 @@ class TuneOptions(BaseModel):
         try:
             super().__init__(**options)
         except ValidationError as exc:
-            raise _config_error(exc) from None
+            raise config_error(exc, key=_key, unknown=unknown_key(map(_flag, type(self).model_fields), "option",
+                                                                  "raynn tune")) from None
 
     @field_validator("name", mode="before")
     @classmethod
@@ -126,12 +121,9 @@ class TuneOptions(BaseModel):
     @field_validator(*_INTS, mode="before")
     @classmethod
     def _int(cls, value: Any, info: Any) -> Any:
-        low = _INTS[info.field_name]
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
-            raise ConfigError(_flag(info.field_name), f"must be an integer >= {low}", value)
-        if value is not None and value > INT_MAX:
-            raise ConfigError(_flag(info.field_name), f"must be <= {INT_MAX}", value)
-        return value
+        flag, low = _flag(info.field_name), _INTS[info.field_name]
+        check_int(flag, value, low, optional=True, rule=f"must be an integer >= {low}", error=ConfigError)
+        return check_int(flag, value, high=INT_MAX, optional=True, rule=f"must be <= {INT_MAX}", error=ConfigError)
 
     @field_validator("gpus_per_worker", mode="before")
     @classmethod
@@ -143,9 +135,7 @@ class TuneOptions(BaseModel):
     @field_validator("seed", mode="before")
     @classmethod
     def _seed(cls, value: Any) -> Any:
-        if not is_int(value) or not 0 <= value <= SEED_MAX:
-            raise ConfigError("--seed", f"must be an integer in [0, {SEED_MAX}]", value)
-        return value
+        return check_int("--seed", value, 0, SEED_MAX, error=ConfigError)
 
     @field_validator("metric", mode="before")
     @classmethod

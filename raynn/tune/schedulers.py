@@ -11,7 +11,6 @@ import json
 import logging
 from abc import abstractmethod
 from dataclasses import replace
-from numbers import Real
 from typing import Any
 
 from ray.tune import Callback
@@ -37,6 +36,7 @@ from raynn.tune.persistence import (
     read_state,
     state_write_path,
 )
+from raynn.values import check_int, is_real, value_error
 
 __all__ = ["AsyncHalving", "HalvingAdapter", "HyperBand", "STATE_FILE", "SuccessiveHalving", "build_scheduler"]
 
@@ -235,7 +235,7 @@ class HalvingAdapter(FIFOScheduler):
             )
             return TrialScheduler.STOP
         value = result.get(self._metric)
-        if isinstance(value, bool) or not isinstance(value, Real):
+        if not is_real(value):
             logger.error(
                 f"{type(self).__name__}: stopping trial {trial_id}: every result must hold the metric "
                 f"`{self._metric}` as a real number, but got {self._metric}={value!r}"
@@ -574,10 +574,7 @@ class SuccessiveHalving(HalvingAdapter):
         max_bands: int | None = None,
     ) -> None:
         _SuccessiveHalvingCore(budget, num_configs)  # checks the arguments now
-        if max_bands is not None and (
-            isinstance(max_bands, bool) or not isinstance(max_bands, int) or max_bands < 1
-        ):
-            raise ValueError(f"`max_bands` must be None or an integer >= 1, but got {max_bands=!r}")
+        check_int("max_bands", max_bands, 1, optional=True, error=value_error)
         self.budget, self.num_configs, self.max_bands = budget, num_configs, max_bands
         super().__init__(metric, mode, resource_attr)
 
@@ -732,7 +729,7 @@ class LearningCurveStopping(FIFOScheduler):
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
         resource = as_resource(result.get(self.resource_attr))
         value = result.get(self._metric) if self._metric else None
-        if resource is None or not isinstance(value, Real) or isinstance(value, bool):
+        if resource is None or not is_real(value):
             return TrialScheduler.CONTINUE
         decision = self.rule.on_result(trial.trial_id, resource, float(value))
         return TrialScheduler.STOP if decision is Decision.STOP else TrialScheduler.CONTINUE

@@ -29,7 +29,7 @@ def test_options_are_picked_from_what_a_run_offers_and_checked_in_one_line() -> 
     assert SCHEDULERS.get("fifo").options.pick(offered) == {}
     with pytest.raises(ConfigError) as info:
         SCHEDULERS.get("hyperband").options.check("hyperband", {"max_resource": 9, "eta": "3"})
-    assert str(info.value).startswith("eta: must hold for scheduler 'hyperband': ") and "\n" not in str(info.value)
+    assert str(info.value) == "eta: must be an integer for scheduler 'hyperband', got '3'"
 
 
 def test_no_module_branches_on_a_scheduler_name_outside_the_registry() -> None:
@@ -44,3 +44,12 @@ def test_no_module_branches_on_a_scheduler_name_outside_the_registry() -> None:
                 names = [c.value for c in constants if isinstance(c.value, str) and c.value in _NAMES]
                 found += [f"{path.relative_to(_PACKAGE.parent)}:{node.lineno}: {n!r}" for n in names]
     assert found == [], "\n".join(found)
+
+
+def test_an_option_error_names_the_option_alone_and_a_scheduler_without_options_says_so() -> None:
+    with pytest.raises(ConfigError) as info:
+        SCHEDULERS.get("asha").options.check("asha", {"max_resource": 9, "mode": 5})
+    assert info.value.key == "mode" and "for scheduler 'asha'" in info.value.rule  # not the union member tried
+    with pytest.raises(ConfigError) as info:
+        SCHEDULERS.get("fifo").options.check("fifo", {"metric": "loss"})
+    assert str(info.value) == "metric: is not a known option of scheduler 'fifo'; it takes no options, got 'loss'"

@@ -59,3 +59,13 @@ def test_resume_needs_no_space_and_takes_the_saved_settings(tmp_path: Path) -> N
     assert resumed.pending_timeout == 5.0 and resumed.name == "exp"  # a setting of this driver, kept
     assert isinstance(resumed.space, SearchSpace)
     assert resumed.settings(resumed.space, 4, 2) == {"space": SPACE, **{k: getattr(resumed, k) for k in SETTINGS}}
+
+
+def test_an_unknown_option_and_a_pydantic_error_read_as_the_run_config_reads_them() -> None:
+    with pytest.raises(ConfigError) as info:
+        TuneOptions("space.yaml", max_concurent=2)
+    assert str(info.value).startswith("--max-concurent: is not a known option of raynn tune; valid options here: "
+                                      "SPACE, --scheduler, ") and str(info.value).endswith(", got 2")
+    with pytest.raises(ConfigError) as info:
+        TuneOptions("space.yaml", address=5)
+    assert str(info.value) == "--address: must be a string, got 5"
