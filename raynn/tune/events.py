@@ -77,8 +77,8 @@ class EventLog(Callback):
         mode: ``"min"`` or ``"max"``: which values are better.
         resource_attr: The result key with the cumulative resource a trial has trained (its epoch).
         clock: Wall clock in seconds (tests pass a fake one).
-        progress: The run's shared :class:`~raynn.tune.progress.Progress`, a callback before this one, which
-            this log restores on ``--resume``; None: one of its own, which this log updates.
+        progress: The run's :class:`~raynn.tune.progress.Progress`, a callback before this one, which this
+            log restores on ``--resume``; None: one of its own, which this log updates.
     """
 
     def __init__(self, exp_dir: str | Path, metric: str, mode: str, resource_attr: str = "epoch",
@@ -201,8 +201,8 @@ class EventLog(Callback):
         trial_id = str(trial.trial_id)
         checkpoint = trial.latest_checkpoint_result
         from_epoch = as_resource(checkpoint.metrics.get(self.resource_attr)) if checkpoint else None
-        self._write("recover", trial_id=trial_id, epoch=self.progress.furthest.get(trial_id), from_epoch=from_epoch,
-                    failures=int(trial.num_failures))
+        self._write("recover", trial_id=trial_id, epoch=self.progress.furthest.get(trial_id),
+                    from_epoch=from_epoch, failures=int(trial.num_failures))
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         self._write("end", spent=self.spent, **self._best_fields())

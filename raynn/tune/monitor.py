@@ -108,8 +108,8 @@ class MetricsExporter(Callback):
         resource_key: Result key of the cumulative epochs trained.
         throughput_key: Result key of the trial's samples/s.
         refresh_s: Seconds between full refreshes; at most 1, Ray's shortest report interval.
-        progress: The run's shared :class:`~raynn.tune.progress.Progress`, a callback before this one; None: one
-            of its own, which this exporter updates.
+        progress: The run's :class:`~raynn.tune.progress.Progress`, a callback before this one; None: one of
+            its own, which this exporter updates.
     """
 
     def __init__(
@@ -215,7 +215,7 @@ class MetricsExporter(Callback):
         return old or ""
 
     def _reach(self, trial_id: str) -> tuple[int, int] | None:
-        """Move ``trial_id`` to the level of its furthest epoch; returns (old level, new level) if it moved."""
+        """Move ``trial_id`` to the level of its furthest epoch; (old level, new level) if it moved."""
         epoch = self.progress.furthest.get(str(trial_id))
         if self._rungs is None:
             level = epoch

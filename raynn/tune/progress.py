@@ -61,7 +61,9 @@ class Progress(Callback):
         """Raise ``ValueError`` unless this tracks ``metric`` in ``mode`` by ``resource_attr``."""
         mine, theirs = (self.metric, self.mode, self.resource_attr), (metric, mode, resource_attr)
         if mine != theirs:
-            raise ValueError(f"`progress` must track (metric, mode, resource_attr) = {theirs}, but got {mine}")
+            raise ValueError(
+                f"`progress` must track (metric, mode, resource_attr) = {theirs}, but got {mine}"
+            )
 
     def restore(self, events: Iterable[dict[str, Any]]) -> None:
         """Take the results and statuses of an event log (:mod:`raynn.tune.events`), in order."""

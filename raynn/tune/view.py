@@ -22,8 +22,8 @@ class ProgressView(Callback):
     Args:
         scheduler: The Tune scheduler; raynn's adapters expose ``ledger()`` with rung counts and budget.
         budget: The budget B to show spending against (the scheduler's own when it has one).
-        progress: The run's shared :class:`~raynn.tune.progress.Progress`, a callback before this one; None: one
-            of its own, which this view updates.
+        progress: The run's :class:`~raynn.tune.progress.Progress`, a callback before this one; None: one of
+            its own, which this view updates.
     """
 
     def __init__(self, scheduler: Any, metric: str, mode: str, budget: int | None = None, interval: float = 5.0,
