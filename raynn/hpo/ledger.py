@@ -44,8 +44,8 @@ def planned_units(rounds: Iterable[tuple[int, int]]) -> int:
 class Furthest:
     """Each trial's furthest resource and their sum, kept in O(1) per result: ``spent = sum_i max_resource(i)``.
 
-    The cores' trial table charges through it; a FIFO run (no core) keeps one of its own for the view, the
-    event log and the metrics, so they all charge by the same rule.
+    The cores' trial table charges through it; a tuning run keeps one in its
+    :class:`~raynn.tune.progress.Progress`, which the view, the event log and the metrics read.
     """
 
     def __init__(self) -> None:

@@ -4,8 +4,8 @@
     best = the best (min or max, by ``mode``) value reported at epoch e*, with its trial and e*,
 
 as the cores' incumbent (Li et al. 2018, Sec. 2.3). Values that are not finite (a diverged trial) are ignored.
-The view, the final line, ``summary.json``, ``events.jsonl``, the report and the metrics all use
-:class:`Incumbent`.
+The final line, ``summary.json`` and the report use :class:`Incumbent`; the view, ``events.jsonl`` and the
+metrics read the one a run's :class:`~raynn.tune.progress.Progress` keeps.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from typing import Any, Callable, Iterable
 
 from ray.tune import Callback
 
-from raynn.hpo.ledger import Furthest, as_resource
-from raynn.tune.best import Incumbent
+from raynn.hpo.ledger import as_resource
+from raynn.tune.progress import Progress
 
 __all__ = ["EVENTS_FILE", "EventLog", "read_events", "best_so_far"]
 
@@ -77,43 +77,46 @@ class EventLog(Callback):
         mode: ``"min"`` or ``"max"``: which values are better.
         resource_attr: The result key with the cumulative resource a trial has trained (its epoch).
         clock: Wall clock in seconds (tests pass a fake one).
+        progress: The run's :class:`~raynn.tune.progress.Progress`, a callback before this one, which this
+            log restores on ``--resume``; None: one of its own, which this log updates.
     """
 
     def __init__(self, exp_dir: str | Path, metric: str, mode: str, resource_attr: str = "epoch",
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, progress: Progress | None = None) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"`mode` must be 'min' or 'max', but got {mode=!r}")
+        if progress is not None:
+            progress.check(metric, mode, resource_attr)
         self.path = Path(exp_dir) / EVENTS_FILE
         self.metric, self.mode, self.resource_attr = metric, mode, resource_attr
         self._clock = clock
         self._loaded = False
         self._start = 0.0
-        self._furthest = Furthest()
-        self._status: dict[str, str] = {}
-        self._incumbent = Incumbent(mode)
+        self._own = progress is None
+        self.progress = Progress(metric, mode, resource_attr) if progress is None else progress
 
     @property
     def spent(self) -> int:
         """``sum_i max_epoch(i)``: the resource spent so far (kept as results arrive)."""
-        return self._furthest.spent
+        return self.progress.spent
 
     @property
     def best(self) -> float | None:
         """The incumbent's value (:mod:`raynn.tune.best`)."""
-        return None if self._incumbent.best is None else self._incumbent.best.value
+        best = self.progress.incumbent.best
+        return None if best is None else best.value
 
     def _best_fields(self) -> dict[str, Any]:
-        best = self._incumbent.best
+        best = self.progress.incumbent.best
         return {"best": self.best, "best_trial": None if best is None else best.trial_id,
                 "best_epoch": None if best is None else best.epoch}
 
     # -- state, rebuilt from the file so that a resumed experiment continues it ----------------------------
 
     def _load(self) -> bool:
-        """Take the clock, spent, best and statuses from the log already on disk; True if there was one."""
+        """Take the clock from the log already on disk, and restore the progress (spent, best, statuses)
+        from it; True if there was one."""
         self._loaded = True
-        self._furthest, self._status = Furthest(), {}
-        self._incumbent = Incumbent(self.mode)
         self._start = self._clock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
@@ -129,14 +132,7 @@ class EventLog(Callback):
             return False
         first = events[0]
         self._start = float(first.get("time", self._start)) - float(first.get("wall_s", 0.0))
-        for event in events:
-            trial_id = event.get("trial_id")
-            epoch = as_resource(event.get("epoch"))
-            if event.get("event") == "result" and trial_id is not None and epoch is not None:
-                self._furthest.reach(str(trial_id), epoch)  # an epoch trained again after a resume: not charged
-                self._incumbent.update(str(trial_id), epoch, event.get("value"))
-            elif event.get("event") == "status" and trial_id is not None:
-                self._status[str(trial_id)] = str(event.get("status"))
+        self.progress.restore(events)
         return True
 
     def _write(self, event: str, **fields: Any) -> None:
@@ -148,13 +144,11 @@ class EventLog(Callback):
         with open(self.path, "a") as f:
             f.write(json.dumps(line, default=str) + "\n")
 
-    def _set_status(self, trial: Any, status: str) -> None:
-        trial_id = str(trial.trial_id)
-        if self._status.get(trial_id) == status:
-            return
-        self._status[trial_id] = status
-        self._write("status", trial_id=trial_id, status=status, epoch=self._furthest.get(trial_id),
-                    spent=self.spent)
+    def _log_status(self) -> None:
+        """A ``status`` line for each trial whose status the progress's last status hook changed."""
+        for trial_id in self.progress.changed:
+            self._write("status", trial_id=trial_id, status=self.progress.status[trial_id],
+                        epoch=self.progress.furthest.get(trial_id), spent=self.spent)
 
     # -- Tune hooks ----------------------------------------------------------------------------------------
 
@@ -166,11 +160,10 @@ class EventLog(Callback):
                         **info: Any) -> None:
         if not self._loaded:
             self._load()
+        if self._own:
+            self.progress.on_trial_result(iteration, trials, trial, result)
         trial_id = str(trial.trial_id)
         epoch = as_resource(result.get(self.resource_attr))
-        if epoch is not None:
-            self._furthest.reach(trial_id, epoch)  # an epoch trained again after a resume: not charged
-            self._incumbent.update(trial_id, epoch, result.get(self.metric))
         fields: dict[str, Any] = {
             "trial_id": trial_id, "epoch": epoch, "metric": self.metric,
             "value": _finite(result.get(self.metric)), **self._best_fields(), "spent": self.spent,
@@ -183,26 +176,33 @@ class EventLog(Callback):
         self._write("result", **fields)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._set_status(trial, "RUNNING")
+        if self._own:
+            self.progress.on_trial_start(iteration, trials, trial)
+        self._log_status()
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
-        # Tune has no pause hook; a status check per step over the trial list is cheap.
-        for trial in trials:
-            if trial.status == "PAUSED":
-                self._set_status(trial, "PAUSED")
+        if self._own:
+            self.progress.on_step_end(iteration, trials)
+        self._log_status()
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._set_status(trial, "TERMINATED")
+        if self._own:
+            self.progress.on_trial_complete(iteration, trials, trial)
+        self._log_status()
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._set_status(trial, "ERROR")
+        if self._own:
+            self.progress.on_trial_error(iteration, trials, trial)
+        self._log_status()
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if self._own:
+            self.progress.on_trial_recover(iteration, trials, trial)
         trial_id = str(trial.trial_id)
         checkpoint = trial.latest_checkpoint_result
         from_epoch = as_resource(checkpoint.metrics.get(self.resource_attr)) if checkpoint else None
-        self._write("recover", trial_id=trial_id, epoch=self._furthest.get(trial_id), from_epoch=from_epoch,
-                    failures=int(trial.num_failures))
+        self._write("recover", trial_id=trial_id, epoch=self.progress.furthest.get(trial_id),
+                    from_epoch=from_epoch, failures=int(trial.num_failures))
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         self._write("end", spent=self.spent, **self._best_fields())

@@ -28,9 +28,9 @@ from ray.tune.result import (
     TRIAL_ID,
 )
 
-from raynn.tune.best import Incumbent
 from raynn.hpo import Mode
-from raynn.hpo.ledger import Furthest, as_resource
+from raynn.hpo.ledger import as_resource
+from raynn.tune.progress import Progress
 
 __all__ = ["GAUGES", "STATES", "MetricsExporter", "TensorBoardLogger"]
 
@@ -108,6 +108,8 @@ class MetricsExporter(Callback):
         resource_key: Result key of the cumulative epochs trained.
         throughput_key: Result key of the trial's samples/s.
         refresh_s: Seconds between full refreshes; at most 1, Ray's shortest report interval.
+        progress: The run's :class:`~raynn.tune.progress.Progress`, a callback before this one; None: one of
+            its own, which this exporter updates.
     """
 
     def __init__(
@@ -121,6 +123,7 @@ class MetricsExporter(Callback):
         resource_key: str = "epoch",
         throughput_key: str = "samples_per_s",
         refresh_s: float = 1.0,
+        progress: Progress | None = None,
     ) -> None:
         for key, value in (("metric", metric), ("experiment", experiment), ("resource_key", resource_key),
                            ("throughput_key", throughput_key)):
@@ -133,15 +136,17 @@ class MetricsExporter(Callback):
                 f"`0 < refresh_s <= 1` must hold (Ray's shortest report interval), but got {refresh_s=}"
             )
         self.scheduler, self.metric, self.mode = scheduler, metric, Mode.parse(mode)
+        if progress is not None:
+            progress.check(metric, self.mode.value, resource_key)
         self.experiment, self.budget = experiment, budget
         self.resource_key, self.throughput_key, self.refresh_s = resource_key, throughput_key, refresh_s
         self._rungs = _rungs_of(scheduler)
         self._status: dict[str, str] = {}
         self._states: Counter[str] = Counter({state: 0 for state in STATES})
-        self._furthest = Furthest()  # the one rule: each trial charged its furthest epoch once
+        self._own = progress is None
+        self.progress = Progress(metric, self.mode.value, resource_key) if progress is None else progress
         self._level: dict[str, int] = {}
         self._levels: Counter[int] = Counter({r: 0 for r in [0, *(self._rungs or [])]})
-        self._incumbent = Incumbent(self.mode.value)
         self._throughput: dict[str, float] = {}
         self._ledger_spent: int | None = None
         self._ledger_budget: int | None = None
@@ -152,11 +157,11 @@ class MetricsExporter(Callback):
 
     def series(self) -> dict[str, dict[str, float]]:
         """Every series' current value: ``{gauge: {label value: value}}``, ``""`` for unlabelled gauges."""
-        spent = self._ledger_spent
+        spent, best = self._ledger_spent, self.progress.incumbent.best
         out: dict[str, dict[str, float]] = {
             "raynn_trials": {state: float(self._states[state]) for state in STATES},
             "raynn_trials_at_rung": {str(r): float(n) for r, n in sorted(self._levels.items())},
-            "raynn_budget_spent": {"": float(self._furthest.spent if spent is None else spent)},
+            "raynn_budget_spent": {"": float(self.progress.spent if spent is None else spent)},
             "raynn_trial_samples_per_second": {
                 t: v for t, v in self._throughput.items() if self._status.get(t) == Trial.RUNNING
             },
@@ -164,8 +169,8 @@ class MetricsExporter(Callback):
         budget = self.budget if self.budget is not None else self._ledger_budget
         if budget is not None:
             out["raynn_budget"] = {"": float(budget)}
-        if self._incumbent.best is not None:
-            out["raynn_best_metric"] = {self.metric: self._incumbent.best.value}
+        if best is not None:
+            out["raynn_best_metric"] = {self.metric: best.value}
         return out
 
     def _set(self, name: str, label: str, value: float) -> None:
@@ -200,9 +205,7 @@ class MetricsExporter(Callback):
         if old is None:
             self._level[trial_id] = 0
             self._levels[0] += 1
-            # A trial handed back by Tuner.restore arrives with its last result.
-            last = getattr(trial, "last_result", None) or {}
-            self._reach(trial_id, _count(last.get(self.resource_key)) or 0)
+            self._reach(trial_id)  # a trial handed back by Tuner.restore: the level of its last result
         else:
             self._states[old] -= 1
         self._states[status] += 1
@@ -211,10 +214,9 @@ class MetricsExporter(Callback):
             self._throughput.pop(trial_id, None)
         return old or ""
 
-    def _reach(self, trial_id: str, epoch: int) -> tuple[int, int] | None:
-        """Record that ``trial_id`` trained ``epoch``; returns (old level, new level) if its level moved."""
-        if not self._furthest.reach(trial_id, epoch):
-            return None
+    def _reach(self, trial_id: str) -> tuple[int, int] | None:
+        """Move ``trial_id`` to the level of its furthest epoch; (old level, new level) if it moved."""
+        epoch = self.progress.furthest.get(str(trial_id))
         if self._rungs is None:
             level = epoch
         else:
@@ -256,22 +258,25 @@ class MetricsExporter(Callback):
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         # Called just before Tune sets RUNNING.
+        if self._own:
+            self.progress.on_trial_start(iteration, trials, trial)
         self._status_changed(trial, Trial.RUNNING)
 
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict[str, Any], **info: Any
     ) -> None:
+        if self._own:
+            self.progress.on_trial_result(iteration, trials, trial, result)
         trial_id = trial.trial_id
         self._status_changed(trial, Trial.RUNNING)
-        epoch = _count(result.get(self.resource_key))
-        moved = None if epoch is None else self._reach(trial_id, epoch)
+        moved = self._reach(trial_id)
         if moved is not None:
             for level in moved:
                 self._set("raynn_trials_at_rung", str(level), float(self._levels[level]))
-        if epoch is not None and self._ledger_spent is None:
-            self._set("raynn_budget_spent", "", float(self._furthest.spent))
-        if epoch is not None and self._incumbent.update(trial_id, epoch, _real(result.get(self.metric))):
-            self._set("raynn_best_metric", self.metric, self._incumbent.best.value)
+        if _count(result.get(self.resource_key)) is not None and self._ledger_spent is None:
+            self._set("raynn_budget_spent", "", float(self.progress.spent))
+        if self.progress.improved:
+            self._set("raynn_best_metric", self.metric, self.progress.incumbent.best.value)
         throughput = _real(result.get(self.throughput_key))
         if throughput is not None:
             self._throughput[trial_id] = throughput
@@ -279,19 +284,29 @@ class MetricsExporter(Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         # Called just before Tune sets TERMINATED.
+        if self._own:
+            self.progress.on_trial_complete(iteration, trials, trial)
         self._status_changed(trial, Trial.TERMINATED)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if self._own:
+            self.progress.on_trial_error(iteration, trials, trial)
         self._status_changed(trial, Trial.ERROR)
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if self._own:
+            self.progress.on_trial_recover(iteration, trials, trial)
         self._status_changed(trial, trial.status)
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        if self._own:
+            self.progress.on_step_end(iteration, trials)
         if time.monotonic() - self._last_refresh >= self.refresh_s:
             self._refresh(trials)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
+        if self._own:
+            self.progress.on_experiment_end(trials)
         self._refresh(trials)
 
 

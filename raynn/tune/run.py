@@ -248,35 +248,19 @@ def _environ(name: str, value: str) -> Iterator[None]:
 def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: dict[str, Any]) -> tuple[Any, Any]:
     """The ``ray.tune.Tuner`` of a run (restored with ``resume``) and raynn's terminal view of it."""
     from ray import tune
-    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-    from raynn.tune.events import EventLog
-    from raynn.tune.guard import StorageGuard
-    from raynn.tune.persistence import TrialLogsBeforeRetry
     from raynn.resources import trial_resources
-    from raynn.tune.monitor import MetricsExporter, TensorBoardLogger
-    from raynn.tune.pending import PendingReport
     from raynn.tune.search import RaynnSearcher
     from raynn.tune.trial import run_trial
-    from raynn.tune.view import ProgressView
 
     space, sched, rungs, name, exp_dir = plan.space, plan.scheduler, plan.rungs, plan.name, plan.exp_dir
-    resume_hint = f"raynn tune --resume --name {name} --storage {shlex.quote(storage.redact(plan.storage))}"
-    budget, ray_logs, pending_timeout = opts.budget, opts.ray_logs, opts.pending_timeout
-    metric, mode = settings["metric"], settings["mode"]
+    ray_logs, metric, mode = opts.ray_logs, settings["metric"], settings["mode"]
     trainable = tune.with_parameters(run_trial, space=space.to_dict(), overrides=overrides,
                                      rungs=list(rungs or []), checkpoint_every=settings["checkpoint_every"],
                                      ray_log=None if ray_logs else str(exp_dir / RAY_LOG), code=plan.code)
     trainable = tune.with_resources(trainable, trial_resources(settings["workers_per_trial"],
                                                                settings["gpus_per_worker"]))
-    view = ProgressView(sched, metric=metric, mode=mode, budget=budget, enabled=opts.verbose)
-    # The scheduler's snapshot first: Tune restores callback states by position.
-    snapshot = [sched.snapshot_callback()] if hasattr(sched, "snapshot_callback") else []
-    callbacks = [*snapshot, view, EventLog(exp_dir, metric, mode),
-                 MetricsExporter(sched, metric, mode, experiment=name, budget=budget),
-                 TensorBoardLogger(exp_dir), PendingReport(pending_timeout),
-                 StorageGuard(exp_dir, resume_hint, mirror=WORKING_FILES if plan.remote else ()),
-                 TrialLogsBeforeRetry(), CSVLoggerCallback(), JsonLoggerCallback()]
+    callbacks, view = _callbacks(plan, opts, metric, mode)
     if opts.resume:
         return _restored_tuner(plan.location, trainable, sched, callbacks), view
     _save_settings(exp_dir, settings)
@@ -303,6 +287,33 @@ def _tuner(plan: _Plan, opts: TuneOptions, settings: dict[str, Any], overrides: 
                                       max_failures=TRIAL_MAX_FAILURES if settings["workers_per_trial"] == 1 else 0)),
     )
     return tuner, view
+
+
+def _callbacks(plan: _Plan, opts: TuneOptions, metric: str, mode: str) -> tuple[list[Any], Any]:
+    """The Tune callbacks of a run, in the order Tune calls them, and the terminal view among them."""
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    from raynn.tune.events import EventLog
+    from raynn.tune.guard import StorageGuard
+    from raynn.tune.monitor import MetricsExporter, TensorBoardLogger
+    from raynn.tune.pending import PendingReport
+    from raynn.tune.persistence import TrialLogsBeforeRetry
+    from raynn.tune.progress import Progress
+    from raynn.tune.view import ProgressView
+
+    sched, name, exp_dir, budget = plan.scheduler, plan.name, plan.exp_dir, opts.budget
+    resume_hint = f"raynn tune --resume --name {name} --storage {shlex.quote(storage.redact(plan.storage))}"
+    # One progress (incumbent, spent, statuses) takes each result; the view, event log and metrics read it.
+    progress = Progress(metric, mode)
+    view = ProgressView(sched, metric, mode, budget=budget, enabled=opts.verbose, progress=progress)
+    # The scheduler's snapshot first: Tune restores callback states by position.
+    snapshot = [sched.snapshot_callback()] if hasattr(sched, "snapshot_callback") else []
+    callbacks = [*snapshot, progress, view, EventLog(exp_dir, metric, mode, progress=progress),
+                 MetricsExporter(sched, metric, mode, experiment=name, budget=budget, progress=progress),
+                 TensorBoardLogger(exp_dir), PendingReport(opts.pending_timeout),
+                 StorageGuard(exp_dir, resume_hint, mirror=WORKING_FILES if plan.remote else ()),
+                 TrialLogsBeforeRetry(), CSVLoggerCallback(), JsonLoggerCallback()]
+    return callbacks, view
 
 
 SETTINGS_FILE = "raynn_tune.json"

@@ -11,8 +11,7 @@ from typing import Any
 
 from ray.tune import Callback
 
-from raynn.hpo.ledger import Furthest, as_resource
-from raynn.tune.best import Incumbent
+from raynn.tune.progress import Progress
 
 __all__ = ["ProgressView"]
 
@@ -23,30 +22,26 @@ class ProgressView(Callback):
     Args:
         scheduler: The Tune scheduler; raynn's adapters expose ``ledger()`` with rung counts and budget.
         budget: The budget B to show spending against (the scheduler's own when it has one).
+        progress: The run's :class:`~raynn.tune.progress.Progress`, a callback before this one; None: one of
+            its own, which this view updates.
     """
 
     def __init__(self, scheduler: Any, metric: str, mode: str, budget: int | None = None, interval: float = 5.0,
-                 enabled: bool = True, heartbeat: float = 60.0) -> None:
+                 enabled: bool = True, heartbeat: float = 60.0, progress: Progress | None = None) -> None:
+        if progress is not None:
+            progress.check(metric, mode, "epoch")
         self.scheduler, self.metric, self.mode, self.budget = scheduler, metric, mode, budget
         self.interval, self.enabled, self.heartbeat = interval, enabled, heartbeat
         self.start = time.monotonic()
         self.last = -math.inf  # when a block was last printed
         self.looked = -math.inf  # when the state was last rendered
         self.shown = ""  # the state part of the last block printed
-        self.incumbent = Incumbent(mode)
-        self.furthest = Furthest()
-        self.diverged: set[str] = set()
+        self._own = progress is None
+        self.progress = Progress(metric, mode) if progress is None else progress
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict[str, Any], **info: Any) -> None:
-        if result.get("diverged"):
-            self.diverged.add(trial.trial_id)
-        if self.metric not in result:
-            return
-        epoch = as_resource(result.get("epoch"))
-        if epoch is None:
-            return
-        self.furthest.reach(trial.trial_id, epoch)
-        self.incumbent.update(trial.trial_id, epoch, result[self.metric])
+        if self._own:
+            self.progress.on_trial_result(iteration, trials, trial, result)
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         """Every ``interval`` seconds, print the block if the state changed (trial states, epochs, budget, best);
@@ -76,16 +71,17 @@ class ProgressView(Callback):
         """Trial states, furthest epochs, budget and incumbent: what a block shows besides the time."""
         states = Counter(t.status for t in trials)
         state_text = "  ".join(f"{s.lower()} {n}" for s, n in sorted(states.items()))
-        if self.diverged:
-            state_text += f"  (diverged {len(self.diverged)})"
-        rungs = Counter(self.furthest.resource.values())
+        progress = self.progress
+        if progress.diverged:
+            state_text += f"  (diverged {len(progress.diverged)})"
+        rungs = Counter(progress.furthest.resource.values())
         rung_text = "  ".join(f"r={r}: {n}" for r, n in sorted(rungs.items())) or "-"
         ledger = self.scheduler.ledger() if hasattr(self.scheduler, "ledger") else None
         # the core's books when there is a core
-        spent = self.furthest.spent if ledger is None else ledger.spent
+        spent = progress.spent if ledger is None else ledger.spent
         budget = self.budget or (None if ledger is None else ledger.planned)
         budget_text = f"{spent}/{budget}" if budget else f"{spent}"
-        best = self.incumbent.best.describe(self.metric) if self.incumbent.best else "-"
+        best = progress.incumbent.best.describe(self.metric) if progress.incumbent.best else "-"
         return (f"trials: {state_text} | furthest epoch: {rung_text} | budget spent {budget_text} epochs | "
                 f"best {best}")
 

@@ -38,8 +38,9 @@ def test_without_a_ledger_the_view_charges_each_trial_its_furthest_epoch() -> No
     a = _trial("a", "RUNNING")
     for epoch in (1, 2, 1, 2, 3):  # a resumed trial reports epochs 1-2 again: not charged twice
         view.on_trial_result(0, [a], a, {"epoch": epoch, "val_accuracy": 0.1 * epoch})
-    view.on_trial_result(0, [a], a, {"epoch": 4, "diverged": True})
-    assert "budget spent 3/10 epochs" in view.render([a]) and "(diverged 1)" in view.render([a])
+    assert "budget spent 3/10 epochs" in view.render([a]) and "diverged" not in view.render([a])
+    view.on_trial_result(0, [a], a, {"epoch": 4, "diverged": True})  # trained, so charged (as events.jsonl)
+    assert "budget spent 4/10 epochs" in view.render([a]) and "(diverged 1)" in view.render([a])
 
 
 def test_final_line_names_the_result(capsys: pytest.CaptureFixture[str]) -> None:
