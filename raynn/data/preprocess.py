@@ -87,7 +87,7 @@ class Preprocessor(ABC):
             raise ValueError(f"{self.name}.fit needs at least one example, but got N={len(x_train)}")
         self._fit(x_train.detach().reshape(len(x_train), -1))
         self.input_shape = tuple(x_train.shape[1:])
-        logger.info(self.describe())
+        logger.debug(self.describe())  # the training loop prints it once, from rank 0
         return self
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:

@@ -152,7 +152,7 @@ def make_trainer(cfg: RunConfig | Mapping[str, Any], name: str, storage: str | P
     ``loop`` and ``loop_config`` replace what the workers run and are given (default: :func:`worker_loop` on
     ``cfg``); ``raynn study`` runs several configs of the same ``train`` section in one worker group this way.
     """
-    from ray.train import CheckpointConfig, FailureConfig, ScalingConfig
+    from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, ScalingConfig
     from ray.train import RunConfig as RayRunConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
@@ -174,6 +174,9 @@ def make_trainer(cfg: RunConfig | Mapping[str, Any], name: str, storage: str | P
         # forever by default (a traceback a minute); 0 retries fails the run once, with Ray's reason.
         failure_config=FailureConfig(max_failures=t.max_failures, controller_failure_limit=0),
         checkpoint_config=CheckpointConfig(num_to_keep=2), callbacks=callbacks or None,
+        # raynn prints one line per epoch; Ray Train's INFO lines (state transitions, worker placement, two per
+        # report) stay in its log files under the Ray session directory, its warnings and errors on the console.
+        logging_config=LoggingConfig(log_level="WARNING"),
     )
     # The workers get the plain dict (worker_loop types it again): what crosses to Ray is plain data.
     return TorchTrainer(loop, train_loop_config=cfg.to_dict() if loop_config is None else loop_config,
