@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from raynn.registry import Registry
-from raynn.values import check_int, is_int, value_error
+from raynn.values import check_int, is_finite_number, is_int, value_error
 
 __all__ = [
     "DATASETS",
@@ -392,7 +392,7 @@ def split(dataset: ArrayDataset, val_fraction: float, seed: int = 0) -> tuple[Ar
     Raises:
         ValueError: if ``val_fraction`` is outside ``(0, 1)`` or leaves one part empty.
     """
-    if not isinstance(val_fraction, (int, float)) or not 0.0 < float(val_fraction) < 1.0:
+    if not is_finite_number(val_fraction) or not 0.0 < float(val_fraction) < 1.0:
         raise ValueError(f"`0 < val_fraction < 1` must hold, but got {val_fraction=!r}")
     n = len(dataset)
     n_val = math.floor(n * float(val_fraction) + 0.5)

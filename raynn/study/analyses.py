@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from raynn.study.registries import ANALYSES
+from raynn.values import is_finite_number
 
 __all__ = ["ANALYSES", "Analysis", "AnalysisInfo", "run_analysis"]
 
@@ -76,13 +77,13 @@ def _int_at_least(spec: Mapping[str, Any], key: str, least: int) -> None:
 
 def _positive(spec: Mapping[str, Any], key: str) -> None:
     value = spec.get(key)
-    if not (isinstance(value, (int, float)) and value > 0):
+    if not (is_finite_number(value) and value > 0):
         raise ValueError(f"`{key} > 0` must hold, but got {key}={value!r}")
 
 
 def _positive_pair(spec: Mapping[str, Any], key: str) -> None:
     value = spec.get(key)
-    numbers = isinstance(value, list) and all(isinstance(v, (int, float)) and v > 0 for v in value)
+    numbers = isinstance(value, list) and all(is_finite_number(v) and v > 0 for v in value)
     if not (numbers and len(value) == 2):
         raise ValueError(f"`{key}` must be two numbers > 0, but got {key}={value!r}")
 

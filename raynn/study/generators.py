@@ -16,7 +16,7 @@ from typing import Any
 from raynn.errors import ConfigError
 from raynn.scaling import SCALING_RULES
 from raynn.study.registries import GENERATORS
-from raynn.values import check_int
+from raynn.values import check_int, check_number
 
 __all__ = ["GENERATORS", "iters_per_epoch", "large_batch", "train_size"]
 
@@ -135,8 +135,8 @@ def _check_large_batch(k: Sequence[int], combos: Sequence[Sequence[str]], warmup
             raise ConfigError("study.runs.generate.combos", f"must be [rule, warmup] pairs, rule in {', '.join(SCALING_RULES.names())}, "
                               f"warmup in {', '.join(WARMUPS)}", pair)
         pairs.append((str(pair[0]), str(pair[1])))
-    if not (isinstance(warmup_epochs, (int, float)) and warmup_epochs > 0):
-        raise ConfigError("study.runs.generate.warmup_epochs", "must be a number > 0", warmup_epochs)
+    check_number("study.runs.generate.warmup_epochs", warmup_epochs, "must be a number > 0", lambda v: v > 0,
+                 error=ConfigError)
     if len(decay_epochs) != len(decay_factors):
         raise ConfigError("study.runs.generate.decay_factors", "must have one factor per decay epoch", list(decay_factors))
     return ks, pairs

@@ -31,7 +31,7 @@ from raynn.errors import ConfigError
 from raynn.registry import Registry
 from raynn.study.registries import ANALYSES, CLAIMS, FIGURES, GENERATORS
 from raynn.validation import unknown_key
-from raynn.values import check_flag, check_int
+from raynn.values import check_flag, check_int, check_number
 from raynn.values import set_dotted as _set_dotted
 from raynn.yamlio import load_yaml_file
 
@@ -269,8 +269,8 @@ def load_study(
         _unknown(patch, _TOP_KEYS - {"full"}, "patch")
         raw = merge_patch(raw, dict(patch))
     check_int("--workers", workers, 1, optional=True, rule="must be an integer >= 1", error=ConfigError)
-    if gpus_per_worker is not None and not (isinstance(gpus_per_worker, (int, float)) and gpus_per_worker >= 0):
-        raise ConfigError("--gpus-per-worker", "must be a number >= 0", gpus_per_worker)
+    check_number("--gpus-per-worker", gpus_per_worker, "must be a number >= 0", lambda v: v >= 0, optional=True,
+                 error=ConfigError)
     title = _str(raw.get("title", path.stem), "study.title")
     section = str(raw.get("section", ""))
     description = str(raw.get("description", ""))

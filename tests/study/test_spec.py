@@ -109,6 +109,17 @@ def test_bad_workers_is_refused() -> None:
         load_study("batch-size", workers=0)
 
 
+@pytest.mark.parametrize("gpus", [True, -1, float("nan"), "1"])
+def test_bad_gpus_per_worker_is_refused(gpus: object) -> None:  # YAML's true is not a GPU count
+    with pytest.raises(ConfigError, match="--gpus-per-worker: must be a number >= 0"):
+        load_study("batch-size", gpus_per_worker=gpus)
+
+
+def test_a_generator_s_warmup_epochs_is_a_number_not_a_flag() -> None:
+    with pytest.raises(ConfigError, match="study.runs.generate.warmup_epochs: must be a number > 0"):
+        load_study("large-batch", patch={"runs": {"generate": {"warmup_epochs": True}}})
+
+
 def test_merge_patch_merges_mappings_and_replaces_the_rest() -> None:
     base = {"a": {"b": 1, "c": [1, 2]}, "d": 1}
     assert merge_patch(base, {"a": {"c": [3]}, "e": 2}) == {"a": {"b": 1, "c": [3]}, "d": 1, "e": 2}
