@@ -123,6 +123,7 @@ class Encoding:
             self.columns.append(slice(width, width + cols))
             width += cols
         self.width = width
+        self._encoded: dict[tuple[str, ...], np.ndarray] = {}  # encode's rows, keyed by the values' repr
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -159,7 +160,18 @@ class Encoding:
         return float(min(dist.high, max(dist.low, v)))
 
     def encode(self, params: Mapping[str, Any]) -> np.ndarray:
-        """The point of ``[0, 1]^D`` of a configuration."""
+        """The point of ``[0, 1]^D`` of a configuration (remembered: a trial's row is asked for at every
+        resource it reported and at every proposal; a read-only array)."""
+        key = tuple(repr(params[k]) for k in self.keys)  # repr: 1, 1.0, True and -0.0, 0.0 stay apart
+        z = self._encoded.get(key)
+        if z is None:
+            if len(self._encoded) >= 100_000:
+                self._encoded.clear()
+            z = self._encoded[key] = self._encode(params)
+            z.flags.writeable = False
+        return z
+
+    def _encode(self, params: Mapping[str, Any]) -> np.ndarray:
         z = np.zeros(self.width)
         for key, (kind, order), cols in zip(self.keys, self._kinds, self.columns):
             dist, value = self.distributions[key], params[key]
@@ -291,6 +303,21 @@ def _lbfgs(obj_func: Any, initial_theta: np.ndarray, bounds: np.ndarray) -> tupl
     return res.x, float(res.fun)
 
 
+_CONTROLLER: list[Any] = []
+
+
+def _controller() -> Any:
+    """One ``threadpoolctl.ThreadpoolController`` for every proposal: building one scans the loaded libraries
+    (milliseconds). Made after scipy's and scikit-learn's linear algebra are loaded, so it limits them."""
+    if not _CONTROLLER:
+        import scipy.linalg  # noqa: F401
+        import sklearn.gaussian_process  # noqa: F401
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
 def _expected_improvement(mu: np.ndarray, sigma: np.ndarray, best: float) -> np.ndarray:
     from scipy.special import ndtr
 
@@ -363,11 +390,13 @@ class MFGPCore:
         return min(1.0, max(0.0, math.log(max(resource, 1)) / math.log(self.max_resource)))
 
     def _data(self, observations: Sequence[Observation]) -> tuple[np.ndarray, np.ndarray]:
-        rows, values = [], []
-        for obs in observations:
-            rows.append(np.append(self.encoding.encode(obs.params), self.fidelity(obs.resource)))
+        x = np.empty((len(observations), self.encoding.width + 1))
+        values = []
+        for i, obs in enumerate(observations):
+            x[i, :-1] = self.encoding.encode(obs.params)
+            x[i, -1] = self.fidelity(obs.resource)
             values.append(math.inf if obs.value is None or not math.isfinite(obs.value) else obs.value)
-        return np.asarray(rows), copula(np.asarray(values))
+        return x, copula(np.asarray(values))
 
     def _kernel(self) -> Any:
         from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
@@ -422,9 +451,7 @@ class MFGPCore:
         Linear algebra runs on one thread (``threadpoolctl``): the GP is small, and BLAS threads fighting the
         trials for the cores cost more than they save.
         """
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):
+        with _controller().limit(limits=1):
             return self._propose(n, observations, pending)
 
     def _propose(
@@ -441,11 +468,11 @@ class MFGPCore:
         self.last_kind = "model"
         x, y = self._data(observations)
         gp = self._fit(x, y)
-        top = np.append(np.zeros(self.encoding.width), 1.0)
         # The incumbent: the best posterior mean at phi = 1 among the configurations seen.
         seen = np.unique(x[:, :-1], axis=0)
         seen_top = np.hstack([seen, np.ones((len(seen), 1))])
-        best = float(gp.predict(seen_top).min())
+        seen_mu = gp.predict(seen_top)
+        best = float(seen_mu.min())
         pend = np.asarray([self.encoding.encode(p) for p in pending]).reshape(-1, self.encoding.width)
         if len(pend):
             pend_top = np.hstack([pend, np.ones((len(pend), 1))])
@@ -454,7 +481,8 @@ class MFGPCore:
 
             gp = GaussianProcessRegressor(gp.kernel_, optimizer=None, normalize_y=False)
             gp.fit(np.vstack([x, pend_top]), np.concatenate([y, believed]))
-        cand = self._candidates(rng, seen_top[:, :-1], gp, top)
+            seen_mu = gp.predict(seen_top)  # the believed values moved the means
+        cand = self._candidates(rng, seen_top[:, :-1], seen_mu)
         # Never again a running configuration, nor one already trained to the top resource.
         done_top = x[x[:, -1] >= 1.0 - 1e-12, :-1]
         banned = np.vstack([pend, done_top]) if len(pend) or len(done_top) else np.zeros((0, cand.shape[1]))
@@ -468,11 +496,10 @@ class MFGPCore:
         ei = _expected_improvement(mu, sigma, best)
         return self.encoding.decode(cand[int(np.argmax(ei))])
 
-    def _candidates(self, rng: np.random.Generator, seen: np.ndarray, gp: Any, top: np.ndarray) -> np.ndarray:
-        """Uniform candidates and perturbations of the 5 configurations of best mean at ``phi = 1``."""
+    def _candidates(self, rng: np.random.Generator, seen: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """Uniform candidates and perturbations of the 5 configurations of best mean ``mu`` at ``phi = 1``."""
         d = len(self.encoding)
         uniform = self.encoding.uniform_points(rng.random((self.n_candidates, d)))
-        mu = gp.predict(np.hstack([seen, np.ones((len(seen), 1))]))
         elite = seen[np.argsort(mu)[:5]]
         per = max(1, self.n_candidates // len(elite))
         local = np.repeat(elite, per, axis=0) + rng.normal(0.0, 0.15, (len(elite) * per, elite.shape[1]))
