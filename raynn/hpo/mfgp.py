@@ -303,6 +303,104 @@ def _lbfgs(obj_func: Any, initial_theta: np.ndarray, bounds: np.ndarray) -> tupl
     return res.x, float(res.fun)
 
 
+def _pairwise_sum(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """``np.sum`` over a contiguous axis of ``len(parts)`` elements, in numpy's (pairwise) order of additions,
+    of whole arrays at once: ``_pairwise_sum(list(a.transpose(2, 0, 1)))`` is ``a.sum(-1)`` to the bit."""
+    n = len(parts)
+    if n < 8:
+        res = np.zeros_like(parts[0])
+        for part in parts:
+            res = res + part
+        return res
+    r = list(parts[:8])
+    i = 8
+    while i < n - n % 8:
+        r = [r[j] + parts[i + j] for j in range(8)]
+        i += 8
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for part in parts[i:]:
+        res = res + part
+    return res
+
+
+_PAIRWISE_EXACT: dict[int, bool] = {}
+
+
+def _pairwise_exact(dims: int) -> bool:
+    """Whether this numpy's ``sum`` over a last axis of ``dims`` elements adds as :func:`_pairwise_sum` does."""
+    if dims not in _PAIRWISE_EXACT:
+        a = np.random.default_rng(dims).random((16, 16, dims)) ** 3
+        _PAIRWISE_EXACT[dims] = bool(np.array_equal(_pairwise_sum(list(a.transpose(2, 0, 1))), a.sum(-1)))
+    return _PAIRWISE_EXACT[dims]
+
+
+class _NegLML:
+    """scikit-learn's ``obj_func`` (minus the log marginal likelihood and its gradient) for
+    ``C * Matern(ARD, nu=2.5) + White`` on ``(x, y)``, with scikit-learn's floating-point operations, so every
+    value is the same to the bit (``tests/hpo/test_mfgp.py`` compares them).
+
+    Cheaper: the squared coordinate differences are computed once, and the length-scale gradient is computed
+    one dimension per ``(n, n)`` plane (long contiguous loops) instead of through ``(n, n, 1)`` broadcasts,
+    the kernel objects' parameter copies and ``np.dstack``.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.x = np.atleast_2d(x)
+        self.y = y[:, np.newaxis] if y.ndim == 1 else y
+        n, dims = self.x.shape
+        xt = self.x.T
+        self.sq = np.ascontiguousarray((xt[:, :, np.newaxis] - xt[:, np.newaxis, :]) ** 2)  # (dims, n, n)
+        self.log_2pi_term = n / 2 * np.log(2 * np.pi)
+        # Buffers written at every evaluation: fresh megabyte arrays cost more in page faults than in flops.
+        self.work = np.empty((dims, n, n))
+        self.grad = np.empty((n, n, dims + 2))
+
+    def kernel(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``K`` and ``dK/dtheta`` (``(n, n, len(theta))``, a buffer reused by the next call) as
+        ``Sum(Product(C, Matern), White)`` computes them."""
+        from scipy.spatial.distance import pdist, squareform
+
+        n, dims = self.x.shape
+        c, ls, noise = np.exp(theta[0]), np.exp(theta[1 : 1 + dims]), np.exp(theta[1 + dims])
+        ls = np.squeeze(ls).astype(float).reshape(dims)
+        m = pdist(self.x / ls, metric="euclidean") * math.sqrt(5)
+        m = squareform((1.0 + m + m**2 / 3.0) * np.exp(-m))
+        np.fill_diagonal(m, 1)
+        grad, d = self.grad, self.work
+        np.multiply(c, m, out=grad[:, :, 0])
+        np.divide(self.sq, (ls**2)[:, np.newaxis, np.newaxis], out=d)
+        if _pairwise_exact(dims):
+            tmp = np.sqrt(5 * _pairwise_sum(list(d)))
+        else:
+            tmp = np.sqrt(5 * np.ascontiguousarray(d.transpose(1, 2, 0)).sum(-1))
+        np.multiply(5.0 / 3.0, d, out=d)  # 5/3 * D * (tmp + 1) * exp(-tmp) * c, left to right
+        np.multiply(d, tmp + 1, out=d)
+        np.multiply(d, np.exp(-tmp), out=d)
+        np.multiply(d, c, out=d)
+        grad[:, :, 1 : 1 + dims] = d.transpose(1, 2, 0)
+        eye = np.eye(n)
+        np.multiply(noise, eye, out=grad[:, :, 1 + dims])
+        return np.full((n, n), c) * m + noise * eye, grad
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        from scipy.linalg import cho_solve, cholesky
+
+        k, k_gradient = self.kernel(theta)
+        k[np.diag_indices_from(k)] += 1e-10  # GaussianProcessRegressor's alpha
+        try:
+            low = cholesky(k, lower=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            return -(-np.inf), -np.zeros_like(theta)
+        alpha = cho_solve((low, True), self.y, check_finite=False)
+        lml_dims = -0.5 * np.einsum("ik,ik->k", self.y, alpha)
+        lml_dims -= np.log(np.diag(low)).sum()
+        lml_dims -= self.log_2pi_term
+        inner = np.einsum("ik,jk->ijk", alpha, alpha)
+        inner -= cho_solve((low, True), np.eye(k.shape[0]), check_finite=False)[..., np.newaxis]
+        grad_dims = 0.5 * np.einsum("ijl,jik->kl", inner, k_gradient)
+        return -lml_dims.sum(axis=-1), -grad_dims.sum(axis=-1)
+
+
 _CONTROLLER: list[Any] = []
 
 
@@ -422,7 +520,12 @@ class MFGPCore:
                 if len(y) > FIT_POINTS:
                     keep = np.sort(np.random.default_rng([self.seed, len(y)]).choice(len(y), FIT_POINTS,
                                                                                      replace=False))
-                fitted = GaussianProcessRegressor(kernel, optimizer=_lbfgs, normalize_y=False)
+                objective = _NegLML(x[keep], y[keep])  # scikit-learn's obj_func, bit for bit, cheaper
+
+                def optimizer(obj_func: Any, initial_theta: np.ndarray, bounds: np.ndarray) -> Any:
+                    return _lbfgs(objective, initial_theta, bounds)
+
+                fitted = GaussianProcessRegressor(kernel, optimizer=optimizer, normalize_y=False)
                 fitted.fit(x[keep], y[keep])
                 kernel = fitted.kernel_
                 self._theta = [float(t) for t in kernel.theta]
