@@ -401,6 +401,15 @@ class _NegLML:
         return -lml_dims.sum(axis=-1), -grad_dims.sum(axis=-1)
 
 
+def _near_any(points: np.ndarray, others: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    """Which rows of ``points`` lie within ``tol`` (max norm) of a row of ``others``: one column at a time,
+    without the ``(len(points), len(others), width)`` array."""
+    near = np.ones((len(points), len(others)), dtype=bool)
+    for k in range(points.shape[1]):
+        near &= np.abs(points[:, k, np.newaxis] - others[np.newaxis, :, k]) < tol
+    return near.any(axis=1)
+
+
 _CONTROLLER: list[Any] = []
 
 
@@ -590,7 +599,7 @@ class MFGPCore:
         done_top = x[x[:, -1] >= 1.0 - 1e-12, :-1]
         banned = np.vstack([pend, done_top]) if len(pend) or len(done_top) else np.zeros((0, cand.shape[1]))
         if len(banned):
-            same = (np.abs(cand[:, None, :] - banned[None, :, :]).max(axis=2) < 1e-9).any(axis=1)
+            same = _near_any(cand, banned)
             if same.all():
                 self.last_kind = "random"
                 return self.encoding.from_uniform(rng.random(len(self.encoding)))
