@@ -410,6 +410,40 @@ def _near_any(points: np.ndarray, others: np.ndarray, tol: float = 1e-9) -> np.n
     return near.any(axis=1)
 
 
+_MATERN: list[Any] = []
+
+
+def _matern52() -> Any:
+    """scikit-learn's ``Matern`` kernel class with a cheaper ``k(X, Y)`` for ``nu = 2.5``: the same operations,
+    so the same values to the bit, with two temporaries instead of six (the candidates' kernel is about
+    1,000 x 300, and a fresh array of that size costs more in page faults than in arithmetic)."""
+    if not _MATERN:
+        from scipy.spatial.distance import cdist, pdist, squareform
+        from sklearn.gaussian_process.kernels import Matern
+
+        class Matern52(Matern):
+            def __call__(self, X: Any, Y: Any = None, eval_gradient: bool = False) -> Any:  # noqa: N803
+                if eval_gradient or self.nu != 2.5:
+                    return super().__call__(X, Y, eval_gradient)
+                X = np.atleast_2d(X)  # noqa: N806
+                ls = np.squeeze(self.length_scale).astype(float)
+                k = pdist(X / ls, metric="euclidean") if Y is None else cdist(X / ls, Y / ls, metric="euclidean")
+                k *= math.sqrt(5)
+                square = np.square(k)  # K ** 2
+                square /= 3.0
+                out = 1.0 + k
+                out += square
+                np.exp(np.negative(k, out=k), out=k)
+                out *= k  # (1 + K + K ** 2 / 3) * exp(-K)
+                if Y is None:
+                    out = squareform(out)
+                    np.fill_diagonal(out, 1)
+                return out
+
+        _MATERN.append(Matern52)
+    return _MATERN[0]
+
+
 _CONTROLLER: list[Any] = []
 
 
@@ -506,10 +540,10 @@ class MFGPCore:
         return x, copula(np.asarray(values))
 
     def _kernel(self) -> Any:
-        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+        from sklearn.gaussian_process.kernels import ConstantKernel, WhiteKernel
 
         dims = self.encoding.width + 1
-        return ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
+        return ConstantKernel(1.0, (1e-2, 1e2)) * _matern52()(
             length_scale=np.full(dims, 0.5), length_scale_bounds=(1e-2, 1e2), nu=2.5
         ) + WhiteKernel(0.1, (1e-4, 1.0))
 

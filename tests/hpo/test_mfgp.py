@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from raynn.hpo.mfgp import Encoding, MFGPCore, Observation, _NegLML, _pairwise_sum, copula
+from raynn.hpo.mfgp import Encoding, MFGPCore, Observation, _matern52, _NegLML, _pairwise_sum, copula
 
 DISTS = {
     "lr": FloatDistribution(1e-3, 1.0, log=True),
@@ -53,6 +53,16 @@ def test_encode_remembers_rows_and_keeps_values_apart() -> None:
 def test_pairwise_sum_is_numpy_sum_to_the_bit(dims: int) -> None:
     a = np.random.default_rng(dims).random((7, 5, dims)) ** 3
     assert np.array_equal(_pairwise_sum(list(a.transpose(2, 0, 1))), a.sum(-1))
+
+
+def test_matern52_is_scikit_learns_matern_to_the_bit() -> None:
+    from sklearn.gaussian_process.kernels import Matern
+
+    rng = np.random.default_rng(0)
+    x, y, ls = rng.random((30, 4)), rng.random((7, 4)), rng.random(4) + 0.1
+    fast, slow = _matern52()(length_scale=ls, nu=2.5), Matern(length_scale=ls, nu=2.5)
+    assert np.array_equal(fast(x, y), slow(x, y)) and np.array_equal(fast(x), slow(x))
+    assert np.array_equal(fast(x, eval_gradient=True)[1], slow(x, eval_gradient=True)[1])
 
 
 @pytest.mark.parametrize("n", [3, 40])
