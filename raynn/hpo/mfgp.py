@@ -327,7 +327,7 @@ _PAIRWISE_EXACT: dict[int, bool] = {}
 
 
 def _pairwise_exact(dims: int) -> bool:
-    """Whether this numpy's ``sum`` over a last axis of ``dims`` elements adds as :func:`_pairwise_sum` does."""
+    """Whether this numpy's ``sum`` over a last axis of ``dims`` elements adds as :func:`_pairwise_sum`."""
     if dims not in _PAIRWISE_EXACT:
         a = np.random.default_rng(dims).random((16, 16, dims)) ** 3
         _PAIRWISE_EXACT[dims] = bool(np.array_equal(_pairwise_sum(list(a.transpose(2, 0, 1))), a.sum(-1)))
@@ -414,9 +414,9 @@ _MATERN: list[Any] = []
 
 
 def _matern52() -> Any:
-    """scikit-learn's ``Matern`` kernel class with a cheaper ``k(X, Y)`` for ``nu = 2.5``: the same operations,
-    so the same values to the bit, with two temporaries instead of six (the candidates' kernel is about
-    1,000 x 300, and a fresh array of that size costs more in page faults than in arithmetic)."""
+    """scikit-learn's ``Matern`` kernel class with a cheaper ``k(X, Y)`` for ``nu = 2.5``: the same
+    operations, so the same values to the bit, with two temporaries instead of six (the candidates' kernel
+    is about 1,000 x 300, and a fresh array of that size costs more in page faults than in arithmetic)."""
     if not _MATERN:
         from scipy.spatial.distance import cdist, pdist, squareform
         from sklearn.gaussian_process.kernels import Matern
@@ -427,7 +427,7 @@ def _matern52() -> Any:
                     return super().__call__(X, Y, eval_gradient)
                 X = np.atleast_2d(X)  # noqa: N806
                 ls = np.squeeze(self.length_scale).astype(float)
-                k = pdist(X / ls, metric="euclidean") if Y is None else cdist(X / ls, Y / ls, metric="euclidean")
+                k = pdist(X / ls) if Y is None else cdist(X / ls, Y / ls)  # metric="euclidean", the default
                 k *= math.sqrt(5)
                 square = np.square(k)  # K ** 2
                 square /= 3.0
