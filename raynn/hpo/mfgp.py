@@ -123,6 +123,7 @@ class Encoding:
             self.columns.append(slice(width, width + cols))
             width += cols
         self.width = width
+        self._encoded: dict[tuple[str, ...], np.ndarray] = {}  # encode's rows, keyed by the values' repr
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -159,7 +160,18 @@ class Encoding:
         return float(min(dist.high, max(dist.low, v)))
 
     def encode(self, params: Mapping[str, Any]) -> np.ndarray:
-        """The point of ``[0, 1]^D`` of a configuration."""
+        """The point of ``[0, 1]^D`` of a configuration (remembered: a trial's row is asked for at every
+        resource it reported and at every proposal; a read-only array)."""
+        key = tuple(repr(params[k]) for k in self.keys)  # repr: 1, 1.0, True and -0.0, 0.0 stay apart
+        z = self._encoded.get(key)
+        if z is None:
+            if len(self._encoded) >= 100_000:
+                self._encoded.clear()
+            z = self._encoded[key] = self._encode(params)
+            z.flags.writeable = False
+        return z
+
+    def _encode(self, params: Mapping[str, Any]) -> np.ndarray:
         z = np.zeros(self.width)
         for key, (kind, order), cols in zip(self.keys, self._kinds, self.columns):
             dist, value = self.distributions[key], params[key]
@@ -291,6 +303,162 @@ def _lbfgs(obj_func: Any, initial_theta: np.ndarray, bounds: np.ndarray) -> tupl
     return res.x, float(res.fun)
 
 
+def _pairwise_sum(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """``np.sum`` over a contiguous axis of ``len(parts)`` elements, in numpy's (pairwise) order of additions,
+    of whole arrays at once: ``_pairwise_sum(list(a.transpose(2, 0, 1)))`` is ``a.sum(-1)`` to the bit."""
+    n = len(parts)
+    if n < 8:
+        res = np.zeros_like(parts[0])
+        for part in parts:
+            res = res + part
+        return res
+    r = list(parts[:8])
+    i = 8
+    while i < n - n % 8:
+        r = [r[j] + parts[i + j] for j in range(8)]
+        i += 8
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for part in parts[i:]:
+        res = res + part
+    return res
+
+
+_PAIRWISE_EXACT: dict[int, bool] = {}
+
+
+def _pairwise_exact(dims: int) -> bool:
+    """Whether this numpy's ``sum`` over a last axis of ``dims`` elements adds as :func:`_pairwise_sum`."""
+    if dims not in _PAIRWISE_EXACT:
+        a = np.random.default_rng(dims).random((16, 16, dims)) ** 3
+        _PAIRWISE_EXACT[dims] = bool(np.array_equal(_pairwise_sum(list(a.transpose(2, 0, 1))), a.sum(-1)))
+    return _PAIRWISE_EXACT[dims]
+
+
+class _NegLML:
+    """scikit-learn's ``obj_func`` (minus the log marginal likelihood and its gradient) for
+    ``C * Matern(ARD, nu=2.5) + White`` on ``(x, y)``, with scikit-learn's floating-point operations, so every
+    value is the same to the bit (``tests/hpo/test_mfgp.py`` compares them).
+
+    Cheaper: the squared coordinate differences are computed once, and the length-scale gradient is computed
+    one dimension per ``(n, n)`` plane (long contiguous loops) instead of through ``(n, n, 1)`` broadcasts,
+    the kernel objects' parameter copies and ``np.dstack``.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.x = np.atleast_2d(x)
+        self.y = y[:, np.newaxis] if y.ndim == 1 else y
+        n, dims = self.x.shape
+        xt = self.x.T
+        self.sq = np.ascontiguousarray((xt[:, :, np.newaxis] - xt[:, np.newaxis, :]) ** 2)  # (dims, n, n)
+        self.log_2pi_term = n / 2 * np.log(2 * np.pi)
+        # Buffers written at every evaluation: fresh megabyte arrays cost more in page faults than in flops.
+        self.work = np.empty((dims, n, n))
+        self.grad = np.empty((n, n, dims + 2))
+
+    def kernel(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``K`` and ``dK/dtheta`` (``(n, n, len(theta))``, a buffer reused by the next call) as
+        ``Sum(Product(C, Matern), White)`` computes them."""
+        from scipy.spatial.distance import pdist, squareform
+
+        n, dims = self.x.shape
+        c, ls, noise = np.exp(theta[0]), np.exp(theta[1 : 1 + dims]), np.exp(theta[1 + dims])
+        ls = np.squeeze(ls).astype(float).reshape(dims)
+        m = pdist(self.x / ls, metric="euclidean") * math.sqrt(5)
+        m = squareform((1.0 + m + m**2 / 3.0) * np.exp(-m))
+        np.fill_diagonal(m, 1)
+        grad, d = self.grad, self.work
+        np.multiply(c, m, out=grad[:, :, 0])
+        np.divide(self.sq, (ls**2)[:, np.newaxis, np.newaxis], out=d)
+        if _pairwise_exact(dims):
+            tmp = np.sqrt(5 * _pairwise_sum(list(d)))
+        else:
+            tmp = np.sqrt(5 * np.ascontiguousarray(d.transpose(1, 2, 0)).sum(-1))
+        np.multiply(5.0 / 3.0, d, out=d)  # 5/3 * D * (tmp + 1) * exp(-tmp) * c, left to right
+        np.multiply(d, tmp + 1, out=d)
+        np.multiply(d, np.exp(-tmp), out=d)
+        np.multiply(d, c, out=d)
+        grad[:, :, 1 : 1 + dims] = d.transpose(1, 2, 0)
+        eye = np.eye(n)
+        np.multiply(noise, eye, out=grad[:, :, 1 + dims])
+        return np.full((n, n), c) * m + noise * eye, grad
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        from scipy.linalg import cho_solve, cholesky
+
+        k, k_gradient = self.kernel(theta)
+        k[np.diag_indices_from(k)] += 1e-10  # GaussianProcessRegressor's alpha
+        try:
+            low = cholesky(k, lower=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            return -(-np.inf), -np.zeros_like(theta)
+        alpha = cho_solve((low, True), self.y, check_finite=False)
+        lml_dims = -0.5 * np.einsum("ik,ik->k", self.y, alpha)
+        lml_dims -= np.log(np.diag(low)).sum()
+        lml_dims -= self.log_2pi_term
+        inner = np.einsum("ik,jk->ijk", alpha, alpha)
+        inner -= cho_solve((low, True), np.eye(k.shape[0]), check_finite=False)[..., np.newaxis]
+        grad_dims = 0.5 * np.einsum("ijl,jik->kl", inner, k_gradient)
+        return -lml_dims.sum(axis=-1), -grad_dims.sum(axis=-1)
+
+
+def _near_any(points: np.ndarray, others: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    """Which rows of ``points`` lie within ``tol`` (max norm) of a row of ``others``: one column at a time,
+    without the ``(len(points), len(others), width)`` array."""
+    near = np.ones((len(points), len(others)), dtype=bool)
+    for k in range(points.shape[1]):
+        near &= np.abs(points[:, k, np.newaxis] - others[np.newaxis, :, k]) < tol
+    return near.any(axis=1)
+
+
+_MATERN: list[Any] = []
+
+
+def _matern52() -> Any:
+    """scikit-learn's ``Matern`` kernel class with a cheaper ``k(X, Y)`` for ``nu = 2.5``: the same
+    operations, so the same values to the bit, with two temporaries instead of six (the candidates' kernel
+    is about 1,000 x 300, and a fresh array of that size costs more in page faults than in arithmetic)."""
+    if not _MATERN:
+        from scipy.spatial.distance import cdist, pdist, squareform
+        from sklearn.gaussian_process.kernels import Matern
+
+        class Matern52(Matern):
+            def __call__(self, X: Any, Y: Any = None, eval_gradient: bool = False) -> Any:  # noqa: N803
+                if eval_gradient or self.nu != 2.5:
+                    return super().__call__(X, Y, eval_gradient)
+                X = np.atleast_2d(X)  # noqa: N806
+                ls = np.squeeze(self.length_scale).astype(float)
+                k = pdist(X / ls) if Y is None else cdist(X / ls, Y / ls)  # metric="euclidean", the default
+                k *= math.sqrt(5)
+                square = np.square(k)  # K ** 2
+                square /= 3.0
+                out = 1.0 + k
+                out += square
+                np.exp(np.negative(k, out=k), out=k)
+                out *= k  # (1 + K + K ** 2 / 3) * exp(-K)
+                if Y is None:
+                    out = squareform(out)
+                    np.fill_diagonal(out, 1)
+                return out
+
+        _MATERN.append(Matern52)
+    return _MATERN[0]
+
+
+_CONTROLLER: list[Any] = []
+
+
+def _controller() -> Any:
+    """One ``threadpoolctl.ThreadpoolController`` for every proposal: building one scans the loaded libraries
+    (milliseconds). Made after scipy's and scikit-learn's linear algebra are loaded, so it limits them."""
+    if not _CONTROLLER:
+        import scipy.linalg  # noqa: F401
+        import sklearn.gaussian_process  # noqa: F401
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
 def _expected_improvement(mu: np.ndarray, sigma: np.ndarray, best: float) -> np.ndarray:
     from scipy.special import ndtr
 
@@ -363,17 +531,19 @@ class MFGPCore:
         return min(1.0, max(0.0, math.log(max(resource, 1)) / math.log(self.max_resource)))
 
     def _data(self, observations: Sequence[Observation]) -> tuple[np.ndarray, np.ndarray]:
-        rows, values = [], []
-        for obs in observations:
-            rows.append(np.append(self.encoding.encode(obs.params), self.fidelity(obs.resource)))
+        x = np.empty((len(observations), self.encoding.width + 1))
+        values = []
+        for i, obs in enumerate(observations):
+            x[i, :-1] = self.encoding.encode(obs.params)
+            x[i, -1] = self.fidelity(obs.resource)
             values.append(math.inf if obs.value is None or not math.isfinite(obs.value) else obs.value)
-        return np.asarray(rows), copula(np.asarray(values))
+        return x, copula(np.asarray(values))
 
     def _kernel(self) -> Any:
-        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+        from sklearn.gaussian_process.kernels import ConstantKernel, WhiteKernel
 
         dims = self.encoding.width + 1
-        return ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
+        return ConstantKernel(1.0, (1e-2, 1e2)) * _matern52()(
             length_scale=np.full(dims, 0.5), length_scale_bounds=(1e-2, 1e2), nu=2.5
         ) + WhiteKernel(0.1, (1e-4, 1.0))
 
@@ -393,7 +563,12 @@ class MFGPCore:
                 if len(y) > FIT_POINTS:
                     keep = np.sort(np.random.default_rng([self.seed, len(y)]).choice(len(y), FIT_POINTS,
                                                                                      replace=False))
-                fitted = GaussianProcessRegressor(kernel, optimizer=_lbfgs, normalize_y=False)
+                objective = _NegLML(x[keep], y[keep])  # scikit-learn's obj_func, bit for bit, cheaper
+
+                def optimizer(obj_func: Any, initial_theta: np.ndarray, bounds: np.ndarray) -> Any:
+                    return _lbfgs(objective, initial_theta, bounds)
+
+                fitted = GaussianProcessRegressor(kernel, optimizer=optimizer, normalize_y=False)
                 fitted.fit(x[keep], y[keep])
                 kernel = fitted.kernel_
                 self._theta = [float(t) for t in kernel.theta]
@@ -422,9 +597,7 @@ class MFGPCore:
         Linear algebra runs on one thread (``threadpoolctl``): the GP is small, and BLAS threads fighting the
         trials for the cores cost more than they save.
         """
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):
+        with _controller().limit(limits=1):
             return self._propose(n, observations, pending)
 
     def _propose(
@@ -441,11 +614,11 @@ class MFGPCore:
         self.last_kind = "model"
         x, y = self._data(observations)
         gp = self._fit(x, y)
-        top = np.append(np.zeros(self.encoding.width), 1.0)
         # The incumbent: the best posterior mean at phi = 1 among the configurations seen.
         seen = np.unique(x[:, :-1], axis=0)
         seen_top = np.hstack([seen, np.ones((len(seen), 1))])
-        best = float(gp.predict(seen_top).min())
+        seen_mu = gp.predict(seen_top)
+        best = float(seen_mu.min())
         pend = np.asarray([self.encoding.encode(p) for p in pending]).reshape(-1, self.encoding.width)
         if len(pend):
             pend_top = np.hstack([pend, np.ones((len(pend), 1))])
@@ -454,12 +627,13 @@ class MFGPCore:
 
             gp = GaussianProcessRegressor(gp.kernel_, optimizer=None, normalize_y=False)
             gp.fit(np.vstack([x, pend_top]), np.concatenate([y, believed]))
-        cand = self._candidates(rng, seen_top[:, :-1], gp, top)
+            seen_mu = gp.predict(seen_top)  # the believed values moved the means
+        cand = self._candidates(rng, seen_top[:, :-1], seen_mu)
         # Never again a running configuration, nor one already trained to the top resource.
         done_top = x[x[:, -1] >= 1.0 - 1e-12, :-1]
         banned = np.vstack([pend, done_top]) if len(pend) or len(done_top) else np.zeros((0, cand.shape[1]))
         if len(banned):
-            same = (np.abs(cand[:, None, :] - banned[None, :, :]).max(axis=2) < 1e-9).any(axis=1)
+            same = _near_any(cand, banned)
             if same.all():
                 self.last_kind = "random"
                 return self.encoding.from_uniform(rng.random(len(self.encoding)))
@@ -468,11 +642,10 @@ class MFGPCore:
         ei = _expected_improvement(mu, sigma, best)
         return self.encoding.decode(cand[int(np.argmax(ei))])
 
-    def _candidates(self, rng: np.random.Generator, seen: np.ndarray, gp: Any, top: np.ndarray) -> np.ndarray:
-        """Uniform candidates and perturbations of the 5 configurations of best mean at ``phi = 1``."""
+    def _candidates(self, rng: np.random.Generator, seen: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """Uniform candidates and perturbations of the 5 configurations of best mean ``mu`` at ``phi = 1``."""
         d = len(self.encoding)
         uniform = self.encoding.uniform_points(rng.random((self.n_candidates, d)))
-        mu = gp.predict(np.hstack([seen, np.ones((len(seen), 1))]))
         elite = seen[np.argsort(mu)[:5]]
         per = max(1, self.n_candidates // len(elite))
         local = np.repeat(elite, per, axis=0) + rng.normal(0.0, 0.15, (len(elite) * per, elite.shape[1]))

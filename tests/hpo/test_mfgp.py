@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from raynn.hpo.mfgp import Encoding, MFGPCore, Observation, copula
+from raynn.hpo.mfgp import Encoding, MFGPCore, Observation, _matern52, _NegLML, _pairwise_sum, copula
 
 DISTS = {
     "lr": FloatDistribution(1e-3, 1.0, log=True),
@@ -40,6 +40,45 @@ def test_snap_and_uniform_points_agree_with_decode_encode() -> None:
     np.testing.assert_allclose(enc.snap(z), expected)
     u = rng.random((50, len(enc)))
     np.testing.assert_allclose(enc.uniform_points(u), np.stack([enc.encode(enc.from_uniform(r)) for r in u]))
+
+
+def test_encode_remembers_rows_and_keeps_values_apart() -> None:
+    enc = Encoding({"x": FloatDistribution(-1.0, 1.0), "n": CategoricalDistribution([1, 2])})
+    z = enc.encode({"x": 0.5, "n": 2})
+    assert enc.encode({"x": 0.5, "n": 2}) is z and not z.flags.writeable
+    np.testing.assert_array_equal(enc.encode({"x": -0.5, "n": 1}), [0.25, 0.0])
+
+
+@pytest.mark.parametrize("dims", [1, 3, 8, 9, 17])
+def test_pairwise_sum_is_numpy_sum_to_the_bit(dims: int) -> None:
+    a = np.random.default_rng(dims).random((7, 5, dims)) ** 3
+    assert np.array_equal(_pairwise_sum(list(a.transpose(2, 0, 1))), a.sum(-1))
+
+
+def test_matern52_is_scikit_learns_matern_to_the_bit() -> None:
+    from sklearn.gaussian_process.kernels import Matern
+
+    rng = np.random.default_rng(0)
+    x, y, ls = rng.random((30, 4)), rng.random((7, 4)), rng.random(4) + 0.1
+    fast, slow = _matern52()(length_scale=ls, nu=2.5), Matern(length_scale=ls, nu=2.5)
+    assert np.array_equal(fast(x, y), slow(x, y)) and np.array_equal(fast(x), slow(x))
+    assert np.array_equal(fast(x, eval_gradient=True)[1], slow(x, eval_gradient=True)[1])
+
+
+@pytest.mark.parametrize("n", [3, 40])
+def test_neg_lml_is_scikit_learns_objective_to_the_bit(n: int) -> None:
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    core = MFGPCore(DISTS, 9, 0)  # 8 encoded columns + the fidelity: numpy's 8-way pairwise sum
+    rng = np.random.default_rng(n)
+    x, y = rng.random((n, core.encoding.width + 1)), rng.normal(size=n)
+    gp = GaussianProcessRegressor(core._kernel(), optimizer=None).fit(x, y)
+    objective = _NegLML(x, y)
+    for _ in range(10):
+        theta = rng.uniform(gp.kernel_.bounds[:, 0], gp.kernel_.bounds[:, 1])
+        lml, grad = gp.log_marginal_likelihood(theta.copy(), eval_gradient=True, clone_kernel=False)
+        value, gradient = objective(theta.copy())
+        assert value == -lml and np.array_equal(gradient, -grad)
 
 
 def test_encoding_rejects_other_distributions() -> None:
