@@ -84,6 +84,7 @@ class HalvingAdapter(FIFOScheduler):
         self._exhausted = False
         self._restored = False  # a state was loaded: its trials that Tune did not re-add are to be dropped
         self._from_snapshot = False  # the state came from Tune's snapshot (SchedulerSnapshot.set_state)
+        self._refused: str | None = None  # why a restored experiment cannot go on (raised at Tune's next step)
         self._open_from = 0  # cores before this index are finished: events no longer visit them
 
     # -- what subclasses provide ----------------------------------------------------------------------------
@@ -191,7 +192,7 @@ class HalvingAdapter(FIFOScheduler):
         elif trial_id in self._overflow:
             self._stop_in_tune(tune_controller, trial_id)
         elif self._has_results(trial) and not self._from_snapshot:
-            raise RuntimeError(self._no_snapshot_message(trial_id))
+            self._refused = self._refused or self._no_snapshot_message(trial_id)
         elif trial.status in (Trial.TERMINATED, Trial.ERROR):
             pass  # finished before it reported anything: nothing to decide
         else:
@@ -266,6 +267,8 @@ class HalvingAdapter(FIFOScheduler):
         """Resume the trial a core promoted first, once Tune has paused it and it holds a slot; then start a
         pending one. The core keeps a promoted trial until this hands it out (:meth:`~raynn.hpo.HalvingScheduler.
         next_paused`), so the adapter keeps no list of its own."""
+        if self._refused is not None:  # raised here: Tune's restore logs an error of on_trial_add and starts afresh
+            raise RuntimeError(self._refused)
         trials = self._tune_trials  # the trials of tune_controller.get_trials(), by id
         if self._restored:
             self._drop_unrestored(tune_controller, trials)
