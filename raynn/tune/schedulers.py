@@ -84,7 +84,7 @@ class HalvingAdapter(FIFOScheduler):
         self._exhausted = False
         self._restored = False  # a state was loaded: its trials that Tune did not re-add are to be dropped
         self._from_snapshot = False  # the state came from Tune's snapshot (SchedulerSnapshot.set_state)
-        self._refused: str | None = None  # why a restored experiment cannot go on (raised at Tune's next step)
+        self._refused: str | None = None  # why a restored experiment cannot go on: raised at Tune's next step
         self._open_from = 0  # cores before this index are finished: events no longer visit them
 
     # -- what subclasses provide ----------------------------------------------------------------------------
@@ -267,7 +267,7 @@ class HalvingAdapter(FIFOScheduler):
         """Resume the trial a core promoted first, once Tune has paused it and it holds a slot; then start a
         pending one. The core keeps a promoted trial until this hands it out (:meth:`~raynn.hpo.HalvingScheduler.
         next_paused`), so the adapter keeps no list of its own."""
-        if self._refused is not None:  # raised here: Tune's restore logs an error of on_trial_add and starts afresh
+        if self._refused is not None:  # not in on_trial_add: Tune's resume logs its errors and starts afresh
             raise RuntimeError(self._refused)
         trials = self._tune_trials  # the trials of tune_controller.get_trials(), by id
         if self._restored:
@@ -298,12 +298,12 @@ class HalvingAdapter(FIFOScheduler):
             self.load_state_dict(json.load(f))
 
     def snapshot_callback(self) -> Callback:
-        """A Tune ``Callback`` that puts this scheduler's state into Tune's own experiment snapshots, the one
-        way the scheduler survives ``Tuner.restore``: ``tune.RunConfig(callbacks=[scheduler.snapshot_callback()])``.
+        """A Tune ``Callback`` that puts this scheduler's state into Tune's own experiment snapshots: the one
+        way it survives ``Tuner.restore``. Pass it as ``tune.RunConfig(callbacks=[scheduler.snapshot_callback()])``.
 
         The scheduler and the trials are restored from the same moment. ``Tuner.restore`` unpickles the
-        scheduler and this callback together, so a plain ``Tuner`` needs nothing more; ``raynn tune`` always adds
-        it, first among its callbacks (Tune restores callback states by position).
+        scheduler and this callback together, so a plain ``Tuner`` needs nothing more; ``raynn tune`` always
+        adds it, first among its callbacks (Tune restores callback states by position).
         """
         return SchedulerSnapshot(self)
 
