@@ -42,9 +42,9 @@ BEST = {0.1, 0.2, 0.3, 0.4}
 
 def _read_state(experiment: Path) -> dict[str, Any]:
     """The scheduler's state in Tune's newest snapshot: its snapshot callback's (the first callback's) state."""
-    from ray.tune.utils.util import _load_newest_checkpoint
+    import ray.cloudpickle as pickle
 
-    return _load_newest_checkpoint(str(experiment), "callback-states-*.pkl")[0]["scheduler"]
+    return pickle.loads(max(experiment.glob("callback-states-*.pkl")).read_bytes())[0]["scheduler"]
 
 
 def _at_rung_0(logs: Path) -> tuple[int, bool]:
