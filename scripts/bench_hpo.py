@@ -381,7 +381,7 @@ def run_tune(method: str, setting: Setting, seed: int, slots: int, budget: int, 
             name=name,
             storage_path=str(tmp),
             verbose=0,
-            # As raynn tune runs them: the adapters' state rides in Tune's own snapshots (no state file).
+            # As raynn tune runs them: the adapters' state rides in Tune's own snapshots.
             callbacks=[recorder, *_snapshot(spec.scheduler)],
             stop=_budget_stopper(recorder, budget),
             # No num_to_keep: with it, Tune 2.60 snapshots the whole experiment state whenever a trial has
@@ -832,34 +832,6 @@ def report_overhead(runs: list[Run], out: Callable[[str], None]) -> None:
                     f"x{per_choose / base['choose']:.0f} per choose, results/s x{rate / base['rate']:.2f}"
                 )
         out("  Ratios to FIFOScheduler (random search): " + "; ".join(parts))
-    write = _state_write_cost()
-    if write is not None:
-        out(
-            "  Not in the numbers above (raynn's adapters keep their state in Tune's snapshots, as in raynn tune): "
-            "used in a plain Tuner without snapshot_callback(), an adapter rewrites its state file after each "
-            f"event, {write:.0f} us per write here (HyperBand, 49 trials)."
-        )
-
-
-def _state_write_cost() -> float | None:
-    """Microseconds per ``HalvingAdapter._save()`` of a HyperBand adapter holding one band (private API: "
-    "best effort)."""
-    try:
-        from raynn.tune.schedulers import HyperBand
-
-        adapter = HyperBand(27, 3, metric="loss", mode="min")
-        for i in range(hb_band(27, 3)[0]):
-            core = adapter._core_with_room()
-            core.on_trial_add(f"t{i}")
-            adapter._owner[f"t{i}"] = 0
-        with tempfile.TemporaryDirectory() as d:
-            adapter._state_path = os.path.join(d, "state")
-            start = time.perf_counter()
-            for _ in range(200):
-                adapter._save()
-            return (time.perf_counter() - start) / 200 * 1e6
-    except (AttributeError, TypeError, ValueError, OSError):  # the adapter's internals changed: skip it
-        return None
 
 
 def _scale_run(raynn_root: Path, sizes: list[int]) -> dict[str, Any]:

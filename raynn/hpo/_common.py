@@ -53,8 +53,6 @@ class TrialTable:
         self._counts = dict.fromkeys(TrialStatus, 0)
         self.spent = 0
         self._queue: deque[str] = deque()
-        # Ids of the trials changed since the last journal entry; None: no journal kept (the default, free)
-        self.touched: set[str] | None = None
 
     def __len__(self) -> int:
         return len(self.trials)
@@ -69,25 +67,19 @@ class TrialTable:
         trial = Trial(trial_id, arrival=len(self.trials), bracket=bracket)
         self.trials[trial_id] = trial
         self._counts[trial.status] += 1
-        if self.touched is not None:
-            self.touched.add(trial_id)
         return trial
 
     def set_status(self, trial: Trial, status: TrialStatus) -> None:
-        """Every change of a trial's rung or values comes with one of its status: so a journal sees them all."""
+        """Set a trial's status, keeping the counts per status true."""
         self._counts[trial.status] -= 1
         self._counts[status] += 1
         trial.status = status
-        if self.touched is not None:
-            self.touched.add(trial.id)
 
     def reach(self, trial: Trial, resource: int) -> None:
         """The trial reported ``resource``; it is charged up to its furthest one."""
         if resource > trial.resource:
             self.spent += resource - trial.resource
             trial.resource = resource
-            if self.touched is not None:
-                self.touched.add(trial.id)
 
     def count(self, *statuses: TrialStatus) -> int:
         return sum(self._counts[s] for s in statuses)
@@ -124,7 +116,6 @@ class TrialTable:
 
     def load(self, rows: list[list[Any]], queue: list[str]) -> None:
         self.trials, self._counts, self.spent = {}, dict.fromkeys(TrialStatus, 0), 0
-        self.touched = None
         for row in rows:
             trial = Trial.from_json(row)
             self.trials[trial.id] = trial
@@ -290,25 +281,3 @@ class TableCore(HalvingScheduler):
         self._load(state)
         self._stops = list(state["stops"])
         self._exhausted = bool(state["exhausted"])
-
-    # -- the journal: what changed since the last entry, so a state file grows by O(changes) per event -------
-
-    def journal(self) -> dict[str, Any]:
-        """What changed since the previous call (the first call: since now, an empty change), as a patch of
-        :meth:`state_dict` that :func:`raynn.hpo.journal.apply_journal` applies: the changed trial rows, the subclass's own parts,
-        and the small lists (queue, stops) whole. Each event costs O(what it changed), not O(trials)."""
-        table = self._table
-        if table.touched is None:
-            table.touched = set()
-            self._journal_start()
-        rows = [table.trials[t].to_json() for t in table.touched]
-        parts = self._journal_parts()  # reads the touched trials too
-        table.touched.clear()
-        return {"trials": rows, **parts, "queue": table.queued(), "stops": list(self._stops),
-                "exhausted": self._exhausted}
-
-    def _journal_start(self) -> None:
-        """Remember where the subclass's own parts stand, for the first :meth:`journal` entry."""
-
-    def _journal_parts(self) -> dict[str, Any]:
-        return {}

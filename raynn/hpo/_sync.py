@@ -241,17 +241,6 @@ class SyncHalving(TableCore):
     def _state(self) -> dict[str, Any]:
         return {"brackets": [b.to_json() for b in self._brackets], "filling": self._filling}
 
-    def _journal_start(self) -> None:
-        self._journal_filling = self._filling
-
-    def _journal_parts(self) -> dict[str, Any]:
-        # A bracket changes only with a trial of it (added, paused, decided, removed), or when the search ends
-        # and seals the bracket that was filling.
-        changed = {self._table.trials[row].bracket for row in self._table.touched or ()}
-        changed |= {b for b in (self._journal_filling, self._filling) if b is not None}
-        self._journal_filling = self._filling
-        return {"brackets": {b: self._brackets[b].to_json() for b in sorted(changed)}, "filling": self._filling}
-
     def _load(self, state: dict[str, Any]) -> None:
         self._brackets = [
             _Bracket(plan, [list(m) for m in members], sealed, decided, pending=[0] * len(members))

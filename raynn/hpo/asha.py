@@ -256,14 +256,6 @@ class AsyncHalving(TableCore):
     def _state(self) -> dict[str, Any]:
         return {"members": [list(m) for m in self._members]}
 
-    def _journal_start(self) -> None:
-        self._journal_lengths = [len(m) for m in self._members]
-
-    def _journal_parts(self) -> dict[str, Any]:
-        tails = [m[n:] for m, n in zip(self._members, self._journal_lengths)]  # rungs only ever grow
-        self._journal_lengths = [len(m) for m in self._members]
-        return {"members_tail": tails}
-
     def _load(self, state: dict[str, Any]) -> None:
         self._members = [list(m) for m in state["members"]]
         trials = self._table.trials

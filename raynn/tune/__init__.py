@@ -16,11 +16,10 @@ import types
 from typing import Any
 
 from raynn.hpo import SCHEDULERS
-from raynn.tune.schedulers import (STATE_FILE, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving,
-                                   build_scheduler)
+from raynn.tune.schedulers import AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving, build_scheduler
 
 
-__all__ = ["SCHEDULERS", "STATE_FILE", "AsyncHalving", "HalvingAdapter", "HyperBand", "SuccessiveHalving",
+__all__ = ["SCHEDULERS", "AsyncHalving", "HalvingAdapter", "HyperBand", "SuccessiveHalving",
            "build_scheduler", "run_tune"]
 
 

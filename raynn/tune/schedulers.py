@@ -11,6 +11,7 @@ import json
 import logging
 from abc import abstractmethod
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
@@ -26,19 +27,10 @@ from raynn.hpo.curve_stopping import LearningCurveStopping as _CurveCore
 from raynn.hpo.ledger import BracketLedger, Ledger, RoundLedger, as_resource
 from raynn._ray_private import forget_decisions
 from raynn.tune.gate import ConcurrencyGate
-from raynn.tune.persistence import (
-    FORMAT,
-    STATE_FILE,
-    SchedulerSnapshot,
-    StateFile,
-    atomic_write_json,
-    push_trial_logs,
-    read_state,
-    state_write_path,
-)
+from raynn.tune.persistence import FORMAT, SchedulerSnapshot, push_trial_logs
 from raynn.values import check_int, is_real, value_error
 
-__all__ = ["AsyncHalving", "HalvingAdapter", "HyperBand", "STATE_FILE", "SuccessiveHalving", "build_scheduler"]
+__all__ = ["AsyncHalving", "HalvingAdapter", "HyperBand", "SuccessiveHalving", "build_scheduler"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +51,10 @@ class HalvingAdapter(FIFOScheduler):
     current one has no room (:meth:`_may_open`). Trials Tune creates beyond what the cores accept end
     ``TERMINATED`` without training.
 
+    To survive a killed driver and ``Tuner.restore``, pass :meth:`snapshot_callback` to the run:
+    ``tune.RunConfig(callbacks=[scheduler.snapshot_callback()])`` (``raynn tune`` always does). Without it a
+    restored experiment whose trials have results fails with an error saying so.
+
     Args:
         metric: Result key to optimise; None: taken from ``TuneConfig(metric=...)``.
         mode: ``"min"`` or ``"max"``; None: taken from ``TuneConfig(mode=...)``.
@@ -77,7 +73,6 @@ class HalvingAdapter(FIFOScheduler):
         self._metric = metric
         self._mode: Mode | None = None if mode is None else Mode.parse(mode)
         self.resource_attr = resource_attr
-        self._snapshotted = False  # True once snapshot_callback() was made: Tune's snapshots hold the state
         # Every trial Tune added, by id (Tune's own objects): read per event instead of listing get_trials()
         self._tune_trials: dict[str, Trial] = {}
         self._reset()
@@ -88,13 +83,8 @@ class HalvingAdapter(FIFOScheduler):
         self._overflow: list[str] = []  # trials no core had room for (so no core knows them): stopped unstarted
         self._exhausted = False
         self._restored = False  # a state was loaded: its trials that Tune did not re-add are to be dropped
-        self._state_path: str | None = None
-        self._state_file: StateFile | None = None
-        # The journal's marks: what the state file holds already (see journal_entry)
-        self._owner_new: list[str] = []
-        self._journal_overflow = self._journal_known = self._journal_from = 0
-        self._seen_experiment = False
-        self._from_snapshot = False
+        self._from_snapshot = False  # the state came from Tune's snapshot (SchedulerSnapshot.set_state)
+        self._refused: str | None = None  # why a restored experiment cannot go on: raised at Tune's next step
         self._open_from = 0  # cores before this index are finished: events no longer visit them
 
     # -- what subclasses provide ----------------------------------------------------------------------------
@@ -112,7 +102,7 @@ class HalvingAdapter(FIFOScheduler):
         """The arguments the cores are built with (JSON-serialisable)."""
 
     def _config(self) -> dict[str, Any]:
-        """The constructor arguments; a state file must have been written with the same."""
+        """The constructor arguments; a loaded state must have been saved with the same."""
         return {**self._core_args(), "resource_attr": self.resource_attr}
 
     @property
@@ -196,14 +186,15 @@ class HalvingAdapter(FIFOScheduler):
         self._require_search_properties()
         self._tune_trials[trial.trial_id] = trial
         forget_decisions(tune_controller, trial.trial_id)  # a restored snapshot's PAUSE would strand it
-        self._see_experiment(trial)
         trial_id = trial.trial_id
         if trial_id in self._owner:
             self._readopt(tune_controller, trial)
         elif trial_id in self._overflow:
             self._stop_in_tune(tune_controller, trial_id)
+        elif self._has_results(trial) and not self._from_snapshot:
+            self._refused = self._refused or self._no_snapshot_message(trial_id)
         elif trial.status in (Trial.TERMINATED, Trial.ERROR):
-            pass  # finished before this scheduler knew it (restored from an older state): nothing to decide
+            pass  # finished before it reported anything: nothing to decide
         else:
             core = self._core_with_room()
             if core is None:
@@ -213,7 +204,6 @@ class HalvingAdapter(FIFOScheduler):
             else:
                 core.on_trial_add(trial_id)
                 self._owner[trial_id] = len(self._cores) - 1  # the core with room is always the last
-                self._owner_new.append(trial_id)
         self._after_event(tune_controller)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
@@ -248,8 +238,6 @@ class HalvingAdapter(FIFOScheduler):
                 return TrialScheduler.CONTINUE
             logger.error(f"{type(self).__name__}: stopping trial {trial_id}: {err}")
             return TrialScheduler.STOP
-        # Every result is persisted when the state lives in a file (a plain Tuner): a lagging file stranded
-        # trials after a restore. With snapshot_callback() (raynn tune) nothing is written here.
         self._after_event(tune_controller)
         return decision
 
@@ -279,6 +267,8 @@ class HalvingAdapter(FIFOScheduler):
         """Resume the trial a core promoted first, once Tune has paused it and it holds a slot; then start a
         pending one. The core keeps a promoted trial until this hands it out (:meth:`~raynn.hpo.HalvingScheduler.
         next_paused`), so the adapter keeps no list of its own."""
+        if self._refused is not None:  # not in on_trial_add: Tune's resume logs its errors and starts afresh
+            raise RuntimeError(self._refused)
         trials = self._tune_trials  # the trials of tune_controller.get_trials(), by id
         if self._restored:
             self._drop_unrestored(tune_controller, trials)
@@ -291,7 +281,6 @@ class HalvingAdapter(FIFOScheduler):
             # PAUSED: Tune has finished pausing it (a trial still saving is RUNNING, and waits a step)
             if trial is not None and trial.status == Trial.PAUSED and (gate is None or gate.holds(trial_id)):
                 core.choose_paused()  # handed out: the core counts it running from here
-                self._save()
                 push_trial_logs(trial)
                 return trial
         for trial in tune_controller.get_trials():
@@ -299,25 +288,23 @@ class HalvingAdapter(FIFOScheduler):
                 return trial
         return None
 
-    # -- Tune: save / restore (Tune 2.60 never calls these; the state file below is what survives) ----------
+    # -- Tune: save / restore (Tune 2.60 never calls these; the snapshot callback is what survives) --------
 
     def save(self, checkpoint_path: str) -> None:
-        atomic_write_json(checkpoint_path, self.state_dict())
+        Path(checkpoint_path).write_text(json.dumps(self.state_dict()))
 
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path) as f:
             self.load_state_dict(json.load(f))
 
     def snapshot_callback(self) -> Callback:
-        """A Tune ``Callback`` that puts this scheduler's state into Tune's own experiment snapshots.
+        """A Tune ``Callback`` that puts this scheduler's state into Tune's own experiment snapshots: the one
+        way it survives ``Tuner.restore``. Pass it as ``tune.RunConfig(callbacks=[scheduler.snapshot_callback()])``.
 
-        Without it the adapter restores from its state file, written after every event, which can be newer
-        than Tune's snapshot (taken every few seconds): a trial Tune added after its last snapshot is then known
-        to the scheduler but never comes back, and its bracket decides without it. With it (``raynn tune``
-        always adds it), the scheduler and the trials are restored from the same moment, and the state file,
-        whose rewrite costs milliseconds per result, is no longer written.
+        The scheduler and the trials are restored from the same moment. ``Tuner.restore`` unpickles the
+        scheduler and this callback together, so a plain ``Tuner`` needs nothing more; ``raynn tune`` always
+        adds it, first among its callbacks (Tune restores callback states by position).
         """
-        self._snapshotted = True
         return SchedulerSnapshot(self)
 
     # -- state ----------------------------------------------------------------------------------------------
@@ -352,9 +339,7 @@ class HalvingAdapter(FIFOScheduler):
                     f"scheduler state was saved with {key}={saved!r}, "
                     f"but this scheduler has {key}={current!r}"
                 )
-        path, seen = self._state_path, self._seen_experiment
         self._reset()
-        self._state_path, self._seen_experiment = path, seen  # the next save writes a whole snapshot
         self._metric = self._metric or state["metric"]
         self._mode = self._mode or (None if state["mode"] is None else Mode.parse(state["mode"]))
         for core_state in state["cores"]:
@@ -362,34 +347,9 @@ class HalvingAdapter(FIFOScheduler):
             core.load_state_dict(core_state)
             self._cores.append(core)
         self._owner = {str(k): int(v) for k, v in state["owner"].items()}
-        self._overflow = list(state["overflow"])  # "resume" and "stops" of older state files: no longer kept
+        self._overflow = list(state["overflow"])
         self._exhausted = bool(state["exhausted"])
-        self._journal_overflow, self._journal_known = len(self._overflow), len(self._cores)
         self._restored = True
-
-    @property
-    def size(self) -> int:
-        """Trials placed in the cores."""
-        return len(self._owner)
-
-    def journal_entry(self) -> dict[str, Any]:
-        """What changed since the previous entry: each core's :meth:`~raynn.hpo._common.TableCore.journal`
-        (a core opened since, whole), the trials placed and those no core took. O(changes), not
-        O(trials): :class:`~raynn.tune.persistence.StateFile` appends it to the journal after every event."""
-        cores: dict[int, Any] = {}
-        for index in range(min(self._journal_from, self._journal_known), len(self._cores)):
-            core = self._cores[index]
-            if index >= self._journal_known:
-                cores[index] = {"full": core.state_dict()}
-                core.journal()  # its journal starts now
-            else:
-                cores[index] = core.journal()
-        # a core finished before _open_from changes no more (its last change was journaled as it finished)
-        self._journal_known, self._journal_from = len(self._cores), self._open_from
-        owner = {t: self._owner[t] for t in self._owner_new}
-        self._owner_new = []
-        overflow, self._journal_overflow = self._overflow[self._journal_overflow:], len(self._overflow)
-        return {"cores": cores, "owner": owner, "overflow": overflow, "exhausted": self._exhausted}
 
     # -- internals ------------------------------------------------------------------------------------------
 
@@ -407,24 +367,17 @@ class HalvingAdapter(FIFOScheduler):
         self._cores.append(core)
         return core
 
-    def _see_experiment(self, trial: Trial) -> None:
-        """On the first trial: find the state file; if a previous run of this experiment left one, load it."""
-        if self._seen_experiment:
-            return
-        self._seen_experiment = True
-        storage = getattr(trial, "storage", None)
-        if storage is None:
-            return
-        self._state_path = state_write_path(storage)
-        if self._from_snapshot:  # restored from Tune's snapshot (snapshot_callback): the consistent state
-            return
-        state = read_state(storage)
-        if state is None:
-            return
-        self.load_state_dict(state)
-        logger.info(
-            f"{type(self).__name__}: continuing from its state in {storage.experiment_fs_path} "
-            f"({len(self._owner)} trials, budget spent {self.budget_spent})"
+    def _has_results(self, trial: Trial) -> bool:
+        """Whether Tune restored ``trial`` with results: its last one (Tune's run metadata) trained a unit."""
+        last = getattr(getattr(trial, "run_metadata", None), "last_result", None) or {}
+        resource = as_resource(last.get(self.resource_attr))
+        return resource is not None and resource >= 1
+
+    def _no_snapshot_message(self, trial_id: str) -> str:
+        return (
+            f"{type(self).__name__}: Tune restored trial {trial_id} with results, but not this scheduler's "
+            "state, so its rung decisions would be wrong. Add the scheduler's snapshot callback when the "
+            "experiment starts: tune.RunConfig(callbacks=[scheduler.snapshot_callback()])"
         )
 
     def _readopt(self, tune_controller: Any, trial: Trial) -> None:
@@ -446,7 +399,7 @@ class HalvingAdapter(FIFOScheduler):
         # TrialStatus.RUNNING: Tune starts it again from its latest checkpoint
 
     def _after_event(self, tune_controller: Any, leaving: str | None = None) -> None:
-        """After every call into a core: stop what it eliminated, rebalance slots, persist."""
+        """After every call into a core: stop what it eliminated, rebalance slots."""
         for core in self._cores[self._open_from :]:
             for trial_id in core.pop_stops():
                 self._stop_in_tune(tune_controller, trial_id)
@@ -456,7 +409,6 @@ class HalvingAdapter(FIFOScheduler):
             self._open_from += 1
         if tune_controller is not None:  # O(1) per event: no listing of Tune's trials
             self._balance(self._gate(tune_controller), self._tune_trials, leaving=leaving)
-        self._save()
 
     def _stop_in_tune(self, tune_controller: Any, trial_id: str) -> None:
         """End in Tune a trial its core eliminated (or none took), now, as Ray's own HyperBand does.
@@ -511,8 +463,8 @@ class HalvingAdapter(FIFOScheduler):
 
     def _drop_unrestored(self, tune_controller: Any, trials: dict[str, Trial]) -> None:
         """Once, at the first step after a restore: Tune re-added every trial it brings back before it, so a
-        trial the loaded state knows and Tune does not (added after Tune's last snapshot: the state file is
-        newer) will never report again. Its core must not wait for it, nor hand it out."""
+        trial the loaded state knows and Tune does not (one Tune restarted under a new id) will never report
+        again. Its core must not wait for it, nor hand it out."""
         self._restored = False
         for trial_id, index in self._owner.items():
             if trial_id not in trials and not self._cores[index].status(trial_id).terminal:
@@ -531,17 +483,8 @@ class HalvingAdapter(FIFOScheduler):
         self._exhausted = True
         for core in self._cores:
             core.on_search_exhausted()
-        self._journal_from = 0  # finished cores were told too: journal them all once
         logger.debug(f"{type(self).__name__}: search exhausted after {len(self._owner)} trials")
         self._after_event(tune_controller)
-
-    def _save(self) -> None:
-        """Persist the event (plain Tuner only): one journal line, amortised O(1) (:class:`StateFile`)."""
-        if self._state_path is None or self._snapshotted:
-            return
-        if self._state_file is None or self._state_file.path != self._state_path:
-            self._state_file = StateFile(self._state_path)
-        self._state_file.save(self)
 
 
 # -- the three adapters -----------------------------------------------------------------------------------
@@ -735,7 +678,7 @@ class LearningCurveStopping(FIFOScheduler):
         return TrialScheduler.STOP if decision is Decision.STOP else TrialScheduler.CONTINUE
 
     def save(self, checkpoint_path: str) -> None:
-        atomic_write_json(checkpoint_path, self.rule.state_dict())
+        Path(checkpoint_path).write_text(json.dumps(self.rule.state_dict()))
 
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path) as f:

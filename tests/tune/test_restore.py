@@ -2,9 +2,11 @@
 
 A driver process runs successive halving (8 trials, targets 3 and 9, 2 slots) on the shared Ray session;
 the test interrupts it (SIGINT, as Ctrl+C) once four trials wait at rung 0, then restores the experiment in
-a second driver process. Tune hands the restored experiment a fresh copy of the scheduler and re-adds the
-unfinished trials as PENDING; the adapter reloads its state file, keeps the waiting trials paused, and decides
-rung 0 over all 8. (SIGKILL is not used: Tune copies its driver staging directory into the experiment directory
+a second driver process. The first driver passes ``scheduler.snapshot_callback()`` in its RunConfig, the one way
+a plain Tuner's scheduler survives a restore: ``Tuner.restore`` unpickles the scheduler and that callback from
+``tuner.pkl``, the callback loads the scheduler's state from Tune's snapshot, and Tune re-adds the unfinished
+trials as PENDING; the adapter keeps the waiting trials paused and decides rung 0 over all 8. Without the
+callback the restored run stops at once with an error naming it. (SIGKILL is not used: Tune copies its driver staging directory into the experiment directory
 non-atomically, and a kill during that copy can leave a truncated search-algorithm state after which
 ``Tuner.restore`` silently starts a new experiment. A hard kill is simulated in ``test_schedulers.py``.)
 
@@ -18,19 +20,18 @@ always exercised; the restore runs in its own process, so that a run that stalls
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import pyarrow.fs
 import pytest
+from ray.tune import Callback
 
 from raynn.tune import SuccessiveHalving
-from raynn.tune.persistence import read_state
 
 pytestmark = pytest.mark.ray
 
@@ -39,10 +40,17 @@ XS = [0.5, 0.1, 0.9, 0.3, 0.7, 0.2, 0.8, 0.4]
 BEST = {0.1, 0.2, 0.3, 0.4}
 
 
-def _read_state(experiment: Path) -> dict[str, Any] | None:
-    """The scheduler's state file with its journal replayed (raynn.tune.persistence), None while there is none."""
-    storage = SimpleNamespace(storage_filesystem=pyarrow.fs.LocalFileSystem(), experiment_fs_path=str(experiment))
-    return read_state(storage)
+def _read_state(experiment: Path) -> dict[str, Any]:
+    """The scheduler's state in Tune's newest snapshot: its snapshot callback's (the first callback's) state."""
+    import ray.cloudpickle as pickle
+
+    return pickle.loads(max(experiment.glob("callback-states-*.pkl")).read_bytes())[0]["scheduler"]
+
+
+def _at_rung_0(logs: Path) -> tuple[int, bool]:
+    """Trials whose log reached epoch 3 (rung 0's target), and whether any went beyond (rung 0 decided)."""
+    epochs = [[int(line.split()[0]) for line in f.read_text().split("\n") if line] for f in logs.glob("*.log")]
+    return sum(3 in e for e in epochs), any(max(e, default=0) > 3 for e in epochs)
 
 
 def _wait_for_free_cpus(timeout: float) -> None:
@@ -71,12 +79,9 @@ def test_restore_after_the_driver_is_interrupted_continues_the_rungs(ray_session
             while True:
                 assert driver.poll() is None, (Path(storage) / "driver.log").read_text()[-3000:]
                 assert time.monotonic() < deadline, "the driver never got four trials to rung 0"
-                state = _read_state(experiment)
-                if state and state["cores"]:
-                    core = state["cores"][0]
-                    waiting = [row[0] for row in core["trials"] if row[4] == "waiting"]
-                    if len(waiting) >= 4 and core["brackets"][0][3] == 0:  # rung 0 not decided yet
-                        break
+                waiting, decided = _at_rung_0(logs)
+                if waiting >= 4 and not decided:
+                    break
                 time.sleep(0.05)
         finally:
             driver.send_signal(signal.SIGINT)  # Tune saves its experiment state and ends the run
@@ -138,6 +143,44 @@ def test_restore_after_the_driver_is_interrupted_continues_the_rungs(ray_session
     assert [(r.entered, r.reached) for r in ledger.brackets[0].rounds] == [(8, 8), (4, 4)]
     assert ledger.spent == 48 >= before.budget_spent
     assert set(after.state_dict()["owner"]) == set(x_of)
+
+
+class _StopAfter(Callback):
+    """Sends this driver Tune's own stop signal (SIGUSR1; Ctrl+C sends SIGINT) once a trial reported epoch 2:
+    Tune ends the run and snapshots the experiment with its trials unfinished."""
+
+    sent = False
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        if not self.sent and result.get("epoch", 0) >= 2:
+            self.sent = True
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+
+def test_a_plain_tuner_restored_without_the_snapshot_callback_stops_with_one_clear_error(
+    ray_session: None, storage: str
+) -> None:
+    """No ``snapshot_callback()`` in the RunConfig: Tune restores the trials with their results but not the
+    scheduler's state. The restored run raises before any trial trains again, instead of deciding rungs without
+    the results the trials already reported."""
+    from ray import tune
+
+    from raynn_testing.trainables import curve_trainable
+
+    logs = Path(storage) / "plain-logs"
+    logs.mkdir()
+    space = {"x": tune.grid_search(XS[:4]), "log_dir": str(logs), "max_epoch": 20, "sleep": 0.05}
+    config = tune.TuneConfig(scheduler=SuccessiveHalving(budget=24, num_configs=4), metric="loss", mode="min",
+                             max_concurrent_trials=2)
+    tune.Tuner(curve_trainable, param_space=space, tune_config=config,
+               run_config=tune.RunConfig(name="plain", storage_path=storage, callbacks=[_StopAfter()],
+                                         verbose=0)).fit()
+    trained = {f.name: f.read_text() for f in logs.glob("*.log")}
+    assert trained, "no trial reported before the stop"
+    restored = tune.Tuner.restore(str(Path(storage) / "plain"), trainable=curve_trainable, resume_unfinished=True)
+    with pytest.raises(RuntimeError, match=r"tune\.RunConfig\(callbacks=\[scheduler\.snapshot_callback\(\)\]\)"):
+        restored.fit()
+    assert {f.name: f.read_text() for f in logs.glob("*.log")} == trained
 
 
 def _waiting_ids(scheduler: SuccessiveHalving) -> list[str]:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-import pyarrow.fs
 import pytest
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
@@ -24,9 +23,7 @@ from ray.tune.search import BasicVariantGenerator
 
 from raynn.errors import ConfigError
 from raynn.hpo.ledger import Ledger
-from raynn.tune import (SCHEDULERS, STATE_FILE, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving,
-                        build_scheduler)
-from raynn.tune.persistence import read_state
+from raynn.tune import SCHEDULERS, AsyncHalving, HalvingAdapter, HyperBand, SuccessiveHalving, build_scheduler
 from raynn.tune.schedulers import LearningCurveStopping
 from raynn_testing.trainables import curve_loss
 
@@ -47,6 +44,11 @@ class FakeTrial:
         self.status = status
 
     @property
+    def run_metadata(self) -> Any:
+        """Tune's run metadata: the last result, as a trial restored by ``Tuner.restore`` carries it."""
+        return SimpleNamespace(last_result={"epoch": self.epoch} if self.epoch else {})
+
+    @property
     def is_saving(self) -> bool:
         """Tune's ``Trial.is_saving``: a trial told to pause stays RUNNING while Tune saves it."""
         return self.pausing
@@ -61,14 +63,13 @@ class FakeTune:
         xs: list[float],
         slots: int,
         max_epoch: int = 50,
-        storage: Any = None,
         mode: str = "min",
     ) -> None:
         self.scheduler = scheduler
         self.search_alg = BasicVariantGenerator(max_concurrent=slots)
         self.todo = list(enumerate(xs))
         self.trials: list[FakeTrial] = []
-        self.slots, self.max_epoch, self.storage = slots, max_epoch, storage
+        self.slots, self.max_epoch = slots, max_epoch
         self.max_running = 0
         self.steps = 0
         scheduler.set_search_properties("loss", mode)
@@ -99,7 +100,7 @@ class FakeTune:
                 break
             i, x = self.todo.pop(0)
             live.add(f"t{i:02d}")
-            self.add(FakeTrial(f"t{i:02d}", x, storage=self.storage))
+            self.add(FakeTrial(f"t{i:02d}", x))
         chosen = self.scheduler.choose_trial_to_run(self)
         if chosen is not None:
             assert chosen.status in (PENDING, PAUSED), (chosen.trial_id, chosen.status)
@@ -297,49 +298,31 @@ def test_hyperband_ledger_has_one_row_per_bracket() -> None:
     assert ledger.spent == sum(tune.finals().values())
 
 
-def _storage(path: Any) -> Any:
-    return SimpleNamespace(
-        storage_filesystem=pyarrow.fs.LocalFileSystem(),
-        experiment_fs_path=str(path),
-        experiment_driver_staging_path=str(path / "staging"),
-    )
-
-
-@pytest.mark.parametrize("slots", [1, 2])
-@pytest.mark.parametrize("stop_after", [12, 30, 45])
 @pytest.mark.parametrize(
-    "make", [lambda: SuccessiveHalving(48, 8), lambda: HyperBand(9, 3)], ids=["sh", "hb"]
+    "make", [lambda: SuccessiveHalving(48, 8), lambda: HyperBand(9, 3), lambda: AsyncHalving(9, max_trials=13)],
+    ids=["sh", "hb", "asha"],
 )
-def test_a_restored_scheduler_continues_from_its_state_file(
-    tmp_path: Any, make: Any, stop_after: int, slots: int
-) -> None:
-    """Tune's restore gives a fresh scheduler and re-adds unfinished trials as PENDING: nothing is lost."""
-    xs = _xs(13)
-    reference = FakeTune(make(), xs, slots)
-    reference.run()
-
-    first = FakeTune(make(), xs, slots, storage=_storage(tmp_path))
-    for _ in range(stop_after):
+def test_a_restore_without_the_snapshot_callback_fails_with_one_clear_error(make: Any) -> None:
+    """A plain ``Tuner`` restored without ``snapshot_callback()``: the fresh scheduler would decide rungs without
+    the results its trials already reported, so Tune's first step after the restore raises."""
+    first = FakeTune(make(), _xs(13), slots=2)
+    for _ in range(12):
         first.step()
-    assert (tmp_path / STATE_FILE).exists()
-    spent_before = read_state(_storage(tmp_path))  # the snapshot with its journal replayed
-
     restored = make()  # what Tune unpickles from tuner.pkl: the scheduler as it was constructed
-    second = FakeTune(restored, [], slots, storage=_storage(tmp_path))
-    second.todo = first.todo
-    second.search_alg._live_trials = set(first.search_alg._live_trials)
-    second.search_alg._finished = first.search_alg._finished
-    for trial in first.trials:  # as TuneController.resume re-adds them
-        if trial.status != TERMINATED:
-            trial.status, trial.pausing = PENDING, False
+    second = FakeTune(restored, [], slots=2)
+    fresh = [t for t in first.trials if t.epoch == 0]
+    for trial in fresh:  # no results yet: nothing to decide wrongly, taken as new
+        trial.status = PENDING
         second.add(trial)
-    assert restored.budget_spent == sum(t.epoch for t in first.trials)
-    assert restored.state_dict()["cores"] == spent_before["cores"]
-    second.run()
-    assert second.finals() == reference.finals()
-    for trial in second.trials:
-        assert trial.history == list(range(1, trial.epoch + 1)), trial.trial_id
-    assert restored.ledger() == reference.scheduler.ledger()
+    assert set(restored.trial_rungs()) == {t.trial_id for t in fresh}
+    for trial in first.trials:
+        if trial.epoch > 0:  # Tune's restore swallows an error of on_trial_add: its next step raises it
+            trial.status = PENDING
+            second.add(trial)
+    epochs = second.finals()
+    with pytest.raises(RuntimeError, match=r"tune\.RunConfig\(callbacks=\[scheduler\.snapshot_callback\(\)\]\)"):
+        second.step()
+    assert second.finals() == epochs  # raised before any trial trained again
 
 
 @pytest.mark.parametrize("slots", [1, 2])
@@ -348,9 +331,7 @@ def test_a_restored_scheduler_continues_from_its_state_file(
     "make", [lambda: SuccessiveHalving(48, 8), lambda: HyperBand(9, 3), lambda: AsyncHalving(9, max_trials=13)],
     ids=["sh", "hb", "asha"],
 )
-def test_a_scheduler_restored_from_tunes_snapshot_continues_and_writes_no_file(
-    tmp_path: Any, make: Any, stop_after: int, slots: int
-) -> None:
+def test_a_scheduler_restored_from_tunes_snapshot_continues(make: Any, stop_after: int, slots: int) -> None:
     """``snapshot_callback()``: Tune saves the callback's state with its experiment snapshot and calls
     ``set_state`` on restore before re-adding the trials it knew at that moment."""
     xs = _xs(13)
@@ -359,14 +340,14 @@ def test_a_scheduler_restored_from_tunes_snapshot_continues_and_writes_no_file(
 
     first_scheduler = make()
     callback = first_scheduler.snapshot_callback()
-    first = FakeTune(first_scheduler, xs, slots, storage=_storage(tmp_path))
+    first = FakeTune(first_scheduler, xs, slots)
     for _ in range(stop_after):
         first.step()
     snapshot = json.loads(json.dumps(callback.get_state()))  # what Tune pickles, as plain data
 
     restored = make()
     restored.snapshot_callback().set_state(snapshot)
-    second = FakeTune(restored, [], slots, storage=_storage(tmp_path))
+    second = FakeTune(restored, [], slots)
     second.todo = first.todo
     second.search_alg._live_trials = set(first.search_alg._live_trials)
     second.search_alg._finished = first.search_alg._finished
@@ -380,7 +361,6 @@ def test_a_scheduler_restored_from_tunes_snapshot_continues_and_writes_no_file(
     for trial in second.trials:
         assert trial.history == list(range(1, trial.epoch + 1)), trial.trial_id
     assert restored.ledger() == reference.scheduler.ledger()
-    assert not (tmp_path / STATE_FILE).exists()
 
 
 def test_trial_rungs_are_those_of_each_trials_bracket() -> None:
