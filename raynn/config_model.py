@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Mapping, Optional
 
-from pydantic import (BeforeValidator, Field, ValidationError, ValidationInfo, WithJsonSchema, field_validator,
+from pydantic import (AfterValidator, BeforeValidator, Field, ValidationError, ValidationInfo, WithJsonSchema, field_validator,
                       model_validator)
 
 from raynn.classpath import check_spec, is_spec
@@ -55,17 +55,39 @@ def _named(kinds: str) -> Any:
                            "description": f"a name or a {{name: ...}} spec ({kinds})"})
 
 
-def _enum(registry: str, nullable: bool = False) -> Callable[[dict[str, Any]], None]:
-    """The JSON Schema's ``enum`` of a key that names an entry of ``registry`` (``module:NAME``), read from the
-    registry when the schema is made (the registries import the training stack; a check does not need this)."""
-    def extra(schema: dict[str, Any]) -> None:
-        import importlib
+def _registry(ref: str) -> Any:
+    """The registry ``ref`` (``module:NAME``), imported when first needed: the registries import the training
+    stack, which importing this module does not."""
+    import importlib
 
-        module, name = registry.split(":")
-        names = getattr(importlib.import_module(module), name).names()
-        schema["enum"] = [*names, *([None] if nullable else [])]
+    module, name = ref.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _enum(ref: str, nullable: bool = False) -> Callable[[dict[str, Any]], None]:
+    """The JSON Schema's ``enum`` of a key that names an entry of the registry ``ref``, read when the schema is
+    made."""
+    def extra(schema: dict[str, Any]) -> None:
+        schema["enum"] = [*_registry(ref).names(), *([None] if nullable else [])]
 
     return extra
+
+
+def _registered(ref: str) -> Any:
+    """A key that names an entry of the registry ``ref``: checked against its names, which are its schema's
+    ``enum``."""
+    return Annotated[str, AfterValidator(lambda v: choice(v, _registry(ref).names())),
+                     Field(json_schema_extra=_enum(ref))]
+
+
+def _mapping_of(what: str) -> Any:
+    """A mapping of ``what`` (a section's ``params``): anything else is the rule "must be a mapping of what"."""
+    def check(v: Any) -> Any:
+        if not isinstance(v, dict):
+            raise Rule(f"must be a mapping of {what}")
+        return v
+
+    return Annotated[dict[str, Any], BeforeValidator(check)]
 
 
 _SPEC_SCHEMA = {"type": "object", "required": ["class_path"],
@@ -223,9 +245,8 @@ class ModelConfig(Section):
         description="A built-in model (raynn list models).")
     class_path: _ClassPath = Field(None, description="Your own model: an importable nn.Module class or factory.")
     init_args: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of class_path.")
-    activation: str = Field(
-        "relu", json_schema_extra=_enum("raynn.nn:ACTIVATIONS"),
-        description="Hidden activation (raynn list activations).")
+    activation: _registered("raynn.nn:ACTIVATIONS") = Field(
+        "relu", description="Hidden activation (raynn list activations).")
     norm: str = Field(
         "none", json_schema_extra=_enum("raynn.nn:NORMS"),
         description="Normalization layers of a built-in model (raynn list norms).")
@@ -234,8 +255,8 @@ class ModelConfig(Section):
     init: Annotated[Any, _named("raynn list initializers, or auto")] = Field(
         "auto", description="Weight initializer; auto: He for ReLU, Xavier otherwise, your model's own.")
     bias: number() = Field(0.0, description="Initial bias value.")
-    params: dict[str, Any] = Field(default_factory=dict, description="Parameters of the built-in model "
-                                                                      "(hidden sizes ...).")
+    params: _mapping_of("model parameters") = Field(
+        default_factory=dict, description="Parameters of the built-in model (hidden sizes ...).")
 
     @model_validator(mode="before")
     @classmethod
@@ -244,20 +265,6 @@ class ModelConfig(Section):
             return raw
         _exclusive("model", cls, raw)
         return {**raw, "name": None} if raw.get("class_path") is not None else raw
-
-    @field_validator("params", mode="before")
-    @classmethod
-    def _params(cls, v: Any) -> Any:
-        if not isinstance(v, dict):
-            raise Rule("must be a mapping of model parameters")
-        return v
-
-    @field_validator("activation")
-    @classmethod
-    def _activation(cls, v: str) -> str:
-        from raynn.nn import ACTIVATIONS
-
-        return choice(v, ACTIVATIONS.names())
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> ModelConfig:
@@ -368,30 +375,16 @@ class Penalty(Section):
 class OptimizerConfig(Section):
     """The optimizer and what it adds to a plain step."""
 
-    name: str = Field(
-        "momentum", json_schema_extra=_enum("raynn.optim:OPTIMIZERS"),
-        description="An optimizer (raynn list optimizers).")
+    name: _registered("raynn.optim:OPTIMIZERS") = Field(
+        "momentum", description="An optimizer (raynn list optimizers).")
     lr: number("must be > 0", lambda v: v > 0, gt=0) = Field(0.05, description="Learning rate at the "
                                                                              "reference batch size.")
-    params: dict[str, Any] = Field(default_factory=dict, description="The optimizer's hyperparameters.")
+    params: _mapping_of("optimizer hyperparameters") = Field(
+        default_factory=dict, description="The optimizer's hyperparameters.")
     weight_decay: number("must be in [0, 1)", lambda v: 0 <= v < 1, ge=0, lt=1) = Field(
         0.0, description="Decoupled weight decay.")
     penalty: Optional[Penalty] = Field(None, description="{p, lambda}: an L^p penalty, or null.")
     clip: Annotated[Any, _named("raynn list clippers")] = Field(None, description="Gradient clipping, or null.")
-
-    @field_validator("params", mode="before")
-    @classmethod
-    def _params(cls, v: Any) -> Any:
-        if not isinstance(v, dict):
-            raise Rule("must be a mapping of optimizer hyperparameters")
-        return v
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        from raynn.optim import OPTIMIZERS
-
-        return choice(v, OPTIMIZERS.names())
 
     @field_validator("clip", mode="before")
     @classmethod
@@ -446,20 +439,12 @@ def _warmup(v: Any) -> Any:
 class ScalingConfig(Section):
     """How the learning rate follows the global batch size (Goyal et al. 2017)."""
 
-    rule: str = Field(
-        "linear", json_schema_extra=_enum("raynn.scaling:SCALING_RULES"),
-        description="A scaling rule (raynn list scaling).")
+    rule: _registered("raynn.scaling:SCALING_RULES") = Field(
+        "linear", description="A scaling rule (raynn list scaling).")
     reference_batch: integer(1) = Field(64, description="The batch size optimizer.lr is given for.")
     warmup_epochs: Annotated[Any, BeforeValidator(_warmup), WithJsonSchema(
         {"anyOf": [{"const": "auto"}, {"type": "number", "minimum": 0}]})] = Field(
         "auto", description="Epochs of linear warmup; auto: by the scaling rule.")
-
-    @field_validator("rule")
-    @classmethod
-    def _rule(cls, v: str) -> str:
-        from raynn.scaling import SCALING_RULES
-
-        return choice(v, SCALING_RULES.names())
 
 
 # ---- train ---------------------------------------------------------------------------------------------------
@@ -471,21 +456,13 @@ class EarlyStopping(Section):
     patience: integer(1) = Field(5, description="Epochs without improvement before stopping.")
     min_delta: number("must be >= 0", lambda v: v >= 0, ge=0) = Field(0.0, description="The least change "
                                                                                       "that counts.")
-    metric: str = Field(
-        "val_loss", json_schema_extra=_enum("raynn.early_stopping:METRICS"),
-        description="The metric watched (raynn list metrics).")
+    metric: _registered("raynn.early_stopping:METRICS") = Field(
+        "val_loss", description="The metric watched (raynn list metrics).")
     warmup: integer(0) = Field(0, description="Epochs before stopping may start.")
 
     @classmethod
     def _mapping_rule(cls) -> str:
         return "must be a mapping {patience, min_delta, metric, warmup}"
-
-    @field_validator("metric")
-    @classmethod
-    def _metric(cls, v: str) -> str:
-        from raynn.early_stopping import METRICS
-
-        return choice(v, METRICS.names())
 
 
 def _compile(v: Any) -> Any:
