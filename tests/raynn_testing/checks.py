@@ -1,7 +1,9 @@
-"""Checks several tests make of a finished ``raynn tune`` experiment (importable as ``raynn_testing.checks``)."""
+"""Checks several tests make of raynn's runs and experiments (importable as ``raynn_testing.checks``)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 ONE_BAND_SPENT = 1 + 1 + 3 + 3 + 3
@@ -21,3 +23,13 @@ def check_resumed_band(summary: dict[str, Any], replays: int = 1) -> dict[str, l
         assert len(epochs) - max(epochs) <= replays, (trial, epochs)
     assert summary["ledger"]["budget_spent"] == ONE_BAND_SPENT
     return curves
+
+
+def registered_checkpoints(run_dir: Path) -> int:
+    """Checkpoints Ray Train's controller has registered for the run in ``run_dir`` (it registers a reported
+    checkpoint at its next poll of the workers); 0 before its snapshot exists or while it is rewritten."""
+    try:
+        snapshot = json.loads((run_dir / "checkpoint_manager_snapshot.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return 0
+    return len(snapshot.get("checkpoint_results", []))

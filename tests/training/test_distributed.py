@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
@@ -14,6 +13,7 @@ import pytest
 import torch
 
 from raynn.api import TrainResult, train
+from raynn_testing.checks import registered_checkpoints
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -49,14 +49,6 @@ def test_two_workers_reach_95_percent_on_digits_with_linear_scaling(ray_session:
     assert load_model(result.checkpoint).predict(torch.zeros(2, 1, 8, 8)).shape == (2,)
 
 
-def _registered_checkpoints(run_dir: Path) -> int:
-    try:
-        snapshot = json.loads((run_dir / "checkpoint_manager_snapshot.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return 0
-    return len(snapshot.get("checkpoint_results", []))
-
-
 def test_a_killed_worker_is_restarted_and_the_run_resumes_from_its_checkpoint(ray_session: None,
                                                                               storage: str) -> None:
     import ray
@@ -75,15 +67,15 @@ def test_a_killed_worker_is_restarted_and_the_run_resumes_from_its_checkpoint(ra
     thread.start()
     run_dir = Path(storage) / "dp-fault"
     deadline = time.monotonic() + 120
-    while _registered_checkpoints(run_dir) < 2 and time.monotonic() < deadline and thread.is_alive():
+    while registered_checkpoints(run_dir) < 2 and time.monotonic() < deadline and thread.is_alive():
         time.sleep(0.2)
-    assert _registered_checkpoints(run_dir) >= 2, "no checkpoint was registered in time"
+    assert registered_checkpoints(run_dir) >= 2, "no checkpoint was registered in time"
     # This session's cluster by address: with no address the state API refuses when other Ray instances run
     # on the machine ("Found multiple active Ray instances"), as on a shared CI host.
     workers = list_actors(address=ray.get_runtime_context().gcs_address,
                           filters=[("class_name", "=", "RayTrainWorker"), ("state", "=", "ALIVE")])
     assert len(workers) == 2
-    registered_at_kill = _registered_checkpoints(run_dir)
+    registered_at_kill = registered_checkpoints(run_dir)
     os.kill(workers[1].pid, signal.SIGKILL)  # a real process, killed by PID
     thread.join(timeout=300)
     assert not thread.is_alive()

@@ -33,7 +33,7 @@ import yaml
 
 from raynn.faults import MARKER_ENV, PAUSE_ENV
 from raynn.tune.events import EVENTS_FILE, read_events
-from raynn_testing.checks import ONE_BAND_SPENT, check_resumed_band
+from raynn_testing.checks import ONE_BAND_SPENT, check_resumed_band, registered_checkpoints
 
 SPACE: dict[str, Any] = {
     "base": {"data": {"name": "digits"}, "model": {"name": "mlp", "params": {"hidden": [32]}},
@@ -107,17 +107,6 @@ def _trials(exp: Path) -> list[dict[str, Any]]:
 
     with open(exp / "results.csv") as f:
         return list(csv.DictReader(f))
-
-
-def _registered_checkpoints(exp: Path) -> int:
-    """Checkpoints Ray Train's controller has registered for the experiment's data-parallel trials."""
-    count = 0
-    for snapshot in exp.glob("train-runs/*/checkpoint_manager_snapshot.json"):
-        try:
-            count += len(json.loads(snapshot.read_text()).get("checkpoint_results", []))
-        except ValueError:  # being rewritten
-            continue
-    return count
 
 
 def _wait_for_free_cpus(timeout: float = 90) -> None:
@@ -256,7 +245,7 @@ def test_a_killed_ray_train_worker_of_a_tune_trial_restarts_its_group(workdir: P
     # a worker killed before that restarts the group from the checkpoint before. Epochs take milliseconds on
     # digits, so the kill waits for the epoch-1 checkpoint's registration, as a real failure minutes later would.
     deadline = time.monotonic() + 60
-    while _registered_checkpoints(exp) < 1:
+    while sum(registered_checkpoints(run) for run in exp.glob("train-runs/*")) < 1:
         assert time.monotonic() < deadline, "the epoch-1 checkpoint was never registered"
         time.sleep(0.1)
     os.kill(pid, signal.SIGKILL)
