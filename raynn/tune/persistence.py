@@ -34,7 +34,6 @@ class SchedulerSnapshot(Callback):
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.scheduler.load_state_dict(state["scheduler"])
-        self.scheduler._from_snapshot = True
 
 
 _TRIAL_LOG_FILES = ("result.json", "progress.csv")

@@ -83,7 +83,7 @@ class HalvingAdapter(FIFOScheduler):
         self._overflow: list[str] = []  # trials no core had room for (so no core knows them): stopped unstarted
         self._exhausted = False
         self._restored = False  # a state was loaded: its trials that Tune did not re-add are to be dropped
-        self._from_snapshot = False  # the state came from Tune's snapshot (SchedulerSnapshot.set_state)
+        self._has_state = False  # a state was loaded (from Tune's snapshot: snapshot_callback)
         self._refused: str | None = None  # why a restored experiment cannot go on: raised at Tune's next step
         self._open_from = 0  # cores before this index are finished: events no longer visit them
 
@@ -191,7 +191,7 @@ class HalvingAdapter(FIFOScheduler):
             self._readopt(tune_controller, trial)
         elif trial_id in self._overflow:
             self._stop_in_tune(tune_controller, trial_id)
-        elif self._has_results(trial) and not self._from_snapshot:
+        elif self._has_results(trial) and not self._has_state:
             self._refused = self._refused or self._no_snapshot_message(trial_id)
         elif trial.status in (Trial.TERMINATED, Trial.ERROR):
             pass  # finished before it reported anything: nothing to decide
@@ -349,7 +349,7 @@ class HalvingAdapter(FIFOScheduler):
         self._owner = {str(k): int(v) for k, v in state["owner"].items()}
         self._overflow = list(state["overflow"])
         self._exhausted = bool(state["exhausted"])
-        self._restored = True
+        self._restored = self._has_state = True
 
     # -- internals ------------------------------------------------------------------------------------------
 
