@@ -8,6 +8,8 @@ by the run's seed); the held-out part is seen by no search method, only by the r
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch.utils.data import Dataset
 
@@ -45,3 +47,23 @@ def held_out() -> Digits:
     """The 20% no search sees: raw pixels (0..16) as the loop's inputs are, before preprocessing."""
     return _parts()[1]
 
+
+
+def held_out_score(cfg: Any) -> tuple[float, float] | None:
+    """Train a run config (its data the search part) to its last epoch in this process and score the model on
+    the held-out part: (cross-entropy loss, accuracy), or None when the run diverged. With ``checkpoint_at``
+    never, the loop's only checkpoint is its last epoch's."""
+    import torch.nn.functional as F
+
+    from raynn.training.checkpoint import load_model
+    from raynn.training.loop import Env, run_training
+
+    test, scored = held_out(), []
+
+    def report(metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
+        if checkpoint_dir is not None:
+            logits = load_model(checkpoint_dir).logits(test.x)
+            scored.append((F.cross_entropy(logits, test.y).item(), (logits.argmax(1) == test.y).float().mean().item()))
+
+    history = run_training(cfg, Env(report=report, log=lambda line: None, checkpoint_at=lambda e: False))
+    return None if not scored or history[-1].get("diverged") else scored[0]

@@ -59,31 +59,21 @@ def configurations() -> list[dict[str, Any]]:
     return SearchSpace.from_dict(SPACE, check=False).grid_points()
 
 
-def _train(params: dict[str, Any], seed: int, held_out: Any = None) -> tuple[list[float], bool, Any]:
-    """Validation losses of every epoch, whether it diverged, and (with ``held_out``) the trained model's
-    (loss, accuracy) on it."""
-    import torch.nn.functional as F
-
+def _config(params: dict[str, Any], seed: int) -> Any:
     from raynn.config import apply_overrides, check_config
     from raynn.hpo.spaces import SearchSpace
-    from raynn.training.checkpoint import load_model
+
+    return check_config(apply_overrides(SearchSpace.from_dict(SPACE, check=False).apply(params), [f"seed={seed}"]))
+
+
+def _curve(params: dict[str, Any]) -> tuple[list[float], bool]:
+    """Validation losses of every epoch at seed ``SEED``, and whether the run diverged."""
     from raynn.training.loop import Env, run_training
 
-    space = SearchSpace.from_dict(SPACE, check=False)
-    cfg = check_config(apply_overrides(space.apply(params), [f"seed={seed}"]))
     losses: list[float] = []
-    scored: list[tuple[float, float]] = []
-
-    def report(metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
-        losses.append(float(metrics["val_loss"]))
-        if held_out is not None and checkpoint_dir is not None and len(losses) == R:
-            logits = load_model(checkpoint_dir).logits(held_out.x)
-            scored.append((F.cross_entropy(logits, held_out.y).item(),
-                           (logits.argmax(1) == held_out.y).float().mean().item()))
-
-    history = run_training(cfg, Env(report=report, log=lambda line: None, checkpoint_at=lambda e: False))
-    diverged = bool(history and history[-1].get("diverged"))
-    return losses, diverged, (scored[0] if scored and not diverged else None)
+    history = run_training(_config(params, SEED), Env(report=lambda m, c: losses.append(float(m["val_loss"])),
+                                                      log=lambda line: None, checkpoint_at=lambda e: False))
+    return losses, bool(history and history[-1].get("diverged"))
 
 
 def _round(v: float | None) -> float | None:
@@ -92,11 +82,10 @@ def _round(v: float | None) -> float | None:
 
 def curve(params: dict[str, Any]) -> dict[str, Any]:
     """One row: the curve on the search part (seed 0), then the held-out scores of 3 fresh-seed retrains."""
-    from _digits_holdout import held_out
+    from _digits_holdout import held_out_score
 
-    losses, diverged, _ = _train(params, SEED)
-    test = held_out()
-    scores = [_train(params, seed, test)[2] for seed in RETRAIN_SEEDS]
+    losses, diverged = _curve(params)
+    scores = [held_out_score(_config(params, seed)) for seed in RETRAIN_SEEDS]
     return {"params": params, "val_loss": [_round(v) for v in losses], "diverged": diverged,
             "held_out_loss": [_round(s[0]) if s else None for s in scores],
             "held_out_acc": [_round(s[1]) if s else None for s in scores]}
