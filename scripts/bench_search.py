@@ -346,42 +346,6 @@ def _suggest(trial: Any, key: str, d: Any) -> Any:
     return trial.suggest_float(key, d.low, d.high, log=d.log, step=d.step)
 
 
-def run_ray_asha(problem: Problem, seed: int) -> Run:
-    """Ray Tune's own ``ASHAScheduler`` (stops only) and ``OptunaSearch`` (TPE, seeded), driven one trial at a
-    time without a Ray cluster: both only read ``trial.trial_id`` and the results."""
-    import optuna
-    from ray.tune.schedulers import ASHAScheduler, TrialScheduler
-    from ray.tune.search.optuna import OptunaSearch
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    run = Run(problem, seed)
-    sched = ASHAScheduler(time_attr="epoch", metric="val_loss", mode="min", max_t=problem.R, grace_period=1,
-                          reduction_factor=ETA)
-    searcher = OptunaSearch(space=problem.space.to_optuna(), metric="val_loss", mode="min",
-                            sampler=optuna.samplers.TPESampler(seed=seed))
-    n = 0
-    while run.left > 0:
-        tid, n = f"t{n}", n + 1
-        trial = SimpleNamespace(trial_id=tid)
-        p = searcher.suggest(tid)
-        run.trials += 1
-        sched.on_trial_add(None, trial)
-        last: dict[str, Any] = {}
-        for r in range(1, problem.R + 1):
-            if run.left <= 0:
-                break
-            v = run.value(p, r)
-            if v is None:
-                break
-            last = {"epoch": r, "training_iteration": r, "val_loss": v if math.isfinite(v) else 1e9}
-            searcher.on_trial_result(tid, last)
-            if sched.on_trial_result(None, trial, last) == TrialScheduler.STOP or not math.isfinite(v):
-                break
-        searcher.on_trial_complete(tid, last or None, error=not last)
-        sched.on_trial_complete(None, trial, last or {"epoch": 0, "val_loss": 1e9})
-    return run
-
-
 class _RayTrial:
     """What Ray Tune's schedulers read of a trial: its id (and, as a dict key, its identity)."""
 
@@ -389,24 +353,19 @@ class _RayTrial:
         self.trial_id = trial_id
 
 
-def run_ray_median(problem: Problem, seed: int) -> Run:
-    """Ray Tune's ``MedianStoppingRule`` (Vizier's rule: stop a trial whose best value is worse than the median
-    of the other trials' running means at the same epoch), with raynn's random search (the same stream as
-    ``random``), driven one trial at a time without a Ray cluster: with one slot there is never another trial
-    waiting, so the controller it asks for live trials answers none."""
-    from ray.tune.schedulers import MedianStoppingRule, TrialScheduler
-
-    from raynn.hpo import build_searcher
+def _drive_ray(problem: Problem, seed: int, sched: Any, suggest: Callable[[str], dict[str, Any]],
+               observe: Callable[[str, dict[str, Any]], None],
+               complete: Callable[[str, Any, dict[str, Any]], None]) -> Run:
+    """A Ray Tune scheduler driven one trial at a time without a Ray cluster: it reads only trial ids and
+    results; with one slot there is never another trial waiting, so the controller answers no live trials."""
+    from ray.tune.schedulers import TrialScheduler
 
     run = Run(problem, seed)
-    sched = MedianStoppingRule(time_attr="epoch", metric="val_loss", mode="min", grace_period=1,
-                               min_samples_required=3)
     controller = SimpleNamespace(get_live_trials=lambda: [])
-    searcher = build_searcher("random", problem.space, seed=seed)
     n = 0
     while run.left > 0:
         tid, n = f"t{n}", n + 1
-        trial, p = _RayTrial(tid), searcher.suggest(tid)
+        trial, p = _RayTrial(tid), suggest(tid)
         run.trials += 1
         sched.on_trial_add(controller, trial)
         last: dict[str, Any] = {}
@@ -417,12 +376,50 @@ def run_ray_median(problem: Problem, seed: int) -> Run:
             if v is None:
                 break
             last = {"epoch": r, "training_iteration": r, "val_loss": v if math.isfinite(v) else 1e9}
+            observe(tid, last)
             if sched.on_trial_result(controller, trial, last) == TrialScheduler.STOP or not math.isfinite(v):
                 break
+        complete(tid, trial, last)
+    return run
+
+
+def run_ray_asha(problem: Problem, seed: int) -> Run:
+    """Ray Tune's own ``ASHAScheduler`` (stops only) and ``OptunaSearch`` (TPE, seeded)."""
+    import optuna
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.optuna import OptunaSearch
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sched = ASHAScheduler(time_attr="epoch", metric="val_loss", mode="min", max_t=problem.R, grace_period=1,
+                          reduction_factor=ETA)
+    searcher = OptunaSearch(space=problem.space.to_optuna(), metric="val_loss", mode="min",
+                            sampler=optuna.samplers.TPESampler(seed=seed))
+
+    def complete(tid: str, trial: Any, last: dict[str, Any]) -> None:
+        searcher.on_trial_complete(tid, last or None, error=not last)
+        sched.on_trial_complete(None, trial, last or {"epoch": 0, "val_loss": 1e9})
+
+    return _drive_ray(problem, seed, sched, searcher.suggest, searcher.on_trial_result, complete)
+
+
+def run_ray_median(problem: Problem, seed: int) -> Run:
+    """Ray Tune's ``MedianStoppingRule`` (Vizier's rule: stop a trial whose best value is worse than the median
+    of the other trials' running means at the same epoch), with raynn's random search (the same stream as
+    ``random``)."""
+    from ray.tune.schedulers import MedianStoppingRule
+
+    from raynn.hpo import build_searcher
+
+    sched = MedianStoppingRule(time_attr="epoch", metric="val_loss", mode="min", grace_period=1,
+                               min_samples_required=3)
+    searcher = build_searcher("random", problem.space, seed=seed)
+
+    def complete(tid: str, trial: Any, last: dict[str, Any]) -> None:
         searcher.on_complete(tid)
         if last:
-            sched.on_trial_complete(controller, trial, last)
-    return run
+            sched.on_trial_complete(None, trial, last)
+
+    return _drive_ray(problem, seed, sched, searcher.suggest, lambda tid, result: None, complete)
 
 
 def run_dehb(problem: Problem, seed: int) -> Run:
