@@ -6,12 +6,14 @@ this module is the one to read again (``tests/test_ray_private.py`` fails if a p
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from typing import Any
+from typing import Any, Callable, Iterator
 
 __all__ = [
-    "autoscaling_status", "cluster_config", "concurrency_slots", "forget_decisions", "job_config_json",
+    "autoscaling_status", "cluster_config", "concurrency_slots", "divert_worker_logs", "forget_decisions",
+    "job_config_json",
     "local_tuner", "quiet_train_report_logs", "ray_address_from_environment", "set_live_parts",
     "set_worker_group_start_timeout", "take_limiter_slot",
 ]
@@ -131,3 +133,32 @@ def set_worker_group_start_timeout(seconds: float) -> None:
     from ray.train.v2._internal.constants import WORKER_GROUP_START_TIMEOUT_S_ENV_VAR
 
     os.environ[WORKER_GROUP_START_TIMEOUT_S_ENV_VAR] = str(float(seconds))
+
+
+@contextlib.contextmanager
+def divert_worker_logs(divert: Callable[[dict[str, Any]], bool]) -> Iterator[None]:
+    """While the block runs, each batch of log lines Ray streams to this driver from a worker or actor
+    (``{"pid", "actor_name", "task_name", "lines", "is_err", ...}``) is first offered to ``divert``: when it
+    returns True, the batch is not printed. Ray prints them with the handler ``ray_print_logs`` of its
+    ``global_worker_stdstream_dispatcher`` (``ray._private.ray_logging``), added by ``ray.init`` when
+    ``log_to_driver``; there is no public filter. Outside a Ray session, or without that handler, nothing
+    changes."""
+    from ray._private.ray_logging import global_worker_stdstream_dispatcher as dispatcher
+
+    printers = [handler for name, handler in dispatcher.handlers if name == "ray_print_logs"]
+    if len(printers) != 1:
+        yield
+        return
+    printer = printers[0]
+
+    def print_unless_diverted(batch: dict[str, Any]) -> None:
+        if not divert(batch):
+            printer(batch)
+
+    dispatcher.remove_handler("ray_print_logs")
+    dispatcher.add_handler("ray_print_logs", print_unless_diverted)
+    try:
+        yield
+    finally:
+        dispatcher.remove_handler("ray_print_logs")
+        dispatcher.add_handler("ray_print_logs", printer)

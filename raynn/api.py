@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable
 
 from raynn.config import RunConfig, check_input_files, parse_config, read_config
@@ -193,23 +194,32 @@ def train(
                                "(--name) to resume from it") from exc
         return TrainResult(history[-1], run.latest_checkpoint(), str(run.run_dir), history)
 
+    return _train_on_ray(cfg, name, storage, address)
+
+
+def _train_on_ray(cfg: RunConfig, name: str, storage: Any, address: str | None) -> TrainResult:
+    """Data-parallel on Ray Train: checked against the cluster first; Ray's own lines go to the run's
+    ``ray.log`` (:mod:`raynn.ray_logs`)."""
     from raynn.classpath import class_paths
     from raynn.cluster import check_fits
     from raynn.code import probe_cuda, probe_nodes
+    from raynn.ray_logs import RAY_LOG, ray_logs_to
     from raynn.resources import trial_demand
+    from raynn.storage import fs_uri, is_uri, work_dir
     from raynn.training.distributed import configure_ray_train_env, make_trainer
 
-    ensure_ray(address, code=cfg.code.to_dict())
-    # A run the cluster can never hold fails here, with the arithmetic, before any worker group starts.
-    check_fits(trial_demand(cfg.train.workers, cfg.train.gpus_per_worker, workers_flag="train.workers",
-                            gpus_flag="train.gpus_per_worker"))
-    probe_nodes(class_paths(cfg.to_dict()))  # every node imports the user's code, or one line names the node
-    if cfg.train.gpus_per_worker > 0 and cfg.train.device != "cpu":
-        probe_cuda()  # a GPU node whose torch has no CUDA: one line, before a worker holds a GPU
-    configure_ray_train_env()
-    result = make_trainer(cfg, name, storage).fit()  # raises TrainingFailedError once retries run out
+    run_dir = work_dir(storage / name) if is_uri(storage) else Path(storage, name)
+    with ray_logs_to(run_dir / RAY_LOG) as ray_logs:
+        ensure_ray(address, code=cfg.code.to_dict())
+        # A run the cluster can never hold fails here, with the arithmetic, before any worker group starts.
+        check_fits(trial_demand(cfg.train.workers, cfg.train.gpus_per_worker, workers_flag="train.workers",
+                                gpus_flag="train.gpus_per_worker"))
+        probe_nodes(class_paths(cfg.to_dict()))  # every node imports the user's code, or one line names the node
+        if cfg.train.gpus_per_worker > 0 and cfg.train.device != "cpu":
+            probe_cuda()  # a GPU node whose torch has no CUDA: one line, before a worker holds a GPU
+        configure_ray_train_env()
+        with ray_logs.workers():
+            result = make_trainer(cfg, name, storage).fit()  # raises TrainingFailedError once retries run out
     history = result.return_value or []
-    from raynn.storage import fs_uri
-
     checkpoint = fs_uri(storage, result.checkpoint.path) if result.checkpoint is not None else None
     return TrainResult(history[-1] if history else dict(result.metrics or {}), checkpoint, str(storage / name), history)

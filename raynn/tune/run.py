@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import json
-import logging
 import os
 import secrets
 import shlex
@@ -29,6 +28,7 @@ from raynn.hpo.registry import SCHEDULERS
 from raynn.hpo.searchers import build_searcher
 from raynn.hpo.spaces import SearchSpace, load_space
 from raynn import storage
+from raynn.ray_logs import RAY_LOG, ray_logs_to
 from raynn.tune.outputs import TuneResult
 from raynn.tune.schedulers import build_scheduler
 from raynn.tune.options import CHECKPOINT_EVERY, TuneOptions
@@ -74,7 +74,7 @@ def run_tune(options: TuneOptions | str | os.PathLike[str] | SearchSpace | None 
     from raynn.api import ensure_ray
 
     plan.exp_dir.mkdir(parents=True, exist_ok=True)
-    with _ray_logs_to(None if opts.ray_logs else plan.exp_dir / RAY_LOG), _one_tensorboard_writer():
+    with ray_logs_to(None if opts.ray_logs else plan.exp_dir / RAY_LOG) as ray_logs, _tune_env(opts.ray_logs):
         ensure_ray(plan.address, code=plan.code)
         from raynn.cluster import check_fits
         from raynn.code import probe_cuda, probe_nodes
@@ -91,7 +91,8 @@ def run_tune(options: TuneOptions | str | os.PathLike[str] | SearchSpace | None 
         settings = {**opts.settings(plan.space, plan.num_samples, max_concurrent), "code": plan.code,
                     "code_digest": plan.code_digest}
         tuner, view = _tuner(plan, opts, settings, overrides)
-        grid = tuner.fit()
+        with ray_logs.workers():
+            grid = tuner.fit()
     from raynn.tune.outputs import collect, write_outputs
 
     result = collect(grid, plan.scheduler, plan.space, overrides, opts.metric, opts.mode, plan.location)
@@ -180,54 +181,18 @@ def _slots(workers_per_trial: int) -> int:
     return max(1, cpus // workers_per_trial)
 
 
-RAY_LOG = "ray.log"
-"""Ray's own log lines of a run (checkpoints written, trials restored), in its experiment directory; shown on
-the terminal instead with ``raynn tune --verbose``."""
-
-
 @contextlib.contextmanager
-def _ray_logs_to(path: Path | None) -> Iterator[None]:
-    """While ``raynn tune`` runs, Ray's INFO lines in this process go to ``path`` (None: left alone), and so do
-    the warnings of Ray's internals (``ray._private``: its start-up lines, such as the token-authentication
-    notice); Tune's and Train's warnings and every error still reach the terminal. Tune's own console output (an
-    experiment table and result paths, printed even at ``verbose=0`` by its new output engine) is off: raynn's
-    view replaces it."""
-    if path is None:
-        yield
-        return
-    ray_logger = logging.getLogger("ray")
-    to_file = logging.FileHandler(path)
-    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    terminal = [h for h in ray_logger.handlers if isinstance(h, logging.StreamHandler)
-                and not isinstance(h, logging.FileHandler)]
-    levels = [h.level for h in terminal]
-    for handler in terminal:
-        handler.setLevel(max(handler.level, logging.WARNING))
-        handler.addFilter(_not_ray_internal)
-    ray_logger.addHandler(to_file)
-    # Tune reads this switch at fit(): "0" selects its legacy output, which prints nothing at verbose=0.
-    try:
-        with _environ("RAY_AIR_NEW_OUTPUT", "0"):
-            yield
-    finally:
-        ray_logger.removeHandler(to_file)
-        to_file.close()
-        for handler, level in zip(terminal, levels):
-            handler.setLevel(level)
-            handler.removeFilter(_not_ray_internal)
-
-
-def _not_ray_internal(record: logging.LogRecord) -> bool:
-    """False for a record of Ray's internals below ERROR: it belongs in ``ray.log``, not on the terminal."""
-    return record.levelno >= logging.ERROR or not record.name.startswith("ray._private")
-
-
-@contextlib.contextmanager
-def _one_tensorboard_writer() -> Iterator[None]:
-    """While ``raynn tune`` runs, Tune adds none of its default loggers (it reads this switch at ``fit()``):
+def _tune_env(ray_logs: bool) -> Iterator[None]:
+    """The switches Tune reads at ``fit()`` while ``raynn tune`` runs. Tune adds none of its default loggers:
     :func:`_tuner` gives it the CSV and JSON ones, and raynn's :class:`~raynn.tune.monitor.TensorBoardLogger` is
-    each trial's one TensorBoard writer (Tune's own would write a second copy into every trial directory)."""
-    with _environ("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1"):
+    each trial's one TensorBoard writer (Tune's own would write a second copy into every trial directory).
+    Unless ``ray_logs``, Tune's own console output (an experiment table and result paths, printed even at
+    ``verbose=0`` by its new output engine) is off, raynn's view replacing it: "0" selects its legacy output,
+    which prints nothing at ``verbose=0``."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_environ("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1"))
+        if not ray_logs:
+            stack.enter_context(_environ("RAY_AIR_NEW_OUTPUT", "0"))
         yield
 
 

@@ -95,31 +95,3 @@ def test_hyperband_with_gp_on_digits_end_to_end(ray_session: None, tmp_path: Pat
     assert len((exp / "results.csv").read_text().strip().splitlines()) == 6
     total, free = _wait_for_released_resources()
     assert free.get("CPU") == total.get("CPU")
-
-
-def test_ray_start_up_warnings_go_to_ray_log_not_the_terminal(tmp_path: Path) -> None:
-    """Ray's internals warn at start-up (the token-authentication notice of every local ``ray.init``): under
-    ``raynn tune`` those lines go to ``ray.log``; a Tune warning and any error still reach the terminal."""
-    import io
-    import logging
-
-    from raynn.tune.run import _ray_logs_to
-
-    terminal = io.StringIO()
-    handler = logging.StreamHandler(terminal)  # stands in for Ray's own terminal handler on the "ray" logger
-    ray_logger = logging.getLogger("ray")
-    ray_logger.addHandler(handler)
-    internal = logging.getLogger("ray._private.authentication.authentication_token_setup")
-    path = tmp_path / "ray.log"
-    try:
-        with _ray_logs_to(path):
-            internal.warning("Token authentication is enabled for this Ray cluster.")
-            internal.error("a raylet died")
-            logging.getLogger("ray.tune.tune").warning("a trial's checkpoint is large")
-        internal.warning("outside a run: shown")
-    finally:
-        ray_logger.removeHandler(handler)
-    shown, logged = terminal.getvalue(), path.read_text()
-    assert "Token authentication" in logged and "Token authentication" not in shown
-    assert "a raylet died" in shown and "a trial's checkpoint is large" in shown
-    assert "outside a run: shown" in shown
