@@ -77,6 +77,15 @@ def _node_raylet(resource: str) -> tuple[int, str]:
     raise AssertionError(f"no raylet with resource {resource}")
 
 
+def _past_first_checkpoint(events: list[dict[str, Any]], node_id: str) -> bool:
+    """Whether some trial reported from ``node_id`` and every one that did has reported epoch 2 or later."""
+    furthest: dict[str, int] = {}
+    for e in events:
+        if e.get("event") == "result" and e.get("node_id") == node_id:
+            furthest[e["trial_id"]] = max(furthest.get(e["trial_id"], 0), e.get("epoch") or 0)
+    return bool(furthest) and min(furthest.values()) >= 2
+
+
 def _events(exp: Path) -> list[dict[str, Any]]:
     from raynn.tune.events import read_events
 
@@ -111,10 +120,10 @@ def test_a_killed_node_s_trials_resume_on_the_other_node(tmp_path: Path) -> None
                  "1", "--seed", "3", "--address", f"127.0.0.1:{GCS_PORT}", "--name", "node", "--storage", "out"],
                 cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 240
-        # Epoch 2 reported: Tune has registered the trial's epoch-1 checkpoint (it takes a checkpoint in after
-        # the result that carries it; a trial killed in between would start again from scratch).
-        while not any(e.get("event") == "result" and e.get("node_id") == node_id and e.get("epoch", 0) >= 2
-                      for e in _events(exp)):
+        # Epoch 2 reported by every trial that reported from the node: Tune has registered each one's epoch-1
+        # checkpoint (it takes a checkpoint in after the result that carries it; a trial killed in between
+        # would start again from scratch, as one did while this waited for the first trial only).
+        while not _past_first_checkpoint(_events(exp), node_id):
             assert driver.poll() is None, log.read_text()[-4000:]
             assert time.monotonic() < deadline, "no trial reported from the second node"
             time.sleep(0.1)
