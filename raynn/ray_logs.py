@@ -29,7 +29,8 @@ _FORMAT = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
 def ray_logs_to(path: Path | None) -> Iterator[Any]:
     """Send Ray's log lines to ``path`` while the block runs (None: leave them as Ray has them).
 
-    Yields a context manager to enter once Ray is up (``ray.init`` adds the printer of workers' lines):
+    Yields an object whose ``workers()`` context, entered once Ray is up (``ray.init`` adds the printer of
+    workers' lines), sends Ray Train's controller lines there too:
     ``with ray_logs_to(p) as logs: ensure_ray(); with logs.workers(): ...``."""
     if path is None:
         yield _Logs(None)
