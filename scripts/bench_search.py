@@ -118,7 +118,6 @@ class TrainedProblem(Problem):
         self._data: Any = None
 
     def curve(self, params: dict[str, Any], r: int, seed: int) -> list[float]:
-        from raynn.config import apply_overrides, check_config
         from raynn.training.loop import DataCache, Env, run_training
 
         if self._data is None:
@@ -131,7 +130,7 @@ class TrainedProblem(Problem):
         while target < r:
             target *= ETA
         target = min(target, self.R)
-        cfg = check_config(apply_overrides(self.space.apply(params), [f"seed={seed}"]))
+        cfg = self._config(params, seed)
         losses: list[float] = []
 
         def report(metrics: dict[str, Any], ckpt: Any) -> None:
@@ -152,17 +151,20 @@ class TrainedProblem(Problem):
         self._cache[key] = losses
         return losses[:r]
 
+    def _config(self, params: dict[str, Any], seed: int) -> Any:
+        """The checked run config of a configuration at ``seed``."""
+        from raynn.config import apply_overrides, check_config
+
+        return check_config(apply_overrides(self.space.apply(params), [f"seed={seed}"]))
+
     def held_out(self, params: dict[str, Any]) -> float:
         """Retrained to R with the fresh seeds ``RETRAIN_SEEDS`` (no run uses them), scored on digits' held-out
         part; the mean loss, inf when a retrain diverged. Kept per configuration."""
         from _digits_holdout import held_out_score
 
-        from raynn.config import apply_overrides, check_config
-
         key = json.dumps(self.space.normalize(params), sort_keys=True)
         if key not in self._held:
-            scores = [held_out_score(check_config(apply_overrides(self.space.apply(params), [f"seed={seed}"])))
-                      for seed in RETRAIN_SEEDS]
+            scores = [held_out_score(self._config(params, seed)) for seed in RETRAIN_SEEDS]
             self._held[key] = math.inf if None in scores else statistics.fmean(s[0] for s in scores)
         return self._held[key]
 
